@@ -1,0 +1,5 @@
+//! Shared helpers for the integration tests. Each test crate includes this with `mod support;`,
+//! so not every helper is used by every crate.
+#![allow(dead_code)]
+
+pub mod terraform;
