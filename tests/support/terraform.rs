@@ -119,7 +119,7 @@ impl Mirror {
     /// Installs `binary` as `registry.terraform.io/<namespace>/<type_name>` version
     /// [`PROVIDER_VERSION`].
     pub fn new(binary: &Path, namespace: &str, type_name: &str) -> Mirror {
-        let dir = tempfile::tempdir().expect("temporary mirror directory");
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary mirror directory");
         let platform = dir
             .path()
             .join("mirror/registry.terraform.io")
@@ -199,7 +199,7 @@ pub struct Workdir {
 impl Workdir {
     pub fn new(terraform: &Terraform, mirror: &Mirror) -> Workdir {
         Workdir {
-            dir: tempfile::tempdir().expect("temporary working directory"),
+            dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary working directory"),
             terraform: terraform.clone(),
             cli_config: mirror.cli_config.clone(),
             env: Vec::new(),
