@@ -286,6 +286,23 @@ impl Workdir {
         serde_json::from_str(&run.stdout).expect("terraform show -json prints JSON")
     }
 
+    /// One attribute of one resource in the state, as text (`terraform show -json`).
+    pub fn state_show_attribute(&self, address: &str, attribute: &str) -> String {
+        let state = self.show_json();
+        let resources = state["values"]["root_module"]["resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let resource = resources
+            .iter()
+            .find(|r| r["address"] == address)
+            .unwrap_or_else(|| panic!("{address} is not in the state: {state}"));
+        match &resource["values"][attribute] {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The values of every output (`terraform output -json`).
     pub fn outputs(&self) -> serde_json::Value {
         let run = self.run(["output", "-json", "-no-color"]).success();
