@@ -47,12 +47,20 @@ pub enum FitStrategy {
 }
 
 /// The lowest aligned `/len` inside `free` that overlaps none of `disallowed`.
-fn lowest_avoiding(free: Block, len: u8, family: AddressFamily, disallowed: &[Block]) -> Option<Block> {
+fn lowest_avoiding(
+    free: Block,
+    len: u8,
+    family: AddressFamily,
+    disallowed: &[Block],
+) -> Option<Block> {
     let mask = host_mask(family, len);
     let last = free.last(family);
     let mut pos = free.start;
     loop {
-        let candidate = Block { start: pos, prefix_len: len };
+        let candidate = Block {
+            start: pos,
+            prefix_len: len,
+        };
         match disallowed.iter().find(|d| d.overlaps(&candidate, family)) {
             None => return Some(candidate),
             Some(d) => {
@@ -121,7 +129,12 @@ pub fn find_containing_free(
 }
 
 /// Takes `target` out of the free block `free` that contains it, returning the other halves.
-pub fn claim(index: &mut dyn FreeBlockIndex, family: AddressFamily, free: Block, target: Block) -> Result<()> {
+pub fn claim(
+    index: &mut dyn FreeBlockIndex,
+    family: AddressFamily,
+    free: Block,
+    target: Block,
+) -> Result<()> {
     debug_assert!(free.contains(&target, family));
     index.remove(free)?;
     let mut current = free;
@@ -140,15 +153,24 @@ pub fn claim(index: &mut dyn FreeBlockIndex, family: AddressFamily, free: Block,
 
 /// Returns `block` to the free space, merging it with free buddies but never into a block
 /// shorter than `boundary_len` (the prefix of the pool CIDR it lies in).
-pub fn release(index: &mut dyn FreeBlockIndex, family: AddressFamily, block: Block, boundary_len: u8) -> Result<()> {
+pub fn release(
+    index: &mut dyn FreeBlockIndex,
+    family: AddressFamily,
+    block: Block,
+    boundary_len: u8,
+) -> Result<()> {
     let mut current = block;
     while current.prefix_len > boundary_len {
-        let Some(buddy) = current.buddy(family) else { break };
+        let Some(buddy) = current.buddy(family) else {
+            break;
+        };
         if !index.contains(buddy)? {
             break;
         }
         index.remove(buddy)?;
-        current = current.parent(family).expect("a block with a buddy has a parent");
+        current = current
+            .parent(family)
+            .expect("a block with a buddy has a parent");
     }
     index.insert(current)
 }
@@ -187,13 +209,15 @@ impl MemoryIndex {
 
 impl FreeBlockIndex for MemoryIndex {
     fn insert(&mut self, block: Block) -> Result<()> {
-        self.by_size.insert((Reverse(block.prefix_len), block.start));
+        self.by_size
+            .insert((Reverse(block.prefix_len), block.start));
         self.by_start.insert(block.start, block.prefix_len);
         Ok(())
     }
 
     fn remove(&mut self, block: Block) -> Result<()> {
-        self.by_size.remove(&(Reverse(block.prefix_len), block.start));
+        self.by_size
+            .remove(&(Reverse(block.prefix_len), block.start));
         self.by_start.remove(&block.start);
         Ok(())
     }
@@ -288,7 +312,10 @@ impl SplitMix64 {
 /// fragmentation hurts. The random draws are the same for both strategies.
 pub fn churn_fragmentation(strategy: FitStrategy, seed: u64, steps: usize) -> FragmentationReport {
     let family = AddressFamily::Ipv4;
-    let pool = Block { start: 0x0a00_0000, prefix_len: 16 };
+    let pool = Block {
+        start: 0x0a00_0000,
+        prefix_len: 16,
+    };
     let mut index = MemoryIndex::new();
     index.insert(pool).expect("memory index is infallible");
     let mut rng = SplitMix64(seed);
@@ -325,12 +352,16 @@ pub fn churn_fragmentation(strategy: FitStrategy, seed: u64, steps: usize) -> Fr
         } else {
             let block = live.swap_remove((victim % live.len() as u64) as usize);
             used -= block.size(family);
-            release(&mut index, family, block, pool.prefix_len).expect("memory index is infallible");
+            release(&mut index, family, block, pool.prefix_len)
+                .expect("memory index is infallible");
         }
     }
     FragmentationReport {
         strategy,
-        largest_free_len: index.largest().expect("memory index is infallible").map(|b| b.prefix_len),
+        largest_free_len: index
+            .largest()
+            .expect("memory index is infallible")
+            .map(|b| b.prefix_len),
         free_fragments: index.len(),
         live_allocations: live.len(),
         failed_allocations: failed,
@@ -377,7 +408,9 @@ mod tests {
         // two adjacent pool cidrs must stay two blocks
         index.insert(v4("10.0.0.0/17")).unwrap();
         index.insert(v4("10.0.128.0/17")).unwrap();
-        let (free, target) = find_best_fit(&mut index, AddressFamily::Ipv4, 28, &[]).unwrap().unwrap();
+        let (free, target) = find_best_fit(&mut index, AddressFamily::Ipv4, 28, &[])
+            .unwrap()
+            .unwrap();
         claim(&mut index, AddressFamily::Ipv4, free, target).unwrap();
         assert_eq!(index.len(), 1 + 11);
         release(&mut index, AddressFamily::Ipv4, target, 17).unwrap();
@@ -389,15 +422,28 @@ mod tests {
         let family = AddressFamily::Ipv4;
         let mut index = pool_index("10.0.0.0/16");
         let wanted = v4("10.0.64.0/20");
-        let free = find_containing_free(&mut index, family, wanted).unwrap().unwrap();
+        let free = find_containing_free(&mut index, family, wanted)
+            .unwrap()
+            .unwrap();
         claim(&mut index, family, free, wanted).unwrap();
-        assert_eq!(find_containing_free(&mut index, family, v4("10.0.64.0/24")).unwrap(), None);
-        assert_eq!(find_containing_free(&mut index, family, v4("10.0.0.0/16")).unwrap(), None);
+        assert_eq!(
+            find_containing_free(&mut index, family, v4("10.0.64.0/24")).unwrap(),
+            None
+        );
+        assert_eq!(
+            find_containing_free(&mut index, family, v4("10.0.0.0/16")).unwrap(),
+            None
+        );
         let disallowed = [v4("10.0.0.0/18"), v4("10.0.80.0/20")];
-        let (_, target) = find_best_fit(&mut index, family, 20, &disallowed).unwrap().unwrap();
+        let (_, target) = find_best_fit(&mut index, family, 20, &disallowed)
+            .unwrap()
+            .unwrap();
         assert_eq!(target, v4("10.0.96.0/20"));
         let everything = [v4("10.0.0.0/16")];
-        assert_eq!(find_best_fit(&mut index, family, 28, &everything).unwrap(), None);
+        assert_eq!(
+            find_best_fit(&mut index, family, 28, &everything).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -408,7 +454,9 @@ mod tests {
         index.insert(pool).unwrap();
         let mut taken = Vec::new();
         for len in [64, 56, 48, 64] {
-            let (free, target) = find_best_fit(&mut index, family, len, &[]).unwrap().unwrap();
+            let (free, target) = find_best_fit(&mut index, family, len, &[])
+                .unwrap()
+                .unwrap();
             claim(&mut index, family, free, target).unwrap();
             taken.push(target);
         }
@@ -445,8 +493,15 @@ mod fragmentation_tests {
             let first = churn_fragmentation(FitStrategy::FirstFit, seed, 5_000);
             println!("seed {seed}: {best:?}\n         {first:?}");
             for report in [&best, &first] {
-                assert_eq!(report.free_addresses + report.used_addresses, 1 << 16, "{report:?}");
-                assert!(report.free_fragments > 0 && report.live_allocations > 0, "{report:?}");
+                assert_eq!(
+                    report.free_addresses + report.used_addresses,
+                    1 << 16,
+                    "{report:?}"
+                );
+                assert!(
+                    report.free_fragments > 0 && report.live_allocations > 0,
+                    "{report:?}"
+                );
             }
             best_failed += best.failed_allocations;
             first_failed += first.failed_allocations;

@@ -257,7 +257,10 @@ mod tests {
 
     #[test]
     fn host_bits_name_the_network_for_both_families() {
-        for (given, network) in [("10.1.1.1/24", "10.1.1.0/24"), ("2001:db8::1/64", "2001:db8::/64")] {
+        for (given, network) in [
+            ("10.1.1.1/24", "10.1.1.0/24"),
+            ("2001:db8::1/64", "2001:db8::/64"),
+        ] {
             match parse_cidr(given, "cidr") {
                 Err(e @ Error::HostBitsSet { .. }) => {
                     assert!(e.to_string().contains(network), "{e}");
@@ -271,23 +274,41 @@ mod tests {
     #[test]
     fn garbage_is_an_invalid_cidr() {
         for given in ["10.0.0.0", "10.0.0.0/33", "banana", "2001:db8::/129", ""] {
-            assert!(matches!(parse_cidr(given, "cidr"), Err(Error::InvalidCidr { .. })), "{given}");
+            assert!(
+                matches!(parse_cidr(given, "cidr"), Err(Error::InvalidCidr { .. })),
+                "{given}"
+            );
         }
     }
 
     #[test]
     fn private_ranges_are_found_in_both_families() {
-        assert_eq!(private_use_range_overlapping(&net("10.1.0.0/16")), Some(net("10.0.0.0/8")));
-        assert_eq!(private_use_range_overlapping(&net("100.100.0.0/16")), Some(net("100.64.0.0/10")));
-        assert_eq!(private_use_range_overlapping(&net("8.0.0.0/6")), Some(net("10.0.0.0/8")));
-        assert_eq!(private_use_range_overlapping(&net("fd00::/8")), Some(net("fc00::/7")));
+        assert_eq!(
+            private_use_range_overlapping(&net("10.1.0.0/16")),
+            Some(net("10.0.0.0/8"))
+        );
+        assert_eq!(
+            private_use_range_overlapping(&net("100.100.0.0/16")),
+            Some(net("100.64.0.0/10"))
+        );
+        assert_eq!(
+            private_use_range_overlapping(&net("8.0.0.0/6")),
+            Some(net("10.0.0.0/8"))
+        );
+        assert_eq!(
+            private_use_range_overlapping(&net("fd00::/8")),
+            Some(net("fc00::/7"))
+        );
         assert_eq!(private_use_range_overlapping(&net("203.0.113.0/24")), None);
         assert_eq!(private_use_range_overlapping(&net("2600::/12")), None);
     }
 
     #[test]
     fn block_arithmetic_round_trips() {
-        for (family, text) in [(AddressFamily::Ipv4, "10.2.0.0/16"), (AddressFamily::Ipv6, "2001:db8::/32")] {
+        for (family, text) in [
+            (AddressFamily::Ipv4, "10.2.0.0/16"),
+            (AddressFamily::Ipv6, "2001:db8::/32"),
+        ] {
             let block = Block::of(&net(text));
             assert_eq!(block.to_net(family), net(text));
             let (low, high) = block.halves(family);

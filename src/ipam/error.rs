@@ -70,7 +70,9 @@ fn list_tags(tags: &[(String, String)]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// No object of this kind has this id.
-    #[error("{kind} {id} does not exist; check the id, it may have been deleted outside terraform")]
+    #[error(
+        "{kind} {id} does not exist; check the id, it may have been deleted outside terraform"
+    )]
     NotFound {
         /// What was looked for.
         kind: ObjectKind,
@@ -88,7 +90,9 @@ pub enum Error {
         reason: String,
     },
     /// A CIDR whose address has bits set after the prefix (`10.1.1.1/24`).
-    #[error("cidr {given} in {input} has host bits set; the network is {network}, write that instead")]
+    #[error(
+        "cidr {given} in {input} has host bits set; the network is {network}, write that instead"
+    )]
     HostBitsSet {
         /// The request field.
         input: &'static str,
@@ -216,7 +220,9 @@ pub enum Error {
         range: IpNet,
     },
     /// Deleting or deprovisioning something that still holds objects.
-    #[error("{kind} {id} is not empty: it holds {contents}; remove those first, or set cascade = true")]
+    #[error(
+        "{kind} {id} is not empty: it holds {contents}; remove those first, or set cascade = true"
+    )]
     NotEmpty {
         /// What was to be removed.
         kind: ObjectKind,

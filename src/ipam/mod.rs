@@ -20,9 +20,7 @@ pub use allocator::{
     churn_fragmentation, claim, find_best_fit, find_containing_free, find_first_fit, release,
     FitStrategy, FragmentationReport, FreeBlockIndex, MemoryIndex,
 };
-pub use cidr::{
-    check_network, parse_cidr, private_use_range_overlapping, AddressFamily, Block,
-};
+pub use cidr::{check_network, parse_cidr, private_use_range_overlapping, AddressFamily, Block};
 pub use error::{Error, ObjectKind, Result};
 pub use model::*;
 pub use netmask::NetmaskRule;

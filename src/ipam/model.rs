@@ -306,8 +306,14 @@ impl PoolFilter {
     /// Whether a pool passes every filter.
     pub fn matches(&self, pool: &Pool) -> bool {
         self.scope_id.as_ref().is_none_or(|s| *s == pool.scope_id)
-            && self.description.as_ref().is_none_or(|d| *d == pool.description)
-            && self.locale.as_ref().is_none_or(|l| pool.locale.as_ref() == Some(l))
+            && self
+                .description
+                .as_ref()
+                .is_none_or(|d| *d == pool.description)
+            && self
+                .locale
+                .as_ref()
+                .is_none_or(|l| pool.locale.as_ref() == Some(l))
             && self.address_family.is_none_or(|f| f == pool.address_family)
             && self.tags.iter().all(|(k, v)| pool.tags.get(k) == Some(v))
     }

@@ -28,7 +28,9 @@ impl NetmaskRule {
                 if v > width {
                     return Err(Error::InvalidNetmaskRule {
                         input,
-                        message: format!("{input} is /{v}, longer than an {family} address (/{width})"),
+                        message: format!(
+                            "{input} is /{v}, longer than an {family} address (/{width})"
+                        ),
                     });
                 }
             }
@@ -68,7 +70,13 @@ impl NetmaskRule {
     }
 
     /// Refuses a length outside the guardrails; `input` names the request field.
-    pub fn check(&self, len: u8, family: AddressFamily, pool_id: &str, input: &'static str) -> Result<()> {
+    pub fn check(
+        &self,
+        len: u8,
+        family: AddressFamily,
+        pool_id: &str,
+        input: &'static str,
+    ) -> Result<()> {
         let (min, max) = (self.min_len(), self.max_len(family));
         if len < min || len > max {
             return Err(Error::NetmaskOutOfRange {
@@ -89,7 +97,11 @@ mod tests {
 
     #[test]
     fn swapped_bounds_are_explained() {
-        let rule = NetmaskRule { min: Some(24), max: Some(16), default: None };
+        let rule = NetmaskRule {
+            min: Some(24),
+            max: Some(16),
+            default: None,
+        };
         let err = rule.validate(AddressFamily::Ipv4).unwrap_err();
         assert_eq!(err.input(), Some("allocation_min_netmask_length"));
         assert!(err.to_string().contains("largest block"), "{err}");
@@ -98,24 +110,56 @@ mod tests {
 
     #[test]
     fn bounds_beyond_the_family_width_are_refused() {
-        let rule = NetmaskRule { min: None, max: Some(33), default: None };
+        let rule = NetmaskRule {
+            min: None,
+            max: Some(33),
+            default: None,
+        };
         assert!(rule.validate(AddressFamily::Ipv4).is_err());
         assert!(rule.validate(AddressFamily::Ipv6).is_ok());
-        let rule = NetmaskRule { min: Some(40), max: Some(129), default: None };
-        assert_eq!(rule.validate(AddressFamily::Ipv6).unwrap_err().input(), Some("allocation_max_netmask_length"));
+        let rule = NetmaskRule {
+            min: Some(40),
+            max: Some(129),
+            default: None,
+        };
+        assert_eq!(
+            rule.validate(AddressFamily::Ipv6).unwrap_err().input(),
+            Some("allocation_max_netmask_length")
+        );
     }
 
     #[test]
     fn default_must_lie_within_the_bounds() {
-        let rule = NetmaskRule { min: Some(16), max: Some(24), default: Some(28) };
-        assert_eq!(rule.validate(AddressFamily::Ipv4).unwrap_err().input(), Some("allocation_default_netmask_length"));
-        let ok = NetmaskRule { default: Some(20), ..rule };
+        let rule = NetmaskRule {
+            min: Some(16),
+            max: Some(24),
+            default: Some(28),
+        };
+        assert_eq!(
+            rule.validate(AddressFamily::Ipv4).unwrap_err().input(),
+            Some("allocation_default_netmask_length")
+        );
+        let ok = NetmaskRule {
+            default: Some(20),
+            ..rule
+        };
         ok.validate(AddressFamily::Ipv4).unwrap();
-        assert!(ok.check(25, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length").is_err());
-        assert!(ok.check(15, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length").is_err());
-        ok.check(16, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length").unwrap();
-        let v6 = NetmaskRule { min: Some(48), max: Some(64), default: Some(56) };
+        assert!(ok
+            .check(25, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length")
+            .is_err());
+        assert!(ok
+            .check(15, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length")
+            .is_err());
+        ok.check(16, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length")
+            .unwrap();
+        let v6 = NetmaskRule {
+            min: Some(48),
+            max: Some(64),
+            default: Some(56),
+        };
         v6.validate(AddressFamily::Ipv6).unwrap();
-        assert!(v6.check(65, AddressFamily::Ipv6, "p", "netmask_length").is_err());
+        assert!(v6
+            .check(65, AddressFamily::Ipv6, "p", "netmask_length")
+            .is_err());
     }
 }

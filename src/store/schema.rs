@@ -118,9 +118,11 @@ pub(crate) const FREE_IN_RANGE: &str = "SELECT start, prefix_len FROM free_block
 pub(crate) const FREE_DELETE_RANGE: &str =
     "DELETE FROM free_blocks WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3";
 
-pub(crate) const IPAM_INSERT: &str = "INSERT INTO ipams (id, description, operating_regions, tags, created_at, updated_at) \
+pub(crate) const IPAM_INSERT: &str =
+    "INSERT INTO ipams (id, description, operating_regions, tags, created_at, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
-pub(crate) const IPAM_SELECT: &str = "SELECT id, description, operating_regions, tags, created_at, updated_at, \
+pub(crate) const IPAM_SELECT: &str =
+    "SELECT id, description, operating_regions, tags, created_at, updated_at, \
      (SELECT id FROM scopes s WHERE s.ipam_id = i.id AND s.is_default = 1 AND s.kind = 'private'), \
      (SELECT id FROM scopes s WHERE s.ipam_id = i.id AND s.is_default = 1 AND s.kind = 'public'), \
      (SELECT count(*) FROM scopes s WHERE s.ipam_id = i.id) FROM ipams i";
@@ -129,7 +131,8 @@ pub(crate) const IPAM_DELETE: &str = "DELETE FROM ipams WHERE id = ?1";
 
 pub(crate) const SCOPE_INSERT: &str = "INSERT INTO scopes (id, ipam_id, kind, description, tags, is_default, created_at, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
-pub(crate) const SCOPE_SELECT: &str = "SELECT id, ipam_id, kind, description, tags, is_default, created_at, updated_at, \
+pub(crate) const SCOPE_SELECT: &str =
+    "SELECT id, ipam_id, kind, description, tags, is_default, created_at, updated_at, \
      (SELECT count(*) FROM pools p WHERE p.scope_id = s.id) FROM scopes s";
 pub(crate) const SCOPE_UPDATE: &str =
     "UPDATE scopes SET description = ?2, tags = ?3, updated_at = ?4 WHERE id = ?1";
@@ -147,9 +150,11 @@ pub(crate) const POOL_UPDATE: &str = "UPDATE pools SET description = ?2, min_net
      tags = ?9, updated_at = ?10 WHERE id = ?1";
 pub(crate) const POOL_DELETE: &str = "DELETE FROM pools WHERE id = ?1";
 
-pub(crate) const POOL_CIDR_INSERT: &str = "INSERT INTO pool_cidrs (id, pool_num, scope_id, family, is_top_level, start, \
+pub(crate) const POOL_CIDR_INSERT: &str =
+    "INSERT INTO pool_cidrs (id, pool_num, scope_id, family, is_top_level, start, \
      prefix_len, parent_allocation_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-pub(crate) const POOL_CIDR_SELECT: &str = "SELECT c.id, p.id, p.family, c.start, c.prefix_len, c.parent_allocation_id, \
+pub(crate) const POOL_CIDR_SELECT: &str =
+    "SELECT c.id, p.id, p.family, c.start, c.prefix_len, c.parent_allocation_id, \
      c.created_at, c.pool_num FROM pool_cidrs c JOIN pools p ON p.num = c.pool_num";
 pub(crate) const POOL_CIDR_AT_OR_BEFORE: &str = "SELECT id, start, prefix_len FROM pool_cidrs \
      WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
@@ -158,21 +163,27 @@ pub(crate) const POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE: &str = "SELECT c.id, c.start,
      WHERE c.scope_id = ?1 AND c.family = ?2 AND c.is_top_level = 1 AND c.start <= ?3 ORDER BY c.start DESC LIMIT 1";
 pub(crate) const POOL_CIDR_DELETE: &str = "DELETE FROM pool_cidrs WHERE id = ?1";
 
-pub(crate) const ALLOCATION_INSERT: &str = "INSERT INTO allocations (id, pool_num, start, prefix_len, description, tags, \
+pub(crate) const ALLOCATION_INSERT: &str =
+    "INSERT INTO allocations (id, pool_num, start, prefix_len, description, tags, \
      child_pool_cidr_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
 pub(crate) const ALLOCATION_SELECT: &str = "SELECT a.num, a.id, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
      a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num FROM allocations a JOIN pools p ON p.num = a.pool_num";
-pub(crate) const ALLOCATION_AT_OR_BEFORE: &str = "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
+pub(crate) const ALLOCATION_AT_OR_BEFORE: &str =
+    "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
-pub(crate) const ALLOCATION_IN_RANGE: &str = "SELECT num, id, start, prefix_len, child_pool_cidr_id FROM allocations \
+pub(crate) const ALLOCATION_IN_RANGE: &str =
+    "SELECT num, id, start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
 pub(crate) const ALLOCATION_UPDATE: &str =
     "UPDATE allocations SET description = ?2, tags = ?3, updated_at = ?4 WHERE id = ?1";
 pub(crate) const ALLOCATION_DELETE: &str = "DELETE FROM allocations WHERE num = ?1";
 
-pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit_events (at, actor, action, object_id, cidr, details) \
+pub(crate) const AUDIT_INSERT: &str =
+    "INSERT INTO audit_events (at, actor, action, object_id, cidr, details) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-pub(crate) const AUDIT_SELECT: &str = "SELECT sequence, at, actor, action, object_id, cidr, details FROM audit_events \
+pub(crate) const AUDIT_SELECT: &str =
+    "SELECT sequence, at, actor, action, object_id, cidr, details FROM audit_events \
      WHERE sequence > ?1 ORDER BY sequence LIMIT ?2";
-pub(crate) const ALLOCATIONS_WITHOUT_AUDIT: &str = "SELECT a.id FROM allocations a WHERE NOT EXISTS \
+pub(crate) const ALLOCATIONS_WITHOUT_AUDIT: &str =
+    "SELECT a.id FROM allocations a WHERE NOT EXISTS \
      (SELECT 1 FROM audit_events e WHERE e.object_id = a.id AND e.action = 'allocate')";

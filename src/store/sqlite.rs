@@ -120,7 +120,11 @@ fn blob(value: u128) -> [u8; 16] {
 fn u128_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<u128> {
     let bytes = row.get_ref(idx)?.as_blob()?;
     let array: [u8; 16] = bytes.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(idx, Type::Blob, "address blob is not 16 bytes".into())
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            Type::Blob,
+            "address blob is not 16 bytes".into(),
+        )
     })?;
     Ok(u128::from_be_bytes(array))
 }
@@ -153,14 +157,15 @@ fn family_num(family: AddressFamily) -> i64 {
 
 fn tags_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Tags> {
     let text: String = row.get(idx)?;
-    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
 fn strings_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<String>> {
     let text: String = row.get(idx)?;
-    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
-
 
 fn tags_json(tags: &Tags) -> String {
     serde_json::to_string(tags).expect("string maps serialize")
@@ -290,7 +295,11 @@ fn scope_row(row: &Row<'_>) -> rusqlite::Result<Scope> {
     Ok(Scope {
         id: row.get(0)?,
         ipam_id: row.get(1)?,
-        kind: if kind == "public" { ScopeKind::Public } else { ScopeKind::Private },
+        kind: if kind == "public" {
+            ScopeKind::Public
+        } else {
+            ScopeKind::Private
+        },
         description: row.get(3)?,
         tags: tags_col(row, 4)?,
         is_default: row.get(5)?,
@@ -323,7 +332,10 @@ impl SqlFreeIndex<'_> {
     fn one(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<Block>> {
         self.conn
             .prepare_cached(sql)
-            .and_then(|mut stmt| stmt.query_row(params, |row| block_cols(row, 0, 1)).optional())
+            .and_then(|mut stmt| {
+                stmt.query_row(params, |row| block_cols(row, 0, 1))
+                    .optional()
+            })
             .map_err(sql_to_domain)
     }
 }
@@ -332,7 +344,13 @@ impl FreeBlockIndex for SqlFreeIndex<'_> {
     fn insert(&mut self, block: Block) -> Result<()> {
         self.conn
             .prepare_cached(FREE_INSERT)
-            .and_then(|mut stmt| stmt.execute(params![self.pool_num, &blob(block.start)[..], block.prefix_len]))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    self.pool_num,
+                    &blob(block.start)[..],
+                    block.prefix_len
+                ])
+            })
             .map(|_| ())
             .map_err(sql_to_domain)
     }
@@ -350,8 +368,10 @@ impl FreeBlockIndex for SqlFreeIndex<'_> {
             .conn
             .prepare_cached(FREE_GET)
             .and_then(|mut stmt| {
-                stmt.query_row(params![self.pool_num, &blob(block.start)[..]], |row| row.get(0))
-                    .optional()
+                stmt.query_row(params![self.pool_num, &blob(block.start)[..]], |row| {
+                    row.get(0)
+                })
+                .optional()
             })
             .map_err(sql_to_domain)?;
         Ok(len == Some(block.prefix_len))
@@ -367,7 +387,10 @@ impl FreeBlockIndex for SqlFreeIndex<'_> {
                 )?;
                 match same {
                     Some(block) => Ok(Some(block)),
-                    None => self.one(FREE_BEST_FIT_SHORTER, params![self.pool_num, after.prefix_len]),
+                    None => self.one(
+                        FREE_BEST_FIT_SHORTER,
+                        params![self.pool_num, after.prefix_len],
+                    ),
                 }
             }
         }
@@ -416,6 +439,14 @@ struct PoolCidrPlan {
     source: CidrSource,
 }
 
+/// An allocation found inside a pool CIDR.
+struct InsideAllocation {
+    num: i64,
+    id: String,
+    block: Block,
+    child_pool_cidr_id: Option<String>,
+}
+
 /// One transaction's view: the connection (inside the transaction), the actor and the time.
 struct Tx<'c> {
     conn: &'c Connection,
@@ -425,10 +456,19 @@ struct Tx<'c> {
 
 impl<'c> Tx<'c> {
     fn index(&self, pool_num: i64) -> SqlFreeIndex<'c> {
-        SqlFreeIndex { conn: self.conn, pool_num }
+        SqlFreeIndex {
+            conn: self.conn,
+            pool_num,
+        }
     }
 
-    fn audit(&self, action: &str, object_id: &str, cidr: Option<IpNet>, details: serde_json::Value) -> R<()> {
+    fn audit(
+        &self,
+        action: &str,
+        object_id: &str,
+        cidr: Option<IpNet>,
+        details: serde_json::Value,
+    ) -> R<()> {
         self.conn.prepare_cached(AUDIT_INSERT)?.execute(params![
             self.now,
             self.actor,
@@ -479,12 +519,18 @@ impl<'c> Tx<'c> {
     fn pool_cidrs_of(&self, pool_num: i64) -> R<Vec<PoolCidrRow>> {
         let sql = format!("{POOL_CIDR_SELECT} WHERE c.pool_num = ?1 ORDER BY c.start");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([pool_num], pool_cidr_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([pool_num], pool_cidr_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     fn pool_cidr_nets(&self, pool: &PoolRow) -> R<Vec<IpNet>> {
-        Ok(self.pool_cidrs_of(pool.num)?.into_iter().map(|c| c.pool_cidr.cidr).collect())
+        Ok(self
+            .pool_cidrs_of(pool.num)?
+            .into_iter()
+            .map(|c| c.pool_cidr.cidr)
+            .collect())
     }
 
     fn allocation(&self, id: &str) -> R<AllocationRow> {
@@ -497,7 +543,12 @@ impl<'c> Tx<'c> {
     }
 
     /// The pool CIDR of `pool_num` that contains `block`.
-    fn containing_pool_cidr(&self, pool_num: i64, family: AddressFamily, block: Block) -> R<Option<(String, Block)>> {
+    fn containing_pool_cidr(
+        &self,
+        pool_num: i64,
+        family: AddressFamily,
+        block: Block,
+    ) -> R<Option<(String, Block)>> {
         let hit = self
             .conn
             .prepare_cached(POOL_CIDR_AT_OR_BEFORE)?
@@ -529,21 +580,34 @@ impl<'c> Tx<'c> {
             (Some(cidr), given) => {
                 check_family(&cidr, "cidr")?;
                 if let Some(given) = given.filter(|&g| g != cidr.prefix_len()) {
-                    return Err(Error::CidrLengthMismatch { cidr, netmask_length: given }.into());
+                    return Err(Error::CidrLengthMismatch {
+                        cidr,
+                        netmask_length: given,
+                    }
+                    .into());
                 }
                 (cidr.prefix_len(), "cidr")
             }
             (None, Some(len)) => (len, "netmask_length"),
             (None, None) => match pool.pool.netmask.default {
                 Some(len) => (len, "netmask_length"),
-                None => return Err(Error::NoNetmaskLength { pool_id: pool_id.clone() }.into()),
+                None => {
+                    return Err(Error::NoNetmaskLength {
+                        pool_id: pool_id.clone(),
+                    }
+                    .into())
+                }
             },
         };
         pool.pool.netmask.check(len, family, pool_id, len_input)?;
         if let Some(tags) = spec.tags {
             let missing = missing_required_tags(&pool.pool.allocation_resource_tags, tags);
             if !missing.is_empty() {
-                return Err(Error::MissingRequiredTags { pool_id: pool_id.clone(), missing }.into());
+                return Err(Error::MissingRequiredTags {
+                    pool_id: pool_id.clone(),
+                    missing,
+                }
+                .into());
             }
         }
         let mut disallowed = Vec::with_capacity(spec.disallowed.len());
@@ -577,7 +641,10 @@ impl<'c> Tx<'c> {
     fn explain_taken(&self, pool: &PoolRow, cidr: IpNet) -> R<Internal> {
         let family = pool.family();
         let target = Block::of(&cidr);
-        if self.containing_pool_cidr(pool.num, family, target)?.is_none() {
+        if self
+            .containing_pool_cidr(pool.num, family, target)?
+            .is_none()
+        {
             return Ok(Error::OutsidePool {
                 cidr,
                 pool_id: pool.pool.id.clone(),
@@ -589,7 +656,11 @@ impl<'c> Tx<'c> {
             .conn
             .prepare_cached(ALLOCATION_AT_OR_BEFORE)?
             .query_row(params![pool.num, &blob(target.last(family))[..]], |row| {
-                Ok((row.get::<_, String>(0)?, block_cols(row, 1, 2)?, row.get::<_, Option<String>>(3)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    block_cols(row, 1, 2)?,
+                    row.get::<_, Option<String>>(3)?,
+                ))
             })
             .optional()?;
         match holder {
@@ -621,18 +692,25 @@ impl<'c> Tx<'c> {
         let family = pool.family();
         claim(&mut self.index(pool.num), family, free, target)?;
         let id = new_id("ipam-alloc");
-        self.conn.prepare_cached(ALLOCATION_INSERT)?.execute(params![
-            id,
-            pool.num,
-            &blob(target.start)[..],
-            target.prefix_len,
-            description,
-            tags_json(tags),
-            child_pool_cidr_id,
-            self.now
-        ])?;
+        self.conn
+            .prepare_cached(ALLOCATION_INSERT)?
+            .execute(params![
+                id,
+                pool.num,
+                &blob(target.start)[..],
+                target.prefix_len,
+                description,
+                tags_json(tags),
+                child_pool_cidr_id,
+                self.now
+            ])?;
         let cidr = target.to_net(family);
-        self.audit("allocate", &id, Some(cidr), json!({ "pool_id": pool.pool.id, "child_pool_cidr_id": child_pool_cidr_id }))?;
+        self.audit(
+            "allocate",
+            &id,
+            Some(cidr),
+            json!({ "pool_id": pool.pool.id, "child_pool_cidr_id": child_pool_cidr_id }),
+        )?;
         Ok(Allocation {
             id,
             pool_id: pool.pool.id.clone(),
@@ -654,19 +732,35 @@ impl<'c> Tx<'c> {
             tags: Some(&request.tags),
         };
         let (free, target) = self.plan_allocation(&pool, &spec)?;
-        self.commit_allocation(&pool, free, target, &request.description, &request.tags, None)
+        self.commit_allocation(
+            &pool,
+            free,
+            target,
+            &request.description,
+            &request.tags,
+            None,
+        )
     }
 
     /// Deletes an allocation row and returns its space to the pool.
     fn release_row(&self, row: &AllocationRow, reason: &str) -> R<()> {
-        self.conn.prepare_cached(ALLOCATION_DELETE)?.execute([row.num])?;
-        let Some((_, pool_cidr)) = self.containing_pool_cidr(row.pool_num, row.family, row.block)? else {
+        self.conn
+            .prepare_cached(ALLOCATION_DELETE)?
+            .execute([row.num])?;
+        let Some((_, pool_cidr)) =
+            self.containing_pool_cidr(row.pool_num, row.family, row.block)?
+        else {
             return Err(storage(format!(
                 "allocation {} ({}) lies in no cidr of its pool; run a consistency check",
                 row.allocation.id, row.allocation.cidr
             )));
         };
-        release(&mut self.index(row.pool_num), row.family, row.block, pool_cidr.prefix_len)?;
+        release(
+            &mut self.index(row.pool_num),
+            row.family,
+            row.block,
+            pool_cidr.prefix_len,
+        )?;
         self.audit(
             "release",
             &row.allocation.id,
@@ -703,15 +797,29 @@ impl<'c> Tx<'c> {
                     PoolCidrRequest::Cidr(cidr) => (None, Some(cidr)),
                     PoolCidrRequest::NetmaskLength(len) => (Some(len), None),
                 };
-                let spec = AllocationSpec { netmask_length, cidr, disallowed: &[], tags: None };
+                let spec = AllocationSpec {
+                    netmask_length,
+                    cidr,
+                    disallowed: &[],
+                    tags: None,
+                };
                 let (free, target) = self.plan_allocation(&parent, &spec)?;
-                Ok(PoolCidrPlan { target, source: CidrSource::Parent { parent: Box::new(parent), free } })
+                Ok(PoolCidrPlan {
+                    target,
+                    source: CidrSource::Parent {
+                        parent: Box::new(parent),
+                        free,
+                    },
+                })
             }
             None => {
                 let cidr = match request {
                     PoolCidrRequest::Cidr(cidr) => cidr,
                     PoolCidrRequest::NetmaskLength(_) => {
-                        return Err(Error::NoSourcePool { pool_id: pool.pool.id.clone() }.into())
+                        return Err(Error::NoSourcePool {
+                            pool_id: pool.pool.id.clone(),
+                        }
+                        .into())
                     }
                 };
                 let target = Block::of(&cidr);
@@ -719,16 +827,28 @@ impl<'c> Tx<'c> {
                     .conn
                     .prepare_cached(POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE)?
                     .query_row(
-                        params![pool.pool.scope_id, family_num(family), &blob(target.last(family))[..]],
+                        params![
+                            pool.pool.scope_id,
+                            family_num(family),
+                            &blob(target.last(family))[..]
+                        ],
                         |row| Ok((block_cols(row, 1, 2)?, row.get::<_, String>(3)?)),
                     )
                     .optional()?;
                 if let Some((block, pool_id)) = neighbour {
                     if block.overlaps(&target, family) {
-                        return Err(Error::Overlap { cidr, with_id: pool_id, with_cidr: block.to_net(family) }.into());
+                        return Err(Error::Overlap {
+                            cidr,
+                            with_id: pool_id,
+                            with_cidr: block.to_net(family),
+                        }
+                        .into());
                     }
                 }
-                Ok(PoolCidrPlan { target, source: CidrSource::TopLevel })
+                Ok(PoolCidrPlan {
+                    target,
+                    source: CidrSource::TopLevel,
+                })
             }
         }
     }
@@ -742,22 +862,30 @@ impl<'c> Tx<'c> {
             CidrSource::TopLevel => None,
             CidrSource::Parent { parent, free } => {
                 let description = format!("cidr {cidr} of pool {}", pool.pool.id);
-                let allocation =
-                    self.commit_allocation(parent, *free, plan.target, &description, &Tags::new(), Some(&id))?;
+                let allocation = self.commit_allocation(
+                    parent,
+                    *free,
+                    plan.target,
+                    &description,
+                    &Tags::new(),
+                    Some(&id),
+                )?;
                 Some(allocation.id)
             }
         };
-        self.conn.prepare_cached(POOL_CIDR_INSERT)?.execute(params![
-            id,
-            pool.num,
-            pool.pool.scope_id,
-            family_num(family),
-            matches!(plan.source, CidrSource::TopLevel),
-            &blob(plan.target.start)[..],
-            plan.target.prefix_len,
-            parent_allocation_id,
-            self.now
-        ])?;
+        self.conn
+            .prepare_cached(POOL_CIDR_INSERT)?
+            .execute(params![
+                id,
+                pool.num,
+                pool.pool.scope_id,
+                family_num(family),
+                matches!(plan.source, CidrSource::TopLevel),
+                &blob(plan.target.start)[..],
+                plan.target.prefix_len,
+                parent_allocation_id,
+                self.now
+            ])?;
         self.index(pool.num).insert(plan.target)?;
         self.audit(
             "provision",
@@ -775,12 +903,29 @@ impl<'c> Tx<'c> {
     }
 
     /// Allocations whose start lies in `block` (so, all inside it).
-    fn allocations_in(&self, pool_num: i64, family: AddressFamily, block: Block) -> R<Vec<(i64, String, Block, Option<String>)>> {
+    fn allocations_in(
+        &self,
+        pool_num: i64,
+        family: AddressFamily,
+        block: Block,
+    ) -> R<Vec<InsideAllocation>> {
         let mut stmt = self.conn.prepare_cached(ALLOCATION_IN_RANGE)?;
         let rows = stmt
-            .query_map(params![pool_num, &blob(block.start)[..], &blob(block.last(family))[..]], |row| {
-                Ok((row.get(0)?, row.get(1)?, block_cols(row, 2, 3)?, row.get(4)?))
-            })?
+            .query_map(
+                params![
+                    pool_num,
+                    &blob(block.start)[..],
+                    &blob(block.last(family))[..]
+                ],
+                |row| {
+                    Ok(InsideAllocation {
+                        num: row.get(0)?,
+                        id: row.get(1)?,
+                        block: block_cols(row, 2, 3)?,
+                        child_pool_cidr_id: row.get(4)?,
+                    })
+                },
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -790,32 +935,61 @@ impl<'c> Tx<'c> {
         let family = row.family;
         let inside = self.allocations_in(row.pool_num, family, row.block)?;
         if !inside.is_empty() && !cascade {
-            let children = inside.iter().filter(|a| a.3.is_some()).count();
+            let children = inside
+                .iter()
+                .filter(|a| a.child_pool_cidr_id.is_some())
+                .count();
             let plain: Vec<String> = inside
                 .iter()
-                .filter(|a| a.3.is_none())
-                .map(|a| format!("{} {}", a.1, a.2.to_net(family)))
+                .filter(|a| a.child_pool_cidr_id.is_none())
+                .map(|a| format!("{} {}", a.id, a.block.to_net(family)))
                 .collect();
             let child_list: Vec<String> = inside
                 .iter()
-                .filter(|a| a.3.is_some())
-                .map(|a| format!("{} {}", a.3.as_deref().unwrap_or_default(), a.2.to_net(family)))
+                .filter(|a| a.child_pool_cidr_id.is_some())
+                .map(|a| {
+                    format!(
+                        "{} {}",
+                        a.child_pool_cidr_id.as_deref().unwrap_or_default(),
+                        a.block.to_net(family)
+                    )
+                })
                 .collect();
             let mut parts = Vec::new();
             if !plain.is_empty() {
-                parts.push(format!("{} allocation(s) ({})", plain.len(), summarize(&plain)));
+                parts.push(format!(
+                    "{} allocation(s) ({})",
+                    plain.len(),
+                    summarize(&plain)
+                ));
             }
             if children > 0 {
-                parts.push(format!("{children} child-pool cidr(s) ({})", summarize(&child_list)));
+                parts.push(format!(
+                    "{children} child-pool cidr(s) ({})",
+                    summarize(&child_list)
+                ));
             }
-            return Err(Error::NotEmpty { kind: ObjectKind::PoolCidr, id: id.to_string(), contents: parts.join(" and ") }.into());
+            return Err(Error::NotEmpty {
+                kind: ObjectKind::PoolCidr,
+                id: id.to_string(),
+                contents: parts.join(" and "),
+            }
+            .into());
         }
-        for (num, allocation_id, block, child) in inside {
-            match child {
+        for InsideAllocation {
+            num,
+            id: allocation_id,
+            block,
+            child_pool_cidr_id,
+        } in inside
+        {
+            match child_pool_cidr_id {
                 // deprovisioning the child's CIDR releases this allocation
                 Some(child_id) => self.deprovision(&child_id, true)?,
                 None => {
-                    self.conn.prepare_cached(ALLOCATION_DELETE)?.execute([num])?;
+                    self.conn
+                        .prepare_cached(ALLOCATION_DELETE)?
+                        .execute([num])?;
                     self.audit(
                         "release",
                         &allocation_id,
@@ -825,41 +999,68 @@ impl<'c> Tx<'c> {
                 }
             }
         }
-        self.conn.prepare_cached(FREE_DELETE_RANGE)?.execute(params![
-            row.pool_num,
-            &blob(row.block.start)[..],
-            &blob(row.block.last(family))[..]
-        ])?;
+        self.conn
+            .prepare_cached(FREE_DELETE_RANGE)?
+            .execute(params![
+                row.pool_num,
+                &blob(row.block.start)[..],
+                &blob(row.block.last(family))[..]
+            ])?;
         self.conn.prepare_cached(POOL_CIDR_DELETE)?.execute([id])?;
         if let Some(parent_allocation_id) = &row.pool_cidr.parent_allocation_id {
             let parent = self.allocation(parent_allocation_id)?;
             self.release_row(&parent, &format!("deprovision of {id}"))?;
         }
-        self.audit("deprovision", id, Some(row.pool_cidr.cidr), json!({ "pool_id": row.pool_cidr.pool_id }))
+        self.audit(
+            "deprovision",
+            id,
+            Some(row.pool_cidr.cidr),
+            json!({ "pool_id": row.pool_cidr.pool_id }),
+        )
     }
 
     fn ids(&self, sql: &str, param: &str) -> R<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let ids = stmt.query_map([param], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        let ids = stmt
+            .query_map([param], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(ids)
     }
 
     fn delete_pool(&self, id: &str, cascade: bool) -> R<()> {
         let pool = self.pool(id)?;
-        let children = self.ids("SELECT id FROM pools WHERE source_pool_id = ?1 ORDER BY id", id)?;
+        let children = self.ids(
+            "SELECT id FROM pools WHERE source_pool_id = ?1 ORDER BY id",
+            id,
+        )?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT id FROM allocations WHERE pool_num = ?1 AND child_pool_cidr_id IS NULL ORDER BY start",
         )?;
-        let allocations = stmt.query_map([pool.num], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        let allocations = stmt
+            .query_map([pool.num], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
         if (!children.is_empty() || !allocations.is_empty()) && !cascade {
             let mut parts = Vec::new();
             if !children.is_empty() {
-                parts.push(format!("{} child pool(s) ({})", children.len(), summarize(&children)));
+                parts.push(format!(
+                    "{} child pool(s) ({})",
+                    children.len(),
+                    summarize(&children)
+                ));
             }
             if !allocations.is_empty() {
-                parts.push(format!("{} allocation(s) ({})", allocations.len(), summarize(&allocations)));
+                parts.push(format!(
+                    "{} allocation(s) ({})",
+                    allocations.len(),
+                    summarize(&allocations)
+                ));
             }
-            return Err(Error::NotEmpty { kind: ObjectKind::Pool, id: id.to_string(), contents: parts.join(" and ") }.into());
+            return Err(Error::NotEmpty {
+                kind: ObjectKind::Pool,
+                id: id.to_string(),
+                contents: parts.join(" and "),
+            }
+            .into());
         }
         for child in children {
             self.delete_pool(&child, true)?;
@@ -868,13 +1069,22 @@ impl<'c> Tx<'c> {
             self.deprovision(&pool_cidr.pool_cidr.id, true)?;
         }
         self.conn.prepare_cached(POOL_DELETE)?.execute([id])?;
-        self.audit("delete_pool", id, None, json!({ "scope_id": pool.pool.scope_id }))
+        self.audit(
+            "delete_pool",
+            id,
+            None,
+            json!({ "scope_id": pool.pool.scope_id }),
+        )
     }
 
     fn delete_scope(&self, id: &str, cascade: bool, with_ipam: bool) -> R<()> {
         let scope = self.scope(id)?;
         if scope.is_default && !with_ipam {
-            return Err(Error::DefaultScope { id: id.to_string(), ipam_id: scope.ipam_id }.into());
+            return Err(Error::DefaultScope {
+                id: id.to_string(),
+                ipam_id: scope.ipam_id,
+            }
+            .into());
         }
         let pools = self.ids("SELECT id FROM pools WHERE scope_id = ?1 ORDER BY id", id)?;
         if !pools.is_empty() && !cascade {
@@ -885,16 +1095,27 @@ impl<'c> Tx<'c> {
             }
             .into());
         }
-        for top in self.ids("SELECT id FROM pools WHERE scope_id = ?1 AND source_pool_id IS NULL ORDER BY id", id)? {
+        for top in self.ids(
+            "SELECT id FROM pools WHERE scope_id = ?1 AND source_pool_id IS NULL ORDER BY id",
+            id,
+        )? {
             self.delete_pool(&top, true)?;
         }
         self.conn.prepare_cached(SCOPE_DELETE)?.execute([id])?;
-        self.audit("delete_scope", id, None, json!({ "ipam_id": scope.ipam_id }))
+        self.audit(
+            "delete_scope",
+            id,
+            None,
+            json!({ "ipam_id": scope.ipam_id }),
+        )
     }
 
     fn delete_ipam(&self, id: &str, cascade: bool) -> R<()> {
         self.ipam(id)?;
-        let custom = self.ids("SELECT id FROM scopes WHERE ipam_id = ?1 AND is_default = 0 ORDER BY id", id)?;
+        let custom = self.ids(
+            "SELECT id FROM scopes WHERE ipam_id = ?1 AND is_default = 0 ORDER BY id",
+            id,
+        )?;
         let pools = self.ids(
             "SELECT p.id FROM pools p JOIN scopes s ON s.id = p.scope_id WHERE s.ipam_id = ?1 ORDER BY p.id",
             id,
@@ -902,21 +1123,40 @@ impl<'c> Tx<'c> {
         if (!custom.is_empty() || !pools.is_empty()) && !cascade {
             let mut parts = Vec::new();
             if !custom.is_empty() {
-                parts.push(format!("{} custom scope(s) ({})", custom.len(), summarize(&custom)));
+                parts.push(format!(
+                    "{} custom scope(s) ({})",
+                    custom.len(),
+                    summarize(&custom)
+                ));
             }
             if !pools.is_empty() {
                 parts.push(format!("{} pool(s) ({})", pools.len(), summarize(&pools)));
             }
-            return Err(Error::NotEmpty { kind: ObjectKind::Ipam, id: id.to_string(), contents: parts.join(" and ") }.into());
+            return Err(Error::NotEmpty {
+                kind: ObjectKind::Ipam,
+                id: id.to_string(),
+                contents: parts.join(" and "),
+            }
+            .into());
         }
-        for scope in self.ids("SELECT id FROM scopes WHERE ipam_id = ?1 ORDER BY is_default, id", id)? {
+        for scope in self.ids(
+            "SELECT id FROM scopes WHERE ipam_id = ?1 ORDER BY is_default, id",
+            id,
+        )? {
             self.delete_scope(&scope, true, true)?;
         }
         self.conn.prepare_cached(IPAM_DELETE)?.execute([id])?;
         self.audit("delete_ipam", id, None, json!({}))
     }
 
-    fn insert_scope(&self, ipam_id: &str, kind: ScopeKind, description: &str, tags: &Tags, is_default: bool) -> R<String> {
+    fn insert_scope(
+        &self,
+        ipam_id: &str,
+        kind: ScopeKind,
+        description: &str,
+        tags: &Tags,
+        is_default: bool,
+    ) -> R<String> {
         let id = new_id("ipam-scope");
         self.conn.prepare_cached(SCOPE_INSERT)?.execute(params![
             id,
@@ -927,7 +1167,12 @@ impl<'c> Tx<'c> {
             is_default,
             self.now
         ])?;
-        self.audit("create_scope", &id, None, json!({ "ipam_id": ipam_id, "kind": kind.as_str(), "is_default": is_default }))?;
+        self.audit(
+            "create_scope",
+            &id,
+            None,
+            json!({ "ipam_id": ipam_id, "kind": kind.as_str(), "is_default": is_default }),
+        )?;
         Ok(id)
     }
 
@@ -937,7 +1182,9 @@ impl<'c> Tx<'c> {
         if new.publicly_advertisable && new.address_family == AddressFamily::Ipv4 {
             return Err(Error::InvalidArgument {
                 input: "publicly_advertisable",
-                message: "only ipv6 pools can be publicly advertisable; remove it or use an ipv6 pool".to_string(),
+                message:
+                    "only ipv6 pools can be publicly advertisable; remove it or use an ipv6 pool"
+                        .to_string(),
             }
             .into());
         }
@@ -1002,7 +1249,11 @@ impl<'c> Tx<'c> {
         let mut stmt = self.conn.prepare_cached(FREE_IN_RANGE)?;
         let free: u128 = stmt
             .query_map(
-                params![row.pool_num, &blob(row.block.start)[..], &blob(row.block.last(row.family))[..]],
+                params![
+                    row.pool_num,
+                    &blob(row.block.start)[..],
+                    &blob(row.block.last(row.family))[..]
+                ],
                 |r| block_cols(r, 0, 1),
             )?
             .map(|b| b.map(|b| b.size(row.family)))
@@ -1021,23 +1272,39 @@ impl<'c> Tx<'c> {
     fn check_consistency(&self) -> R<Vec<String>> {
         let mut problems = Vec::new();
         let mut stmt = self.conn.prepare(POOL_SELECT)?;
-        let pools = stmt.query_map([], pool_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let pools = stmt
+            .query_map([], pool_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         for pool in &pools {
             let family = pool.family();
-            let cidrs: Vec<Block> = self.pool_cidrs_of(pool.num)?.iter().map(|c| c.block).collect();
-            let mut stmt = self.conn.prepare_cached("SELECT start, prefix_len, id FROM allocations WHERE pool_num = ?1 ORDER BY start")?;
+            let cidrs: Vec<Block> = self
+                .pool_cidrs_of(pool.num)?
+                .iter()
+                .map(|c| c.block)
+                .collect();
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT start, prefix_len, id FROM allocations WHERE pool_num = ?1 ORDER BY start",
+            )?;
             let mut pieces: Vec<(Block, String)> = stmt
                 .query_map([pool.num], |row| Ok((block_cols(row, 0, 1)?, row.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut stmt = self.conn.prepare_cached("SELECT start, prefix_len FROM free_blocks WHERE pool_num = ?1 ORDER BY start")?;
-            let free = stmt.query_map([pool.num], |row| block_cols(row, 0, 1))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT start, prefix_len FROM free_blocks WHERE pool_num = ?1 ORDER BY start",
+            )?;
+            let free = stmt
+                .query_map([pool.num], |row| block_cols(row, 0, 1))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             pieces.extend(free.into_iter().map(|b| (b, "free block".to_string())));
             pieces.sort();
             let mut covered: u128 = 0;
             for (i, (block, what)) in pieces.iter().enumerate() {
                 covered = covered.saturating_add(block.size(family));
                 if !cidrs.iter().any(|c| c.contains(block, family)) {
-                    problems.push(format!("pool {}: {what} {} lies outside its cidrs", pool.pool.id, block.to_net(family)));
+                    problems.push(format!(
+                        "pool {}: {what} {} lies outside its cidrs",
+                        pool.pool.id,
+                        block.to_net(family)
+                    ));
                 }
                 if let Some((next, next_what)) = pieces.get(i + 1) {
                     if block.overlaps(next, family) {
@@ -1050,7 +1317,9 @@ impl<'c> Tx<'c> {
                     }
                 }
             }
-            let provisioned = cidrs.iter().fold(0u128, |sum, c| sum.saturating_add(c.size(family)));
+            let provisioned = cidrs
+                .iter()
+                .fold(0u128, |sum, c| sum.saturating_add(c.size(family)));
             if covered != provisioned {
                 problems.push(format!(
                     "pool {}: free + used = {covered} addresses but {provisioned} are provisioned",
@@ -1064,39 +1333,64 @@ impl<'c> Tx<'c> {
         }
         let sql = format!("{POOL_CIDR_SELECT} ORDER BY c.id");
         let mut stmt = self.conn.prepare(&sql)?;
-        let pool_cidrs = stmt.query_map([], pool_cidr_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let pool_cidrs = stmt
+            .query_map([], pool_cidr_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         for row in &pool_cidrs {
             let pool = pools.iter().find(|p| p.num == row.pool_num);
             let source = pool.and_then(|p| p.pool.source_pool_id.clone());
             match (&row.pool_cidr.parent_allocation_id, source) {
                 (None, None) => {}
                 (Some(parent_id), Some(_)) => match self.allocation(parent_id) {
-                    Ok(parent) if parent.block == row.block && parent.allocation.child_pool_cidr_id.as_deref() == Some(&row.pool_cidr.id) => {}
-                    _ => problems.push(format!("pool cidr {} has no matching parent allocation {parent_id}", row.pool_cidr.id)),
+                    Ok(parent)
+                        if parent.block == row.block
+                            && parent.allocation.child_pool_cidr_id.as_deref()
+                                == Some(&row.pool_cidr.id) => {}
+                    _ => problems.push(format!(
+                        "pool cidr {} has no matching parent allocation {parent_id}",
+                        row.pool_cidr.id
+                    )),
                 },
-                _ => problems.push(format!("pool cidr {} is half provisioned: parent allocation and source pool disagree", row.pool_cidr.id)),
+                _ => problems.push(format!(
+                    "pool cidr {} is half provisioned: parent allocation and source pool disagree",
+                    row.pool_cidr.id
+                )),
             }
         }
         let mut stmt = self.conn.prepare("SELECT a.id, a.child_pool_cidr_id FROM allocations a WHERE a.child_pool_cidr_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pool_cidrs c WHERE c.id = a.child_pool_cidr_id)")?;
-        for row in stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))? {
+        for row in stmt.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })? {
             let (id, child) = row?;
-            problems.push(format!("allocation {id} backs pool cidr {child}, which does not exist"));
+            problems.push(format!(
+                "allocation {id} backs pool cidr {child}, which does not exist"
+            ));
         }
         // top-level pool cidrs of one scope and family never overlap
         let mut top: Vec<(String, AddressFamily, Block, String)> = pool_cidrs
             .iter()
             .filter(|r| r.pool_cidr.parent_allocation_id.is_none())
             .filter_map(|r| {
-                pools
-                    .iter()
-                    .find(|p| p.num == r.pool_num)
-                    .map(|p| (p.pool.scope_id.clone(), r.family, r.block, r.pool_cidr.id.clone()))
+                pools.iter().find(|p| p.num == r.pool_num).map(|p| {
+                    (
+                        p.pool.scope_id.clone(),
+                        r.family,
+                        r.block,
+                        r.pool_cidr.id.clone(),
+                    )
+                })
             })
             .collect();
         top.sort();
         for pair in top.windows(2) {
-            if pair[0].0 == pair[1].0 && pair[0].1 == pair[1].1 && pair[0].2.overlaps(&pair[1].2, pair[0].1) {
-                problems.push(format!("top-level pool cidrs {} and {} overlap", pair[0].3, pair[1].3));
+            if pair[0].0 == pair[1].0
+                && pair[0].1 == pair[1].1
+                && pair[0].2.overlaps(&pair[1].2, pair[0].1)
+            {
+                problems.push(format!(
+                    "top-level pool cidrs {} and {} overlap",
+                    pair[0].3, pair[1].3
+                ));
             }
         }
         Ok(problems)
@@ -1126,7 +1420,9 @@ impl SqliteStore {
             .append(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| Error::Storage { message: format!("cannot create database file {}: {e}", path.display()) })?;
+            .map_err(|e| Error::Storage {
+                message: format!("cannot create database file {}: {e}", path.display()),
+            })?;
         let mut attempt = 0;
         let conn = loop {
             match Self::connect(path, &options) {
@@ -1138,7 +1434,11 @@ impl SqliteStore {
                 Err(e) => return Err(to_public(e)),
             }
         };
-        Ok(SqliteStore { conn: Mutex::new(conn), actor: options.actor, path: path.to_path_buf() })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            actor: options.actor,
+            path: path.to_path_buf(),
+        })
     }
 
     fn connect(path: &Path, options: &SqliteOptions) -> R<Connection> {
@@ -1147,7 +1447,10 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(storage(format!("{} cannot use the WAL journal (got {mode})", path.display())));
+            return Err(storage(format!(
+                "{} cannot use the WAL journal (got {mode})",
+                path.display()
+            )));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -1172,7 +1475,9 @@ impl SqliteStore {
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // a panic inside an operation dropped its transaction (rolled back): the connection is fine
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `op` in one `BEGIN IMMEDIATE` transaction, retrying the whole of it when busy.
@@ -1180,7 +1485,13 @@ impl SqliteStore {
         let mut conn = self.lock();
         let mut attempt = 0;
         loop {
-            match Self::run(&mut conn, &self.actor, TransactionBehavior::Immediate, true, &op) {
+            match Self::run(
+                &mut conn,
+                &self.actor,
+                TransactionBehavior::Immediate,
+                true,
+                &op,
+            ) {
                 Err(Internal::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
@@ -1195,7 +1506,13 @@ impl SqliteStore {
         let mut conn = self.lock();
         let mut attempt = 0;
         loop {
-            match Self::run(&mut conn, &self.actor, TransactionBehavior::Deferred, false, &op) {
+            match Self::run(
+                &mut conn,
+                &self.actor,
+                TransactionBehavior::Deferred,
+                false,
+                &op,
+            ) {
                 Err(Internal::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
@@ -1213,7 +1530,11 @@ impl SqliteStore {
         op: &impl Fn(&Tx<'_>) -> R<T>,
     ) -> R<T> {
         let tx = conn.transaction_with_behavior(behavior)?;
-        let value = op(&Tx { conn: &tx, actor, now: now_rfc3339() })?;
+        let value = op(&Tx {
+            conn: &tx,
+            actor,
+            now: now_rfc3339(),
+        })?;
         if commit {
             tx.commit()?;
         }
@@ -1225,7 +1546,12 @@ fn migrate(conn: &mut Connection, path: &Path) -> R<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > SCHEMA_VERSION {
-        return Err(Error::NewerDatabase { path: path.display().to_string(), found, supported: SCHEMA_VERSION }.into());
+        return Err(Error::NewerDatabase {
+            path: path.display().to_string(),
+            found,
+            supported: SCHEMA_VERSION,
+        }
+        .into());
     }
     for migration in &MIGRATIONS[found as usize..] {
         tx.execute_batch(migration)?;
@@ -1249,9 +1575,26 @@ impl Store for SqliteStore {
                 tags_json(&new.tags),
                 tx.now
             ])?;
-            tx.audit("create_ipam", &id, None, json!({ "description": new.description }))?;
-            tx.insert_scope(&id, ScopeKind::Private, "default private scope", &Tags::new(), true)?;
-            tx.insert_scope(&id, ScopeKind::Public, "default public scope", &Tags::new(), true)?;
+            tx.audit(
+                "create_ipam",
+                &id,
+                None,
+                json!({ "description": new.description }),
+            )?;
+            tx.insert_scope(
+                &id,
+                ScopeKind::Private,
+                "default private scope",
+                &Tags::new(),
+                true,
+            )?;
+            tx.insert_scope(
+                &id,
+                ScopeKind::Public,
+                "default public scope",
+                &Tags::new(),
+                true,
+            )?;
             tx.ipam(&id)
         })
     }
@@ -1292,7 +1635,9 @@ impl Store for SqliteStore {
         self.read(|tx| {
             let sql = format!("{IPAM_SELECT} ORDER BY i.id");
             let mut stmt = tx.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([], ipam_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt
+                .query_map([], ipam_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -1300,7 +1645,13 @@ impl Store for SqliteStore {
     fn create_scope(&self, new: &NewScope) -> Result<Scope> {
         self.write(|tx| {
             tx.ipam(&new.ipam_id)?;
-            let id = tx.insert_scope(&new.ipam_id, ScopeKind::Private, &new.description, &new.tags, false)?;
+            let id = tx.insert_scope(
+                &new.ipam_id,
+                ScopeKind::Private,
+                &new.description,
+                &new.tags,
+                false,
+            )?;
             tx.scope(&id)
         })
     }
@@ -1318,8 +1669,18 @@ impl Store for SqliteStore {
             if let Some(tags) = &update.tags {
                 scope.tags = tags.clone();
             }
-            tx.conn.prepare_cached(SCOPE_UPDATE)?.execute(params![id, scope.description, tags_json(&scope.tags), tx.now])?;
-            tx.audit("update_scope", id, None, json!({ "description": scope.description, "tags": scope.tags }))?;
+            tx.conn.prepare_cached(SCOPE_UPDATE)?.execute(params![
+                id,
+                scope.description,
+                tags_json(&scope.tags),
+                tx.now
+            ])?;
+            tx.audit(
+                "update_scope",
+                id,
+                None,
+                json!({ "description": scope.description, "tags": scope.tags }),
+            )?;
             tx.scope(id)
         })
     }
@@ -1331,9 +1692,13 @@ impl Store for SqliteStore {
     fn list_scopes(&self, ipam_id: &str) -> Result<Vec<Scope>> {
         self.read(|tx| {
             tx.ipam(ipam_id)?;
-            let sql = format!("{SCOPE_SELECT} WHERE s.ipam_id = ?1 ORDER BY s.is_default DESC, s.kind, s.id");
+            let sql = format!(
+                "{SCOPE_SELECT} WHERE s.ipam_id = ?1 ORDER BY s.is_default DESC, s.kind, s.id"
+            );
             let mut stmt = tx.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([ipam_id], scope_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt
+                .query_map([ipam_id], scope_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -1387,7 +1752,12 @@ impl Store for SqliteStore {
                 tags_json(&pool.tags),
                 tx.now
             ])?;
-            tx.audit("update_pool", id, None, json!({ "description": pool.description, "tags": pool.tags }))?;
+            tx.audit(
+                "update_pool",
+                id,
+                None,
+                json!({ "description": pool.description, "tags": pool.tags }),
+            )?;
             Ok(tx.pool(id)?.pool)
         })
     }
@@ -1400,8 +1770,14 @@ impl Store for SqliteStore {
         self.read(|tx| {
             let sql = format!("{POOL_SELECT} ORDER BY id");
             let mut stmt = tx.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([], pool_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows.into_iter().map(|r| r.pool).filter(|p| filter.matches(p)).collect())
+            let rows = stmt
+                .query_map([], pool_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|r| r.pool)
+                .filter(|p| filter.matches(p))
+                .collect())
         })
     }
 
@@ -1415,7 +1791,10 @@ impl Store for SqliteStore {
     fn preview_pool_cidr(&self, pool_id: &str, request: PoolCidrRequest) -> Result<IpNet> {
         self.read(|tx| {
             let pool = tx.pool(pool_id)?;
-            Ok(tx.plan_pool_cidr(&pool, request)?.target.to_net(pool.family()))
+            Ok(tx
+                .plan_pool_cidr(&pool, request)?
+                .target
+                .to_net(pool.family()))
         })
     }
 
@@ -1430,7 +1809,10 @@ impl Store for SqliteStore {
     fn list_pool_cidrs(&self, pool_id: &str) -> Result<Vec<PoolCidrUsage>> {
         self.read(|tx| {
             let pool = tx.pool(pool_id)?;
-            tx.pool_cidrs_of(pool.num)?.into_iter().map(|row| tx.usage(row)).collect()
+            tx.pool_cidrs_of(pool.num)?
+                .into_iter()
+                .map(|row| tx.usage(row))
+                .collect()
         })
     }
 
@@ -1439,7 +1821,12 @@ impl Store for SqliteStore {
     }
 
     fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>> {
-        self.write(|tx| requests.iter().map(|request| tx.allocate(request)).collect())
+        self.write(|tx| {
+            requests
+                .iter()
+                .map(|request| tx.allocate(request))
+                .collect()
+        })
     }
 
     fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
@@ -1469,7 +1856,11 @@ impl Store for SqliteStore {
                 let pool = tx.pool(&allocation.pool_id)?;
                 let missing = missing_required_tags(&pool.pool.allocation_resource_tags, tags);
                 if !missing.is_empty() && allocation.child_pool_cidr_id.is_none() {
-                    return Err(Error::MissingRequiredTags { pool_id: pool.pool.id, missing }.into());
+                    return Err(Error::MissingRequiredTags {
+                        pool_id: pool.pool.id,
+                        missing,
+                    }
+                    .into());
                 }
                 allocation.tags = tags.clone();
             }
@@ -1479,7 +1870,12 @@ impl Store for SqliteStore {
                 tags_json(&allocation.tags),
                 tx.now
             ])?;
-            tx.audit("update_allocation", id, Some(allocation.cidr), json!({ "description": allocation.description, "tags": allocation.tags }))?;
+            tx.audit(
+                "update_allocation",
+                id,
+                Some(allocation.cidr),
+                json!({ "description": allocation.description, "tags": allocation.tags }),
+            )?;
             Ok(tx.allocation(id)?.allocation)
         })
     }
@@ -1488,7 +1884,11 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let row = tx.allocation(id)?;
             if let Some(pool_cidr_id) = &row.allocation.child_pool_cidr_id {
-                return Err(Error::BacksPoolCidr { allocation_id: id.to_string(), pool_cidr_id: pool_cidr_id.clone() }.into());
+                return Err(Error::BacksPoolCidr {
+                    allocation_id: id.to_string(),
+                    pool_cidr_id: pool_cidr_id.clone(),
+                }
+                .into());
             }
             tx.release_row(&row, "released")
         })
@@ -1499,7 +1899,9 @@ impl Store for SqliteStore {
             let pool = tx.pool(pool_id)?;
             let sql = format!("{ALLOCATION_SELECT} WHERE a.pool_num = ?1 ORDER BY a.start");
             let mut stmt = tx.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([pool.num], allocation_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt
+                .query_map([pool.num], allocation_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows.into_iter().map(|r| r.allocation).collect())
         })
     }
@@ -1508,7 +1910,9 @@ impl Store for SqliteStore {
         self.read(|tx| {
             let mut stmt = tx.conn.prepare_cached(AUDIT_SELECT)?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let rows = stmt.query_map(params![after_sequence, limit], audit_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt
+                .query_map(params![after_sequence, limit], audit_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }

@@ -7,7 +7,9 @@ pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     // the OS random source failing is not recoverable in any useful way; fall back to time
     if getrandom::fill(&mut bytes).is_err() {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         bytes = (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)).to_be_bytes();
     }
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -16,7 +18,9 @@ pub fn new_id(prefix: &str) -> String {
 
 /// The current UTC time as RFC 3339 with milliseconds (`2026-11-23T21:21:38.123Z`).
 pub fn now_rfc3339() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = since.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
@@ -59,7 +63,9 @@ mod tests {
         let (a, b) = (new_id("ipam-alloc"), new_id("ipam-alloc"));
         assert_ne!(a, b);
         assert_eq!(a.len(), "ipam-alloc-".len() + 16);
-        assert!(a["ipam-alloc-".len()..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(a["ipam-alloc-".len()..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit()));
         assert!(now_rfc3339().ends_with('Z'));
     }
 }
