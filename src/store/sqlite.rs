@@ -1921,3 +1921,50 @@ impl Store for SqliteStore {
         self.read(|tx| tx.check_consistency())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The allocator's per-request queries must be index look-ups (cost log N), never scans
+    /// or sorts of a pool's rows.
+    #[test]
+    fn hot_queries_use_indexes_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(dir.path().join("plan.db"), SqliteOptions::new("test")).unwrap();
+        let conn = store.lock();
+        let blob = blob(1).to_vec();
+        let queries: &[(&str, &[&dyn rusqlite::ToSql])] = &[
+            (FREE_BEST_FIT, &[&1, &28]),
+            (FREE_BEST_FIT_SAME_LEN_AFTER, &[&1, &28, &blob]),
+            (FREE_BEST_FIT_SHORTER, &[&1, &28]),
+            (FREE_AT_OR_BEFORE, &[&1, &blob]),
+            (FREE_GET, &[&1, &blob]),
+            (FREE_DELETE, &[&1, &blob]),
+            (POOL_CIDR_AT_OR_BEFORE, &[&1, &blob]),
+            (POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE, &[&"s", &4, &blob]),
+            (ALLOCATION_AT_OR_BEFORE, &[&1, &blob]),
+            (ALLOCATION_DELETE, &[&1]),
+        ];
+        for (sql, params) in queries {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(*params, |row| row.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: sorts: {plan}");
+            assert!(
+                !plan.starts_with("SCAN") || plan.contains("INDEX"),
+                "{sql}: scans: {plan}"
+            );
+        }
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {FREE_BEST_FIT}"))
+            .unwrap();
+        let plan: String = stmt.query_row(params![1, 28], |row| row.get(3)).unwrap();
+        assert!(plan.contains("free_blocks_by_size"), "{plan}");
+    }
+}
