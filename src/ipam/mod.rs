@@ -1,1 +1,26 @@
-//! (placeholder: filled in by its issue)
+//! The IPAM rules, pure and synchronous: no SQL, no Terraform.
+//!
+//! # Organization
+//! - [`model`]: the domain objects ([`Ipam`], [`Scope`], [`Pool`], [`PoolCidr`], [`Allocation`],
+//!   [`AuditEvent`]) and the requests that create or change them.
+//! - [`cidr`]: parsing with the host-bits check, address families, private-use ranges, and the
+//!   [`Block`] arithmetic the allocator works on.
+//! - [`netmask`]: the allocation netmask guardrails ([`NetmaskRule`]).
+//! - [`allocator`]: the best-fit buddy allocator, written once and generic over a
+//!   [`FreeBlockIndex`]; [`MemoryIndex`] is the in-memory index, the SQLite store has its own.
+//! - [`error`]: the public [`Error`] every layer returns.
+
+pub mod allocator;
+pub mod cidr;
+pub mod error;
+pub mod model;
+pub mod netmask;
+
+pub use allocator::{
+    churn_fragmentation, claim, find_best_fit, find_containing_free, find_first_fit, release,
+    FitStrategy, FragmentationReport, FreeBlockIndex, MemoryIndex,
+};
+pub use cidr::{check_network, parse_cidr, private_use_range_overlapping, AddressFamily, Block};
+pub use error::{Error, ObjectKind, Result};
+pub use model::*;
+pub use netmask::NetmaskRule;

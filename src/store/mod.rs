@@ -1,1 +1,99 @@
-//! (placeholder: filled in by its issue)
+//! Storage: the [`Store`] trait every backend implements, the SQLite backend
+//! ([`SqliteStore`]) and the [`conformance`] suite every backend must pass.
+//!
+//! Every mutation is one transaction that includes its audit event. Every rule is checked
+//! inside that transaction (plans go stale), with the allocator from [`crate::ipam`]; the
+//! `preview_*` operations run the same checks in a read transaction and write nothing.
+
+pub mod conformance;
+mod schema;
+mod sqlite;
+mod util;
+
+use ipnet::IpNet;
+
+use crate::ipam::{
+    Allocation, AllocationRequest, AllocationUpdate, AuditEvent, Ipam, IpamUpdate, NewIpam,
+    NewPool, NewScope, Pool, PoolCidr, PoolCidrRequest, PoolCidrUsage, PoolFilter, PoolUpdate,
+    Result, Scope, ScopeUpdate,
+};
+
+pub use schema::SCHEMA_VERSION;
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use util::{new_id, now_rfc3339};
+
+/// Everything the Terraform resources and data sources need from a backend.
+///
+/// Object safe (`Box<dyn Store>`), callable from many threads. Deletes return
+/// [`crate::ipam::Error::NotFound`] for an unknown id; callers that want idempotent deletes
+/// treat that as success.
+pub trait Store: Send + Sync {
+    /// Creates an IPAM with its two default scopes (private, public).
+    fn create_ipam(&self, new: &NewIpam) -> Result<Ipam>;
+    /// Reads an IPAM.
+    fn get_ipam(&self, id: &str) -> Result<Ipam>;
+    /// Changes description, operating regions or tags.
+    fn update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<Ipam>;
+    /// Deletes an IPAM; refused while it has pools or custom scopes, unless `cascade`.
+    fn delete_ipam(&self, id: &str, cascade: bool) -> Result<()>;
+    /// All IPAMs.
+    fn list_ipams(&self) -> Result<Vec<Ipam>>;
+
+    /// Creates a custom (private) scope.
+    fn create_scope(&self, new: &NewScope) -> Result<Scope>;
+    /// Reads a scope.
+    fn get_scope(&self, id: &str) -> Result<Scope>;
+    /// Changes description or tags.
+    fn update_scope(&self, id: &str, update: &ScopeUpdate) -> Result<Scope>;
+    /// Deletes a custom scope; refused while it has pools, unless `cascade`.
+    fn delete_scope(&self, id: &str, cascade: bool) -> Result<()>;
+    /// The scopes of an IPAM.
+    fn list_scopes(&self, ipam_id: &str) -> Result<Vec<Scope>>;
+
+    /// Creates a pool (top-level, or nested in a source pool of the same scope and family).
+    fn create_pool(&self, new: &NewPool) -> Result<Pool>;
+    /// Reads a pool.
+    fn get_pool(&self, id: &str) -> Result<Pool>;
+    /// Changes the updatable fields of a pool.
+    fn update_pool(&self, id: &str, update: &PoolUpdate) -> Result<Pool>;
+    /// Deletes a pool and deprovisions its CIDRs; refused while it holds allocations or child
+    /// pools, unless `cascade` (which deletes those too).
+    fn delete_pool(&self, id: &str, cascade: bool) -> Result<()>;
+    /// Pools matching every given filter, ordered by id.
+    fn find_pools(&self, filter: &PoolFilter) -> Result<Vec<Pool>>;
+
+    /// Provisions a CIDR into a pool: explicit, or carved by netmask length from the source
+    /// pool (the carve is an allocation in the source pool, in the same transaction).
+    fn provision_pool_cidr(&self, pool_id: &str, request: PoolCidrRequest) -> Result<PoolCidr>;
+    /// The CIDR `provision_pool_cidr` would provision now, or its exact error; writes nothing.
+    fn preview_pool_cidr(&self, pool_id: &str, request: PoolCidrRequest) -> Result<IpNet>;
+    /// Reads a pool CIDR.
+    fn get_pool_cidr(&self, id: &str) -> Result<PoolCidr>;
+    /// Deprovisions a pool CIDR, returning its space to the source pool; refused while
+    /// allocations or child-pool CIDRs lie in it, unless `cascade`.
+    fn deprovision_pool_cidr(&self, id: &str, cascade: bool) -> Result<()>;
+    /// A pool's CIDRs in address order, with usage.
+    fn list_pool_cidrs(&self, pool_id: &str) -> Result<Vec<PoolCidrUsage>>;
+
+    /// Allocates a CIDR (explicit, or best fit of a netmask length).
+    fn allocate(&self, request: &AllocationRequest) -> Result<Allocation>;
+    /// Allocates several CIDRs in one transaction: all or nothing (imports, seeding).
+    fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>>;
+    /// The CIDR `allocate` would return now, or its exact error; reserves and writes nothing.
+    fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet>;
+    /// Reads an allocation.
+    fn get_allocation(&self, id: &str) -> Result<Allocation>;
+    /// Changes description or tags (still carrying the pool's required tags).
+    fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation>;
+    /// Releases an allocation; its space is free at once.
+    fn release_allocation(&self, id: &str) -> Result<()>;
+    /// A pool's allocations (child-pool CIDRs included) in address order.
+    fn list_allocations(&self, pool_id: &str) -> Result<Vec<Allocation>>;
+
+    /// Audit events with a sequence greater than `after_sequence`, oldest first, at most `limit`.
+    fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// Checks every invariant (containment, no overlap, free + used = provisioned, an audit
+    /// event per allocation, pool CIDRs and parent allocations matched); returns the problems
+    /// found, empty when consistent.
+    fn check_consistency(&self) -> Result<Vec<String>>;
+}

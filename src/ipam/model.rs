@@ -1,0 +1,364 @@
+//! Domain objects and the requests that create or change them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ipnet::IpNet;
+
+use super::cidr::AddressFamily;
+use super::netmask::NetmaskRule;
+
+/// Tags: key → value, ordered so that output is stable.
+pub type Tags = BTreeMap<String, String>;
+
+/// An IP address manager: the root of scopes and pools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipam {
+    /// `ipam-…`.
+    pub id: String,
+    /// Free text.
+    pub description: String,
+    /// Operating regions (free strings, kept sorted and unique).
+    pub operating_regions: Vec<String>,
+    /// Tags.
+    pub tags: Tags,
+    /// The default private scope.
+    pub private_default_scope_id: String,
+    /// The default public scope.
+    pub public_default_scope_id: String,
+    /// Number of scopes, defaults included.
+    pub scope_count: u64,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// Whether a scope holds private or public space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScopeKind {
+    /// Private space; each private scope is its own routing domain.
+    Private,
+    /// Public space: private-use ranges are refused.
+    Public,
+}
+
+impl ScopeKind {
+    /// `private` or `public`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeKind::Private => "private",
+            ScopeKind::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for ScopeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A container of pools; the same CIDR may live in two scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// `ipam-scope-…`.
+    pub id: String,
+    /// The owning IPAM.
+    pub ipam_id: String,
+    /// Private or public.
+    pub kind: ScopeKind,
+    /// Free text.
+    pub description: String,
+    /// Tags.
+    pub tags: Tags,
+    /// One of the two scopes created with the IPAM.
+    pub is_default: bool,
+    /// Number of pools in the scope.
+    pub pool_count: u64,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// A pool of address space, possibly nested in a source pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// `ipam-pool-…`.
+    pub id: String,
+    /// The scope.
+    pub scope_id: String,
+    /// The parent pool its CIDRs are allocated from.
+    pub source_pool_id: Option<String>,
+    /// IPv4 or IPv6 (the parent's).
+    pub address_family: AddressFamily,
+    /// Optional locale (e.g. a region).
+    pub locale: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// Allocation guardrails.
+    pub netmask: NetmaskRule,
+    /// Tags every allocation must carry.
+    pub allocation_resource_tags: Tags,
+    /// Whether discovered resources may be imported (recorded for the provider).
+    pub auto_import: bool,
+    /// Whether the (IPv6) space is advertised publicly.
+    pub publicly_advertisable: bool,
+    /// Tags.
+    pub tags: Tags,
+    /// 0 for a top-level pool, parent depth + 1 otherwise.
+    pub depth: u32,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// A CIDR provisioned into a pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolCidr {
+    /// `ipam-pool-cidr-…`.
+    pub id: String,
+    /// The pool.
+    pub pool_id: String,
+    /// The CIDR.
+    pub cidr: IpNet,
+    /// The allocation in the source pool that holds this CIDR (child pools only).
+    pub parent_allocation_id: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+/// A pool CIDR with its usage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolCidrUsage {
+    /// The pool CIDR.
+    pub pool_cidr: PoolCidr,
+    /// Addresses in the CIDR (saturating at `u128::MAX`).
+    pub total_addresses: u128,
+    /// Addresses held by allocations and child-pool CIDRs.
+    pub used_addresses: u128,
+    /// Addresses free.
+    pub free_addresses: u128,
+    /// `used / total × 100`.
+    pub utilization_percent: f64,
+}
+
+/// A CIDR taken from a pool, by a resource or as a child pool's CIDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// `ipam-alloc-…`.
+    pub id: String,
+    /// The pool.
+    pub pool_id: String,
+    /// The CIDR.
+    pub cidr: IpNet,
+    /// Free text.
+    pub description: String,
+    /// Tags.
+    pub tags: Tags,
+    /// The child pool CIDR this allocation backs, if any.
+    pub child_pool_cidr_id: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// One mutation, recorded in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Increasing sequence number.
+    pub sequence: i64,
+    /// RFC 3339 time.
+    pub at: String,
+    /// Who did it (the store's actor).
+    pub actor: String,
+    /// What: `allocate`, `release`, `provision`, `create_pool`, …
+    pub action: String,
+    /// The object changed.
+    pub object_id: String,
+    /// Its CIDR, when it has one.
+    pub cidr: Option<IpNet>,
+    /// Further details (JSON).
+    pub details: String,
+}
+
+/// Input of `create_ipam`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewIpam {
+    /// Free text.
+    pub description: String,
+    /// Operating regions.
+    pub operating_regions: Vec<String>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// Changes to an IPAM; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpamUpdate {
+    /// New description.
+    pub description: Option<String>,
+    /// New operating regions.
+    pub operating_regions: Option<Vec<String>>,
+    /// New tags (replacing all).
+    pub tags: Option<Tags>,
+}
+
+/// Input of `create_scope` (custom scopes are private).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewScope {
+    /// The IPAM.
+    pub ipam_id: String,
+    /// Free text.
+    pub description: String,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// Changes to a scope; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeUpdate {
+    /// New description.
+    pub description: Option<String>,
+    /// New tags (replacing all).
+    pub tags: Option<Tags>,
+}
+
+/// Input of `create_pool`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPool {
+    /// The scope.
+    pub scope_id: String,
+    /// The parent pool, in the same scope and family.
+    pub source_pool_id: Option<String>,
+    /// IPv4 or IPv6.
+    pub address_family: AddressFamily,
+    /// Optional locale.
+    pub locale: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// Allocation guardrails.
+    pub netmask: NetmaskRule,
+    /// Tags every allocation must carry.
+    pub allocation_resource_tags: Tags,
+    /// Recorded for the provider.
+    pub auto_import: bool,
+    /// IPv6 only.
+    pub publicly_advertisable: bool,
+    /// Tags.
+    pub tags: Tags,
+}
+
+impl NewPool {
+    /// A pool with no source, guardrails, locale or tags.
+    pub fn new(scope_id: &str, address_family: AddressFamily) -> NewPool {
+        NewPool {
+            scope_id: scope_id.to_string(),
+            source_pool_id: None,
+            address_family,
+            locale: None,
+            description: String::new(),
+            netmask: NetmaskRule::default(),
+            allocation_resource_tags: Tags::new(),
+            auto_import: false,
+            publicly_advertisable: false,
+            tags: Tags::new(),
+        }
+    }
+}
+
+/// Changes to a pool; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolUpdate {
+    /// New description.
+    pub description: Option<String>,
+    /// New guardrails (validated; existing allocations are kept).
+    pub netmask: Option<NetmaskRule>,
+    /// New required allocation tags.
+    pub allocation_resource_tags: Option<Tags>,
+    /// New auto-import flag.
+    pub auto_import: Option<bool>,
+    /// New publicly-advertisable flag (IPv6 only).
+    pub publicly_advertisable: Option<bool>,
+    /// New tags (replacing all).
+    pub tags: Option<Tags>,
+}
+
+/// Filters for finding pools; every given filter must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolFilter {
+    /// Pools of this scope.
+    pub scope_id: Option<String>,
+    /// Pools carrying all these tags with these values.
+    pub tags: Tags,
+    /// Pools with exactly this description.
+    pub description: Option<String>,
+    /// Pools with this locale.
+    pub locale: Option<String>,
+    /// Pools of this family.
+    pub address_family: Option<AddressFamily>,
+}
+
+impl PoolFilter {
+    /// Whether a pool passes every filter.
+    pub fn matches(&self, pool: &Pool) -> bool {
+        self.scope_id.as_ref().is_none_or(|s| *s == pool.scope_id)
+            && self
+                .description
+                .as_ref()
+                .is_none_or(|d| *d == pool.description)
+            && self
+                .locale
+                .as_ref()
+                .is_none_or(|l| pool.locale.as_ref() == Some(l))
+            && self.address_family.is_none_or(|f| f == pool.address_family)
+            && self.tags.iter().all(|(k, v)| pool.tags.get(k) == Some(v))
+    }
+}
+
+/// What to provision into a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolCidrRequest {
+    /// This CIDR (a child pool takes it from its source pool).
+    Cidr(IpNet),
+    /// The next free block of this length from the source pool.
+    NetmaskLength(u8),
+}
+
+/// Input of `allocate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllocationRequest {
+    /// The pool.
+    pub pool_id: String,
+    /// The prefix length (default: the pool's default).
+    pub netmask_length: Option<u8>,
+    /// An explicit CIDR.
+    pub cidr: Option<IpNet>,
+    /// Ranges the allocator must not hand out.
+    pub disallowed_cidrs: Vec<IpNet>,
+    /// Free text.
+    pub description: String,
+    /// Tags (must include the pool's allocation_resource_tags).
+    pub tags: Tags,
+}
+
+/// Changes to an allocation; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllocationUpdate {
+    /// New description.
+    pub description: Option<String>,
+    /// New tags (replacing all, still including the pool's required tags).
+    pub tags: Option<Tags>,
+}
+
+/// Required tags (key, value) that `tags` lacks or carries with another value.
+pub fn missing_required_tags(required: &Tags, tags: &Tags) -> Vec<(String, String)> {
+    required
+        .iter()
+        .filter(|(k, v)| tags.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}

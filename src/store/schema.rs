@@ -1,0 +1,189 @@
+//! The SQLite schema, its forward-only migrations and the SQL statements, as named constants.
+
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Migrations: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`. Never edit a
+/// released entry; append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE ipams (
+    id                TEXT PRIMARY KEY,
+    description       TEXT NOT NULL,
+    operating_regions TEXT NOT NULL,           -- JSON array
+    tags              TEXT NOT NULL,           -- JSON object
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+);
+CREATE TABLE scopes (
+    id          TEXT PRIMARY KEY,
+    ipam_id     TEXT NOT NULL REFERENCES ipams(id),
+    kind        TEXT NOT NULL CHECK (kind IN ('private', 'public')),
+    description TEXT NOT NULL,
+    tags        TEXT NOT NULL,
+    is_default  INTEGER NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX scopes_by_ipam ON scopes(ipam_id);
+-- num: a compact integer key for the large per-pool tables
+CREATE TABLE pools (
+    num                      INTEGER PRIMARY KEY,
+    id                       TEXT NOT NULL UNIQUE,
+    scope_id                 TEXT NOT NULL REFERENCES scopes(id),
+    source_pool_id           TEXT REFERENCES pools(id),
+    family                   INTEGER NOT NULL CHECK (family IN (4, 6)),
+    locale                   TEXT,
+    description              TEXT NOT NULL,
+    min_netmask_length       INTEGER,
+    max_netmask_length       INTEGER,
+    default_netmask_length   INTEGER,
+    allocation_resource_tags TEXT NOT NULL,
+    auto_import              INTEGER NOT NULL,
+    publicly_advertisable    INTEGER NOT NULL,
+    tags                     TEXT NOT NULL,
+    depth                    INTEGER NOT NULL,
+    created_at               TEXT NOT NULL,
+    updated_at               TEXT NOT NULL
+);
+CREATE INDEX pools_by_scope ON pools(scope_id);
+CREATE INDEX pools_by_source ON pools(source_pool_id);
+-- addresses are 16-byte big-endian BLOBs (IPv4 in the low 4 bytes): BLOB order is address order
+CREATE TABLE pool_cidrs (
+    id                   TEXT PRIMARY KEY,
+    pool_num             INTEGER NOT NULL REFERENCES pools(num),
+    scope_id             TEXT NOT NULL,
+    family               INTEGER NOT NULL,
+    is_top_level         INTEGER NOT NULL,
+    start                BLOB NOT NULL,
+    prefix_len           INTEGER NOT NULL,
+    parent_allocation_id TEXT,
+    created_at           TEXT NOT NULL
+);
+CREATE INDEX pool_cidrs_by_pool ON pool_cidrs(pool_num, start);
+CREATE INDEX pool_cidrs_top_level ON pool_cidrs(scope_id, family, start) WHERE is_top_level = 1;
+CREATE TABLE allocations (
+    num                INTEGER PRIMARY KEY,
+    id                 TEXT NOT NULL UNIQUE,
+    pool_num           INTEGER NOT NULL REFERENCES pools(num),
+    start              BLOB NOT NULL,
+    prefix_len         INTEGER NOT NULL,
+    description        TEXT NOT NULL,
+    tags               TEXT NOT NULL,
+    child_pool_cidr_id TEXT,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+-- unique: two allocations of a pool never start at the same address
+CREATE UNIQUE INDEX allocations_by_start ON allocations(pool_num, start);
+-- the free-space index of the allocator: aligned free blocks per pool
+CREATE TABLE free_blocks (
+    pool_num   INTEGER NOT NULL REFERENCES pools(num),
+    start      BLOB NOT NULL,
+    prefix_len INTEGER NOT NULL,
+    PRIMARY KEY (pool_num, start)
+) WITHOUT ROWID;
+CREATE INDEX free_blocks_by_size ON free_blocks(pool_num, prefix_len DESC, start);
+CREATE TABLE audit_events (
+    sequence  INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    cidr      TEXT,
+    details   TEXT NOT NULL
+);
+"#];
+
+pub(crate) const FREE_INSERT: &str =
+    "INSERT INTO free_blocks (pool_num, start, prefix_len) VALUES (?1, ?2, ?3)";
+pub(crate) const FREE_DELETE: &str = "DELETE FROM free_blocks WHERE pool_num = ?1 AND start = ?2";
+pub(crate) const FREE_GET: &str =
+    "SELECT prefix_len FROM free_blocks WHERE pool_num = ?1 AND start = ?2";
+pub(crate) const FREE_BEST_FIT: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = ?1 AND prefix_len <= ?2 ORDER BY prefix_len DESC, start LIMIT 1";
+pub(crate) const FREE_BEST_FIT_SAME_LEN_AFTER: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = ?1 AND prefix_len = ?2 AND start > ?3 ORDER BY start LIMIT 1";
+pub(crate) const FREE_BEST_FIT_SHORTER: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = ?1 AND prefix_len < ?2 ORDER BY prefix_len DESC, start LIMIT 1";
+pub(crate) const FREE_FIRST_FIT: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = ?1 AND prefix_len <= ?2 AND start > ?3 ORDER BY start LIMIT 1";
+pub(crate) const FREE_AT_OR_BEFORE: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
+pub(crate) const FREE_SHORTEST_LEN: &str =
+    "SELECT min(prefix_len) FROM free_blocks WHERE pool_num = ?1";
+pub(crate) const FREE_LOWEST_OF_LEN: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = ?1 AND prefix_len = ?2 ORDER BY start LIMIT 1";
+pub(crate) const FREE_IN_RANGE: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
+pub(crate) const FREE_DELETE_RANGE: &str =
+    "DELETE FROM free_blocks WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3";
+
+pub(crate) const IPAM_INSERT: &str =
+    "INSERT INTO ipams (id, description, operating_regions, tags, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+pub(crate) const IPAM_SELECT: &str =
+    "SELECT id, description, operating_regions, tags, created_at, updated_at, \
+     (SELECT id FROM scopes s WHERE s.ipam_id = i.id AND s.is_default = 1 AND s.kind = 'private'), \
+     (SELECT id FROM scopes s WHERE s.ipam_id = i.id AND s.is_default = 1 AND s.kind = 'public'), \
+     (SELECT count(*) FROM scopes s WHERE s.ipam_id = i.id) FROM ipams i";
+pub(crate) const IPAM_UPDATE: &str = "UPDATE ipams SET description = ?2, operating_regions = ?3, tags = ?4, updated_at = ?5 WHERE id = ?1";
+pub(crate) const IPAM_DELETE: &str = "DELETE FROM ipams WHERE id = ?1";
+
+pub(crate) const SCOPE_INSERT: &str = "INSERT INTO scopes (id, ipam_id, kind, description, tags, is_default, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
+pub(crate) const SCOPE_SELECT: &str =
+    "SELECT id, ipam_id, kind, description, tags, is_default, created_at, updated_at, \
+     (SELECT count(*) FROM pools p WHERE p.scope_id = s.id) FROM scopes s";
+pub(crate) const SCOPE_UPDATE: &str =
+    "UPDATE scopes SET description = ?2, tags = ?3, updated_at = ?4 WHERE id = ?1";
+pub(crate) const SCOPE_DELETE: &str = "DELETE FROM scopes WHERE id = ?1";
+
+pub(crate) const POOL_INSERT: &str = "INSERT INTO pools (id, scope_id, source_pool_id, family, locale, description, \
+     min_netmask_length, max_netmask_length, default_netmask_length, allocation_resource_tags, auto_import, \
+     publicly_advertisable, tags, depth, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)";
+pub(crate) const POOL_SELECT: &str = "SELECT num, id, scope_id, source_pool_id, family, locale, description, \
+     min_netmask_length, max_netmask_length, default_netmask_length, allocation_resource_tags, auto_import, \
+     publicly_advertisable, tags, depth, created_at, updated_at FROM pools";
+pub(crate) const POOL_UPDATE: &str = "UPDATE pools SET description = ?2, min_netmask_length = ?3, max_netmask_length = ?4, \
+     default_netmask_length = ?5, allocation_resource_tags = ?6, auto_import = ?7, publicly_advertisable = ?8, \
+     tags = ?9, updated_at = ?10 WHERE id = ?1";
+pub(crate) const POOL_DELETE: &str = "DELETE FROM pools WHERE id = ?1";
+
+pub(crate) const POOL_CIDR_INSERT: &str =
+    "INSERT INTO pool_cidrs (id, pool_num, scope_id, family, is_top_level, start, \
+     prefix_len, parent_allocation_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+pub(crate) const POOL_CIDR_SELECT: &str =
+    "SELECT c.id, p.id, p.family, c.start, c.prefix_len, c.parent_allocation_id, \
+     c.created_at, c.pool_num FROM pool_cidrs c JOIN pools p ON p.num = c.pool_num";
+pub(crate) const POOL_CIDR_AT_OR_BEFORE: &str = "SELECT id, start, prefix_len FROM pool_cidrs \
+     WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
+pub(crate) const POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE: &str = "SELECT c.id, c.start, c.prefix_len, p.id FROM pool_cidrs c \
+     JOIN pools p ON p.num = c.pool_num \
+     WHERE c.scope_id = ?1 AND c.family = ?2 AND c.is_top_level = 1 AND c.start <= ?3 ORDER BY c.start DESC LIMIT 1";
+pub(crate) const POOL_CIDR_DELETE: &str = "DELETE FROM pool_cidrs WHERE id = ?1";
+
+pub(crate) const ALLOCATION_INSERT: &str =
+    "INSERT INTO allocations (id, pool_num, start, prefix_len, description, tags, \
+     child_pool_cidr_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
+pub(crate) const ALLOCATION_SELECT: &str = "SELECT a.num, a.id, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
+     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num FROM allocations a JOIN pools p ON p.num = a.pool_num";
+pub(crate) const ALLOCATION_AT_OR_BEFORE: &str =
+    "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
+     WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
+pub(crate) const ALLOCATION_IN_RANGE: &str =
+    "SELECT num, id, start, prefix_len, child_pool_cidr_id FROM allocations \
+     WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
+pub(crate) const ALLOCATION_UPDATE: &str =
+    "UPDATE allocations SET description = ?2, tags = ?3, updated_at = ?4 WHERE id = ?1";
+pub(crate) const ALLOCATION_DELETE: &str = "DELETE FROM allocations WHERE num = ?1";
+
+pub(crate) const AUDIT_INSERT: &str =
+    "INSERT INTO audit_events (at, actor, action, object_id, cidr, details) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+pub(crate) const AUDIT_SELECT: &str =
+    "SELECT sequence, at, actor, action, object_id, cidr, details FROM audit_events \
+     WHERE sequence > ?1 ORDER BY sequence LIMIT ?2";
+pub(crate) const ALLOCATIONS_WITHOUT_AUDIT: &str =
+    "SELECT a.id FROM allocations a WHERE NOT EXISTS \
+     (SELECT 1 FROM audit_events e WHERE e.object_id = a.id AND e.action = 'allocate')";
