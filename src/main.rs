@@ -1,4 +1,7 @@
-fn main() {
-    eprintln!("terraform-provider-ipam: under construction");
-    std::process::exit(1);
+//! terraform-provider-ipam: the plugin binary Terraform starts.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tfipam::plugin::serve(tfipam::plugin::provider::EmptyProvider::new("ipam"))
 }
