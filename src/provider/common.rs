@@ -1,0 +1,375 @@
+//! What every IPAM resource and data source shares: the store handle the provider configures,
+//! running blocking store calls off the async runtime, turning store errors into diagnostics with
+//! attribute paths, and converting between domain values and Terraform values.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use ipnet::IpNet;
+
+use crate::ipam::{self, parse_cidr, AddressFamily, Tags};
+use crate::plugin::{AttributePath, Diagnostic, Diagnostics, Number, Schema, Value};
+use crate::store::Store;
+
+/// The store the provider opens in `ConfigureProvider`, shared by every resource and data source.
+#[derive(Clone, Default)]
+pub struct StoreHandle(Arc<OnceLock<Arc<dyn Store>>>);
+
+impl StoreHandle {
+    /// Installs the store; a second call (Terraform configures each process once) is ignored.
+    pub fn install(&self, store: Arc<dyn Store>) {
+        let _ = self.0.set(store);
+    }
+
+    /// The configured store, or an error diagnostic when the provider was not configured.
+    pub fn get(&self) -> Result<Arc<dyn Store>, Diagnostics> {
+        self.0.get().cloned().ok_or_else(|| {
+            Diagnostic::error(
+                "Provider Not Configured",
+                "The ipam provider was called before it was configured. This is a bug in Terraform or the provider; please report it.",
+            )
+            .into()
+        })
+    }
+
+    /// Runs `call` on the store in a blocking thread (SQLite waits for other writers) and maps a
+    /// store error into a diagnostic with `summary`, attached to the attribute the error is about
+    /// when `schema` has it.
+    pub async fn run<T, F>(&self, summary: &str, schema: &Schema, call: F) -> Result<T, Diagnostics>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
+    {
+        self.try_run(call)
+            .await?
+            .map_err(|error| error_diagnostic(summary, schema, &error).into())
+    }
+
+    /// Like [`StoreHandle::run`] but hands the store error back to the caller (to treat
+    /// `NotFound` as "gone", for example).
+    pub async fn try_run<T, F>(&self, call: F) -> Result<ipam::Result<T>, Diagnostics>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
+    {
+        let store = self.get()?;
+        tokio::task::spawn_blocking(move || call(store.as_ref()))
+            .await
+            .map_err(|join| {
+                Diagnostic::error(
+                    "Internal Error",
+                    format!("the storage call did not complete: {join}"),
+                )
+                .into()
+            })
+    }
+}
+
+impl StoreHandle {
+    /// Runs a delete; an object that is already gone counts as deleted (someone removed it
+    /// outside Terraform, which is what destroy wanted anyway).
+    pub async fn delete<F>(&self, summary: &str, schema: &Schema, call: F) -> Result<(), Diagnostics>
+    where
+        F: FnOnce(&dyn Store) -> ipam::Result<()> + Send + 'static,
+    {
+        match self.try_run(call).await? {
+            Ok(()) => Ok(()),
+            Err(error) if is_not_found(&error) => Ok(()),
+            Err(error) => Err(error_diagnostic(summary, schema, &error).into()),
+        }
+    }
+
+    /// Looks an object up; `None` when it no longer exists (refresh then drops it from the state
+    /// and the next plan creates it again).
+    pub async fn find<T, F>(&self, summary: &str, schema: &Schema, call: F) -> Result<Option<T>, Diagnostics>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
+    {
+        match self.try_run(call).await? {
+            Ok(found) => Ok(Some(found)),
+            Err(error) if is_not_found(&error) => Ok(None),
+            Err(error) => Err(error_diagnostic(summary, schema, &error).into()),
+        }
+    }
+}
+
+/// A diagnostic for a store error: `summary` names the operation ("Create Allocation Error"), the
+/// detail is the error's own text, and the attribute path points at the input it is about when
+/// the schema has that attribute.
+pub fn error_diagnostic(summary: &str, schema: &Schema, error: &ipam::Error) -> Diagnostic {
+    let diagnostic = Diagnostic::error(summary, sentence(&error.to_string()));
+    match error.input() {
+        Some(input) if schema.block.find(input).is_some() => {
+            diagnostic.with_attribute(AttributePath::root(input))
+        }
+        _ => diagnostic,
+    }
+}
+
+/// An error diagnostic about one attribute.
+pub fn attribute_error(
+    attribute: &str,
+    summary: impl Into<String>,
+    detail: impl Into<String>,
+) -> Diagnostic {
+    Diagnostic::error(summary, detail).with_attribute(AttributePath::root(attribute))
+}
+
+/// True when `error` says the object does not exist.
+pub fn is_not_found(error: &ipam::Error) -> bool {
+    matches!(error, ipam::Error::NotFound { .. })
+}
+
+// ----- reading Terraform values -------------------------------------------------------------
+
+/// A known string attribute, or `None` when null or unknown.
+pub fn string_attr(object: &Value, name: &str) -> Option<String> {
+    object.attr(name).as_str().map(str::to_string)
+}
+
+/// A known boolean attribute, `false` when null or unknown.
+pub fn bool_attr(object: &Value, name: &str) -> bool {
+    object.attr(name).as_bool().unwrap_or(false)
+}
+
+/// A known string map attribute; empty when null or unknown.
+pub fn tags_attr(object: &Value, name: &str) -> Tags {
+    object.attr(name).as_string_map().unwrap_or_default()
+}
+
+/// A known string set or list attribute; empty when null or unknown.
+pub fn strings_attr(object: &Value, name: &str) -> Vec<String> {
+    object
+        .attr(name)
+        .as_elements()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A known prefix length attribute. A number that is not a whole number from 0 to 128 is an
+/// error naming the attribute.
+pub fn prefix_len_attr(object: &Value, name: &str) -> Result<Option<u8>, Diagnostic> {
+    match object.attr(name) {
+        Value::Number(number) => match number.as_i64() {
+            Some(n) if (0..=128).contains(&n) => Ok(Some(n as u8)),
+            _ => Err(attribute_error(
+                name,
+                "Invalid Netmask Length",
+                format!(
+                    "{name} is {}, which is not a prefix length. Give a whole number from 0 to 32 for IPv4 or to 128 for IPv6, for example 24.",
+                    number.as_str()
+                ),
+            )),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// A known CIDR attribute, parsed with the host-bits check.
+pub fn cidr_attr(object: &Value, name: &'static str, summary: &str) -> Result<Option<IpNet>, Diagnostic> {
+    match object.attr(name).as_str() {
+        Some(text) => parse_cidr(text, name).map(Some).map_err(|error| {
+            attribute_error(name, summary, sentence(&error.to_string()))
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Every element of a known set of CIDRs, each parsed with the host-bits check.
+pub fn cidrs_attr(object: &Value, name: &'static str, summary: &str) -> Result<Vec<IpNet>, Diagnostic> {
+    strings_attr(object, name)
+        .iter()
+        .map(|text| {
+            parse_cidr(text, name)
+                .map_err(|error| attribute_error(name, summary, sentence(&error.to_string())))
+        })
+        .collect()
+}
+
+/// An address family attribute (`ipv4` or `ipv6`).
+pub fn family_attr(object: &Value, name: &str) -> Result<Option<AddressFamily>, Diagnostic> {
+    match object.attr(name).as_str() {
+        Some("ipv4") => Ok(Some(AddressFamily::Ipv4)),
+        Some("ipv6") => Ok(Some(AddressFamily::Ipv6)),
+        Some(other) => Err(attribute_error(
+            name,
+            "Invalid Address Family",
+            format!("{name} is {other:?}; it must be \"ipv4\" or \"ipv6\"."),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// An error message as a sentence for a diagnostic's detail: capitalised, ending in a period.
+pub fn sentence(text: &str) -> String {
+    let mut out = match text.strip_prefix("cidr ") {
+        Some(rest) => format!("CIDR {rest}"),
+        None => text.to_string(),
+    };
+    if let Some(first) = out.get(0..1) {
+        out.replace_range(0..1, &first.to_uppercase());
+    }
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+// ----- writing Terraform values -------------------------------------------------------------
+
+/// An optional string as stored, shaped like `like`: the store keeps "no description" as an empty
+/// string, Terraform as null, and a state must repeat the configuration exactly.
+pub fn optional_string(stored: &str, like: &Value) -> Value {
+    if stored.is_empty() && !matches!(like, Value::String(s) if s.is_empty()) {
+        Value::Null
+    } else {
+        Value::string(stored)
+    }
+}
+
+/// An optional string that may be absent in the store.
+pub fn optional_string_opt(stored: Option<&str>, like: &Value) -> Value {
+    optional_string(stored.unwrap_or(""), like)
+}
+
+/// An optional map of strings as stored, shaped like `like` (empty and null are the same).
+pub fn optional_tags(stored: &Tags, like: &Value) -> Value {
+    if stored.is_empty() && !matches!(like, Value::Map(m) if m.is_empty()) {
+        Value::Null
+    } else {
+        Value::string_map(stored.clone())
+    }
+}
+
+/// A map of strings that is always set (computed results).
+pub fn tags_value(stored: &Tags) -> Value {
+    Value::string_map(stored.clone())
+}
+
+/// An optional set of strings as stored, shaped like `like` (empty and null are the same).
+pub fn optional_string_set(stored: &[String], like: &Value) -> Value {
+    if stored.is_empty() && !matches!(like, Value::Set(s) if s.is_empty()) {
+        Value::Null
+    } else {
+        Value::Set(stored.iter().map(Value::string).collect())
+    }
+}
+
+/// An optional boolean as stored, shaped like `like` (false and null are the same).
+pub fn optional_bool(stored: bool, like: &Value) -> Value {
+    if !stored && like.is_null() {
+        Value::Null
+    } else {
+        Value::Bool(stored)
+    }
+}
+
+/// An optional prefix length.
+pub fn optional_len(stored: Option<u8>) -> Value {
+    stored.map_or(Value::Null, |n| Value::int(i64::from(n)))
+}
+
+/// A CIDR as stored, keeping the text of `like` when it names the same network (so that
+/// `FD00::/64` written by a user does not show as a change to `fd00::/64`).
+pub fn cidr_value(stored: &IpNet, like: &Value) -> Value {
+    if let Some(text) = like.as_str() {
+        if text.trim().parse::<IpNet>().ok().as_ref() == Some(stored) {
+            return Value::string(text);
+        }
+    }
+    Value::string(stored.to_string())
+}
+
+/// A whole number of any size (IPv6 address counts exceed 64 bits).
+pub fn count_value(count: u128) -> Value {
+    Value::Number(Number::parse(&count.to_string()).unwrap_or_else(|| Number::from(0i64)))
+}
+
+/// A decimal number rounded to two places (utilization percentages).
+pub fn percent_value(percent: f64) -> Value {
+    let rounded = (percent * 100.0).round() / 100.0;
+    let text = if rounded.fract() == 0.0 {
+        format!("{}", rounded as i64)
+    } else {
+        format!("{rounded}")
+    };
+    Value::Number(Number::parse(&text).unwrap_or_else(|| Number::from(0i64)))
+}
+
+/// The object type whose attributes are these attributes (for computed lists of objects).
+pub fn object_type(attributes: &[crate::plugin::Attribute]) -> crate::plugin::Type {
+    crate::plugin::Type::object(
+        attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.value_type()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Builds an object value from name/value pairs.
+pub fn object(attributes: Vec<(&str, Value)>) -> Value {
+    Value::Object(
+        attributes
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_stored_values_follow_the_configuration_shape() {
+        assert_eq!(optional_string("", &Value::Null), Value::Null);
+        assert_eq!(optional_string("", &Value::string("")), Value::string(""));
+        assert_eq!(optional_string("x", &Value::Null), Value::string("x"));
+        let empty = Tags::new();
+        assert_eq!(optional_tags(&empty, &Value::Null), Value::Null);
+        assert_eq!(
+            optional_tags(&empty, &Value::Map(BTreeMap::new())),
+            Value::Map(BTreeMap::new())
+        );
+    }
+
+    #[test]
+    fn cidr_text_of_the_configuration_is_kept_when_it_is_the_same_network() {
+        let stored: IpNet = "fd00::/64".parse().unwrap();
+        assert_eq!(
+            cidr_value(&stored, &Value::string("FD00:0::/64")),
+            Value::string("FD00:0::/64")
+        );
+        assert_eq!(cidr_value(&stored, &Value::Null), Value::string("fd00::/64"));
+        assert_eq!(
+            cidr_value(&stored, &Value::string("fd00:1::/64")),
+            Value::string("fd00::/64")
+        );
+    }
+
+    #[test]
+    fn counts_and_percentages_are_exact_numbers() {
+        assert_eq!(count_value(1u128 << 80).as_number().unwrap().as_str(), "1208925819614629174706176");
+        assert_eq!(percent_value(25.0).as_number().unwrap().as_str(), "25");
+        assert_eq!(percent_value(100.0 / 3.0).as_number().unwrap().as_str(), "33.33");
+    }
+
+    #[test]
+    fn prefix_lengths_must_be_whole_numbers_in_range() {
+        let config = object(vec![
+            ("ok", Value::int(24)),
+            ("big", Value::int(129)),
+            ("frac", Value::Number(Number::parse("24.5").unwrap())),
+        ]);
+        assert_eq!(prefix_len_attr(&config, "ok").unwrap(), Some(24));
+        assert!(prefix_len_attr(&config, "big").is_err());
+        assert!(prefix_len_attr(&config, "frac").is_err());
+        assert_eq!(prefix_len_attr(&config, "missing").unwrap(), None);
+    }
+}

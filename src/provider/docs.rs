@@ -1,0 +1,199 @@
+//! Renders `docs/` in the tfplugindocs layout from the schemas (whose descriptions are the
+//! documentation) and from `examples/`, which each page embeds word for word.
+//!
+//! `tests/docs.rs` fails when a page in `docs/` differs from what this renders; run
+//! `scripts/generate-docs` to write them again.
+
+use std::fs;
+use std::path::Path;
+
+use crate::plugin::{Attribute, Provider, Schema, Type};
+
+use super::IpamProvider;
+
+/// One rendered page: its path below the repository root and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// For example `docs/resources/pool.md`.
+    pub path: String,
+    /// The Markdown.
+    pub contents: String,
+}
+
+/// The prose of the provider page that is not in any schema.
+const PROVIDER_GUIDE: &str = r#"## Sharing one address space
+
+Every root module whose provider points at the same database file shares one address space:
+allocations made from any of them never overlap. Give the path in the provider block
+(`database = "/srv/ipam/ipam.db"`) or in the `IPAM_DATABASE` environment variable. Any number of
+`terraform apply` processes on one machine may use the file at the same time: every allocation is
+checked and written in one SQLite transaction. Do not put the file on a network file system, whose
+locking SQLite cannot rely on.
+
+## Installing without a registry
+
+Copy the `terraform-provider-ipam` binary to
+`~/.terraform.d/plugins/registry.terraform.io/ipam-rs/ipam/0.1.0/linux_amd64/terraform-provider-ipam_v0.1.0`,
+or point a `filesystem_mirror` in your CLI configuration at a directory laid out the same way, then
+run `terraform init`.
+"#;
+
+/// Every page of `docs/`, with examples read from `examples_root` (the repository's `examples/`).
+pub fn render(examples_root: &Path) -> Result<Vec<Page>, String> {
+    let provider = IpamProvider::new();
+    let mut pages = Vec::new();
+
+    let schema = provider.schema();
+    let example = read(examples_root, "provider/provider.tf")?;
+    let mut text = front_matter("ipam Provider", &schema.block.description);
+    text.push_str(&format!(
+        "# ipam Provider\n\n{}\n\n## Example Usage\n\n```terraform\n{}```\n\n{}\n{}",
+        schema.block.description,
+        example,
+        schema_section(&schema),
+        PROVIDER_GUIDE
+    ));
+    pages.push(Page {
+        path: "docs/index.md".to_string(),
+        contents: text,
+    });
+
+    for (name, resource) in provider.resources() {
+        let schema = resource.schema();
+        let example = read(examples_root, &format!("resources/{name}/resource.tf"))?;
+        let import = read(examples_root, &format!("resources/{name}/import.sh"))?;
+        let mut text = front_matter(
+            &format!("{name} Resource - terraform-provider-ipam"),
+            &schema.block.description,
+        );
+        text.push_str(&format!(
+            "# {name} (Resource)\n\n{}\n\n## Example Usage\n\n```terraform\n{}```\n\n{}\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n{}```\n",
+            schema.block.description,
+            example,
+            schema_section(&schema),
+            import
+        ));
+        pages.push(Page {
+            path: format!("docs/resources/{}.md", page_name(&name)),
+            contents: text,
+        });
+    }
+
+    for (name, data_source) in provider.data_sources() {
+        let schema = data_source.schema();
+        let example = read(examples_root, &format!("data-sources/{name}/data-source.tf"))?;
+        let mut text = front_matter(
+            &format!("{name} Data Source - terraform-provider-ipam"),
+            &schema.block.description,
+        );
+        text.push_str(&format!(
+            "# {name} (Data Source)\n\n{}\n\n## Example Usage\n\n```terraform\n{}```\n\n{}",
+            schema.block.description,
+            example,
+            schema_section(&schema),
+        ));
+        pages.push(Page {
+            path: format!("docs/data-sources/{}.md", page_name(&name)),
+            contents: text,
+        });
+    }
+    Ok(pages)
+}
+
+/// The file name tfplugindocs gives a type: without the provider's prefix (`ipam_pool` →
+/// `pool`), the bare provider-named resource keeps its name (`ipam`).
+fn page_name(type_name: &str) -> &str {
+    type_name.strip_prefix("ipam_").unwrap_or(type_name)
+}
+
+fn read(root: &Path, relative: &str) -> Result<String, String> {
+    let path = root.join(relative);
+    let mut text = fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the example {}: {e}", path.display()))?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+fn front_matter(title: &str, description: &str) -> String {
+    let indented: Vec<String> = description.lines().map(|l| format!("  {l}")).collect();
+    format!(
+        "---\npage_title: \"{title}\"\nsubcategory: \"\"\ndescription: |-\n{}\n---\n\n",
+        indented.join("\n")
+    )
+}
+
+/// `String`, `Set of String`, `List of Object`, … as tfplugindocs writes types.
+fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::String => "String".to_string(),
+        Type::Number => "Number".to_string(),
+        Type::Bool => "Boolean".to_string(),
+        Type::Dynamic => "Dynamic".to_string(),
+        Type::List(element) => format!("List of {}", type_name(element)),
+        Type::Set(element) => format!("Set of {}", type_name(element)),
+        Type::Map(element) => format!("Map of {}", type_name(element)),
+        Type::Object { .. } => "Object".to_string(),
+        Type::Tuple(_) => "Tuple".to_string(),
+    }
+}
+
+/// The object type inside a list, set or map (or the object itself), for a nested schema.
+fn nested_object(ty: &Type) -> Option<&std::collections::BTreeMap<String, Type>> {
+    match ty {
+        Type::Object { attributes, .. } => Some(attributes),
+        Type::List(element) | Type::Set(element) | Type::Map(element) => nested_object(element),
+        _ => None,
+    }
+}
+
+/// The `## Schema` section: Required, Optional and Read-Only attributes in name order, then a
+/// nested schema for every attribute holding objects.
+fn schema_section(schema: &Schema) -> String {
+    let mut attributes: Vec<&Attribute> = schema.block.attributes.iter().collect();
+    attributes.sort_by(|a, b| a.name.cmp(&b.name));
+    let groups: [(&str, Box<dyn Fn(&Attribute) -> bool>); 3] = [
+        ("Required", Box::new(|a: &Attribute| a.required)),
+        ("Optional", Box::new(|a: &Attribute| a.optional)),
+        ("Read-Only", Box::new(|a: &Attribute| a.computed && !a.optional && !a.required)),
+    ];
+    let mut text = String::from("<!-- schema generated by tfplugindocs -->\n## Schema\n");
+    let mut nested = String::new();
+    for (title, belongs) in groups.iter() {
+        let members: Vec<&&Attribute> = attributes.iter().filter(|a| belongs(a)).collect();
+        if members.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n### {title}\n\n"));
+        for attribute in members {
+            let ty = attribute.value_type();
+            match nested_object(&ty) {
+                Some(fields) => {
+                    let anchor = format!("nestedatt--{}", attribute.name);
+                    text.push_str(&format!(
+                        "- `{}` ({}) {} (see [below for nested schema](#{anchor}))\n",
+                        attribute.name,
+                        type_name(&ty),
+                        attribute.description
+                    ));
+                    nested.push_str(&format!(
+                        "\n<a id=\"{anchor}\"></a>\n### Nested Schema for `{}`\n\nRead-Only:\n\n",
+                        attribute.name
+                    ));
+                    for (field, field_type) in fields {
+                        nested.push_str(&format!("- `{field}` ({})\n", type_name(field_type)));
+                    }
+                }
+                None => text.push_str(&format!(
+                    "- `{}` ({}) {}\n",
+                    attribute.name,
+                    type_name(&ty),
+                    attribute.description
+                )),
+            }
+        }
+    }
+    text.push_str(&nested);
+    text
+}

@@ -1,0 +1,294 @@
+//! `ipam_pool`: a pool of one address family in a scope, optionally nested in a source pool, with
+//! netmask guardrails and tags every allocation must carry.
+
+use crate::ipam::{AddressFamily, NetmaskRule, NewPool, Pool, PoolUpdate};
+use crate::plugin::{
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics,
+    ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
+    Value,
+};
+
+use super::common::{
+    attribute_error, bool_attr, family_attr, object, optional_bool,
+    optional_len, optional_string, optional_string_opt, optional_tags, prefix_len_attr,
+    sentence, string_attr, tags_attr, StoreHandle,
+};
+
+/// Attributes whose change replaces the pool.
+const REPLACED_BY: &[&str] = &["scope_id", "address_family", "source_pool_id", "locale"];
+
+pub struct PoolResource {
+    store: StoreHandle,
+}
+
+/// The guardrails of a configuration, when every length in it is known and valid.
+pub(super) fn netmask_rule(config: &Value) -> Result<NetmaskRule, Diagnostic> {
+    Ok(NetmaskRule {
+        min: prefix_len_attr(config, "allocation_min_netmask_length")?,
+        max: prefix_len_attr(config, "allocation_max_netmask_length")?,
+        default: prefix_len_attr(config, "allocation_default_netmask_length")?,
+    })
+}
+
+impl PoolResource {
+    pub fn new(store: &StoreHandle) -> PoolResource {
+        PoolResource {
+            store: store.clone(),
+        }
+    }
+
+    fn state(pool: &Pool, like: &Value) -> Value {
+        object(vec![
+            ("id", Value::string(&pool.id)),
+            ("scope_id", Value::string(&pool.scope_id)),
+            ("address_family", Value::string(pool.address_family.as_str())),
+            (
+                "source_pool_id",
+                optional_string_opt(pool.source_pool_id.as_deref(), like.attr("source_pool_id")),
+            ),
+            ("locale", optional_string_opt(pool.locale.as_deref(), like.attr("locale"))),
+            ("description", optional_string(&pool.description, like.attr("description"))),
+            ("allocation_min_netmask_length", optional_len(pool.netmask.min)),
+            ("allocation_max_netmask_length", optional_len(pool.netmask.max)),
+            ("allocation_default_netmask_length", optional_len(pool.netmask.default)),
+            (
+                "allocation_resource_tags",
+                optional_tags(&pool.allocation_resource_tags, like.attr("allocation_resource_tags")),
+            ),
+            ("auto_import", optional_bool(pool.auto_import, like.attr("auto_import"))),
+            (
+                "publicly_advertisable",
+                optional_bool(pool.publicly_advertisable, like.attr("publicly_advertisable")),
+            ),
+            ("cascade", like.attr("cascade").clone()),
+            ("tags", optional_tags(&pool.tags, like.attr("tags"))),
+            ("depth", Value::int(i64::from(pool.depth))),
+        ])
+    }
+
+    /// The configuration's own rules, checked without the store: the address family and the
+    /// guardrails (min <= default <= max <= the family's width).
+    fn check_config(config: &Value) -> Diagnostics {
+        let mut diagnostics = Diagnostics::new();
+        let family = match family_attr(config, "address_family") {
+            Ok(family) => family,
+            Err(diagnostic) => {
+                diagnostics.push(diagnostic);
+                None
+            }
+        };
+        match netmask_rule(config) {
+            Ok(rule) => {
+                // without a known family, check the order against the wider family
+                let width_family = family.unwrap_or(AddressFamily::Ipv6);
+                if let Err(error) = rule.validate(width_family) {
+                    let input = error.input().unwrap_or("allocation_min_netmask_length");
+                    diagnostics.push(attribute_error(
+                        input,
+                        "Invalid Pool Guardrails",
+                        sentence(&error.to_string()),
+                    ));
+                }
+            }
+            Err(diagnostic) => diagnostics.push(diagnostic),
+        }
+        diagnostics
+    }
+}
+
+#[async_trait]
+impl Resource for PoolResource {
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new(
+                "A pool of address space of one family in a scope. A top-level pool gets its CIDRs provisioned explicitly; a child pool (with `source_pool_id`) gets them carved from its source pool. The guardrails bound the size of every allocation and child-pool CIDR taken from the pool.",
+            )
+            .attribute(Attribute::computed("id", Type::String).description(
+                "The pool's id, `ipam-pool-` followed by 17 hexadecimal digits.",
+            ))
+            .attribute(Attribute::required("scope_id", Type::String).description(
+                "The scope the pool belongs to, for example `ipam.main.private_default_scope_id`. Changing it replaces the pool.",
+            ))
+            .attribute(Attribute::required("address_family", Type::String).description(
+                "`ipv4` or `ipv6`. A child pool has its source pool's family. Changing it replaces the pool.",
+            ))
+            .attribute(Attribute::optional("source_pool_id", Type::String).description(
+                "The parent pool, in the same scope and of the same family: this pool's CIDRs are allocations in it. Changing it replaces the pool.",
+            ))
+            .attribute(Attribute::optional("locale", Type::String).description(
+                "Where the pool's addresses are used (a region, site or data centre name); a filter for the pool data sources. Changing it replaces the pool.",
+            ))
+            .attribute(
+                Attribute::optional("description", Type::String)
+                    .description("A description of the pool."),
+            )
+            .attribute(Attribute::optional("allocation_min_netmask_length", Type::Number).description(
+                "The shortest prefix length an allocation may have: the LARGEST block (for example 16 allows at most a /16). Must not exceed `allocation_max_netmask_length`.",
+            ))
+            .attribute(Attribute::optional("allocation_max_netmask_length", Type::Number).description(
+                "The longest prefix length an allocation may have: the SMALLEST block (for example 24 allows at least a /24). At most 32 for IPv4, 128 for IPv6.",
+            ))
+            .attribute(Attribute::optional("allocation_default_netmask_length", Type::Number).description(
+                "The prefix length an allocation gets when it names neither `netmask_length` nor `cidr`. Must lie within the min and max.",
+            ))
+            .attribute(Attribute::optional("allocation_resource_tags", Type::map(Type::String)).description(
+                "Tags every allocation from this pool must carry (same key and value); an allocation without them is refused.",
+            ))
+            .attribute(Attribute::optional("auto_import", Type::Bool).description(
+                "Whether existing networks found inside the pool may be adopted into it automatically (recorded now; used by the adoption tooling).",
+            ))
+            .attribute(Attribute::optional("publicly_advertisable", Type::Bool).description(
+                "For IPv6 pools in a public scope: whether the space is advertised to the internet (recorded for planning).",
+            ))
+            .attribute(Attribute::optional("cascade", Type::Bool).description(
+                "Whether destroying the pool also deprovisions its CIDRs and releases its allocations and child pools. When false (the default), destroying a pool that is not empty fails and names what is inside.",
+            ))
+            .attribute(
+                Attribute::optional("tags", Type::map(Type::String))
+                    .description("Tags of the pool; the pool data sources can find pools by them."),
+            )
+            .attribute(Attribute::computed("depth", Type::Number).description(
+                "How deep the pool is nested: 1 for a top-level pool, 2 for its children, and so on.",
+            )),
+        )
+    }
+
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        PoolResource::check_config(config)
+    }
+
+    async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, Diagnostics> {
+        let mut diagnostics = PoolResource::check_config(&request.config);
+        if diagnostics.has_errors() {
+            return Err(diagnostics);
+        }
+        // A known source pool must exist, in the same scope and of the same family.
+        if let (true, Some(source_id)) = (
+            request.prior_state.is_null(),
+            string_attr(&request.config, "source_pool_id"),
+        ) {
+            let schema = self.schema();
+            let lookup = source_id.clone();
+            let source = self
+                .store
+                .run("Plan Pool Error", &schema, move |store| store.get_pool(&lookup))
+                .await
+                .map_err(|mut found| {
+                    found.0.iter_mut().for_each(|d| {
+                        d.attribute = Some(crate::plugin::AttributePath::root("source_pool_id"))
+                    });
+                    found
+                })?;
+            if let Ok(Some(family)) = family_attr(&request.config, "address_family") {
+                if family != source.address_family {
+                    diagnostics.push(attribute_error(
+                        "address_family",
+                        "Plan Pool Error",
+                        format!(
+                            "The pool is {family} but its source pool {source_id} is {}: a child pool has its parent's family.",
+                            source.address_family
+                        ),
+                    ));
+                }
+            }
+            if let Some(scope_id) = string_attr(&request.config, "scope_id") {
+                if scope_id != source.scope_id {
+                    diagnostics.push(attribute_error(
+                        "source_pool_id",
+                        "Plan Pool Error",
+                        format!(
+                            "Source pool {source_id} is in scope {}, not in {scope_id}: a child pool lives in its parent's scope.",
+                            source.scope_id
+                        ),
+                    ));
+                }
+            }
+            if diagnostics.has_errors() {
+                return Err(diagnostics);
+            }
+        }
+        let mut planned = request.proposed_new_state;
+        plan::unknown_if_null(&mut planned, &["id", "depth"]);
+        let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
+        Ok(PlanResponse {
+            planned_state: planned,
+            requires_replace,
+            planned_private: request.prior_private,
+            diagnostics,
+        })
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, Diagnostics> {
+        let schema = self.schema();
+        if request.is_delete() {
+            let id = string_attr(&request.prior_state, "id").unwrap_or_default();
+            let cascade = bool_attr(&request.prior_state, "cascade");
+            self.store
+                .delete("Delete Pool Error", &schema, move |store| {
+                    store.delete_pool(&id, cascade)
+                })
+                .await?;
+            return Ok(ApplyResponse::new(Value::Null));
+        }
+        let planned = request.planned_state;
+        let netmask = netmask_rule(&planned).map_err(Diagnostics::from)?;
+        let pool = if request.prior_state.is_null() {
+            let family = family_attr(&planned, "address_family")
+                .map_err(Diagnostics::from)?
+                .unwrap_or(AddressFamily::Ipv4);
+            let new = NewPool {
+                scope_id: string_attr(&planned, "scope_id").unwrap_or_default(),
+                source_pool_id: string_attr(&planned, "source_pool_id"),
+                address_family: family,
+                locale: string_attr(&planned, "locale"),
+                description: string_attr(&planned, "description").unwrap_or_default(),
+                netmask,
+                allocation_resource_tags: tags_attr(&planned, "allocation_resource_tags"),
+                auto_import: bool_attr(&planned, "auto_import"),
+                publicly_advertisable: bool_attr(&planned, "publicly_advertisable"),
+                tags: tags_attr(&planned, "tags"),
+            };
+            self.store
+                .run("Create Pool Error", &schema, move |store| store.create_pool(&new))
+                .await?
+        } else {
+            let id = string_attr(&request.prior_state, "id").unwrap_or_default();
+            let update = PoolUpdate {
+                description: Some(string_attr(&planned, "description").unwrap_or_default()),
+                netmask: Some(netmask),
+                allocation_resource_tags: Some(tags_attr(&planned, "allocation_resource_tags")),
+                auto_import: Some(bool_attr(&planned, "auto_import")),
+                publicly_advertisable: Some(bool_attr(&planned, "publicly_advertisable")),
+                tags: Some(tags_attr(&planned, "tags")),
+            };
+            self.store
+                .run("Update Pool Error", &schema, move |store| {
+                    store.update_pool(&id, &update)
+                })
+                .await?
+        };
+        Ok(ApplyResponse::new(PoolResource::state(&pool, &planned)))
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
+        let id = string_attr(&request.current_state, "id").unwrap_or_default();
+        let state = self
+            .store
+            .find("Read Pool Error", &self.schema(), move |store| store.get_pool(&id))
+            .await?
+            .map_or(Value::Null, |pool| PoolResource::state(&pool, &request.current_state));
+        Ok(ReadResponse::new(state, request.private))
+    }
+
+    async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
+        let id = id.trim().to_string();
+        let pool = self
+            .store
+            .run("Import Pool Error", &self.schema(), move |store| store.get_pool(&id))
+            .await?;
+        Ok(ImportedObject {
+            state: PoolResource::state(&pool, &Value::Null),
+            private: Vec::new(),
+        })
+    }
+}

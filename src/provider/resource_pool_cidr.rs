@@ -1,0 +1,186 @@
+//! `ipam_pool_cidr`: a CIDR provisioned into a pool, explicit or carved by size from the pool's
+//! source pool.
+
+use crate::ipam::{PoolCidr, PoolCidrRequest};
+use crate::plugin::{
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics,
+    ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
+    Value,
+};
+
+use super::common::{
+    attribute_error, cidr_attr, cidr_value, object, prefix_len_attr, string_attr, StoreHandle,
+};
+
+/// Attributes whose change replaces the pool CIDR (every input: a CIDR is never edited).
+const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length"];
+
+pub struct PoolCidrResource {
+    store: StoreHandle,
+}
+
+impl PoolCidrResource {
+    pub fn new(store: &StoreHandle) -> PoolCidrResource {
+        PoolCidrResource {
+            store: store.clone(),
+        }
+    }
+
+    fn state(pool_cidr: &PoolCidr, like: &Value) -> Value {
+        object(vec![
+            ("id", Value::string(&pool_cidr.id)),
+            ("pool_id", Value::string(&pool_cidr.pool_id)),
+            ("cidr", cidr_value(&pool_cidr.cidr, like.attr("cidr"))),
+            ("netmask_length", Value::int(i64::from(pool_cidr.cidr.prefix_len()))),
+        ])
+    }
+
+    /// The request a configuration makes, when it is known; errors for a bad CIDR or length and
+    /// for giving both or neither.
+    fn request(config: &Value) -> Result<Option<PoolCidrRequest>, Diagnostics> {
+        let cidr = config.attr("cidr");
+        let length = config.attr("netmask_length");
+        if cidr.is_null() && length.is_null() {
+            return Err(attribute_error(
+                "cidr",
+                "Missing Pool CIDR",
+                "Give either cidr (an explicit CIDR such as 10.1.0.0/16) or netmask_length (the size of a block to carve from the pool's source pool, such as 16).",
+            )
+            .into());
+        }
+        if !cidr.is_null() && !length.is_null() {
+            return Err(attribute_error(
+                "netmask_length",
+                "Conflicting Pool CIDR Arguments",
+                "Give either cidr or netmask_length, not both: with cidr the length is the CIDR's own.",
+            )
+            .into());
+        }
+        let cidr = cidr_attr(config, "cidr", "Invalid Pool CIDR").map_err(Diagnostics::from)?;
+        let length = prefix_len_attr(config, "netmask_length").map_err(Diagnostics::from)?;
+        Ok(match (cidr, length) {
+            (Some(cidr), _) => Some(PoolCidrRequest::Cidr(cidr)),
+            (None, Some(length)) => Some(PoolCidrRequest::NetmaskLength(length)),
+            _ => None,
+        })
+    }
+}
+
+#[async_trait]
+impl Resource for PoolCidrResource {
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new(
+                "A CIDR provisioned into a pool. Give `cidr` for an explicit block, or `netmask_length` to carve the next free block of that size from the pool's source pool (best fit: the smallest free block that holds it, lowest address first). Every change replaces it; destroying it fails while allocations or child-pool CIDRs remain inside.",
+            )
+            .attribute(Attribute::computed("id", Type::String).description(
+                "The pool CIDR's id, `ipam-pool-cidr-` followed by 17 hexadecimal digits.",
+            ))
+            .attribute(Attribute::required("pool_id", Type::String).description(
+                "The pool to provision the CIDR into. Changing it replaces the pool CIDR.",
+            ))
+            .attribute(Attribute::optional_computed("cidr", Type::String).description(
+                "The CIDR, such as `10.1.0.0/16`: given explicitly, or known after apply when `netmask_length` is given. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
+            ))
+            .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
+                "The prefix length of a block to carve from the source pool, instead of `cidr`. When `cidr` is given, this is its prefix length.",
+            )),
+        )
+    }
+
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        match PoolCidrResource::request(config) {
+            Ok(_) => Diagnostics::new(),
+            Err(diagnostics) => diagnostics,
+        }
+    }
+
+    async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, Diagnostics> {
+        let mut planned = request.proposed_new_state;
+        if request.prior_state.is_null() {
+            let wanted = PoolCidrResource::request(&request.config)?;
+            if let (Some(pool_id), Some(wanted)) = (string_attr(&request.config, "pool_id"), wanted) {
+                self.store
+                    .run("Plan Pool CIDR Error", &self.schema(), move |store| {
+                        store.preview_pool_cidr(&pool_id, wanted)
+                    })
+                    .await?;
+                if let PoolCidrRequest::Cidr(cidr) = wanted {
+                    planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
+                }
+            }
+        }
+        plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
+        let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
+        Ok(PlanResponse {
+            planned_state: planned,
+            requires_replace,
+            planned_private: request.prior_private,
+            diagnostics: Diagnostics::new(),
+        })
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, Diagnostics> {
+        let schema = self.schema();
+        if request.is_delete() {
+            let id = string_attr(&request.prior_state, "id").unwrap_or_default();
+            self.store
+                .delete("Deprovision Pool CIDR Error", &schema, move |store| {
+                    store.deprovision_pool_cidr(&id, false)
+                })
+                .await?;
+            return Ok(ApplyResponse::new(Value::Null));
+        }
+        if !request.prior_state.is_null() {
+            // every input forces replacement: nothing to change in place
+            return Ok(ApplyResponse::new(request.prior_state));
+        }
+        let Some(wanted) = PoolCidrResource::request(&request.config)? else {
+            return Err(attribute_error(
+                "cidr",
+                "Provision Pool CIDR Error",
+                "cidr and netmask_length are still unknown at apply; this is a bug in the provider.",
+            )
+            .into());
+        };
+        let pool_id = string_attr(&request.planned_state, "pool_id").unwrap_or_default();
+        let provisioned = self
+            .store
+            .run("Provision Pool CIDR Error", &schema, move |store| {
+                store.provision_pool_cidr(&pool_id, wanted)
+            })
+            .await?;
+        Ok(ApplyResponse::new(PoolCidrResource::state(
+            &provisioned,
+            &request.config,
+        )))
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
+        let id = string_attr(&request.current_state, "id").unwrap_or_default();
+        let state = self
+            .store
+            .find("Read Pool CIDR Error", &self.schema(), move |store| {
+                store.get_pool_cidr(&id)
+            })
+            .await?
+            .map_or(Value::Null, |found| {
+                PoolCidrResource::state(&found, &request.current_state)
+            });
+        Ok(ReadResponse::new(state, request.private))
+    }
+
+    async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
+        let id = id.trim().to_string();
+        let found = self
+            .store
+            .run("Import Pool CIDR Error", &self.schema(), move |store| {
+                store.get_pool_cidr(&id)
+            })
+            .await?;
+        Ok(ImportedObject {
+            state: PoolCidrResource::state(&found, &Value::Null),
+            private: Vec::new(),
+        })
+    }
+}
