@@ -945,7 +945,10 @@ pub fn disallowed_cidrs_are_skipped(store: &dyn Store) {
         },
         |e| matches!(e, Error::Exhausted { .. }),
     );
-    assert!(e.to_string().contains("disallowed_cidrs (10.0.0.0/16)"), "{e}");
+    assert!(
+        e.to_string().contains("disallowed_cidrs (10.0.0.0/16)"),
+        "{e}"
+    );
     let v6 = top_pool(
         store,
         &f.private_scope,
