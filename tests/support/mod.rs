@@ -2,4 +2,5 @@
 //! so not every helper is used by every crate.
 #![allow(dead_code)]
 
+pub mod grpc;
 pub mod terraform;
