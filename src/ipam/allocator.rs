@@ -469,6 +469,34 @@ mod tests {
     }
 
     #[test]
+    fn best_fit_keeps_a_large_block_whole_where_first_fit_splits_it() {
+        let family = AddressFamily::Ipv4;
+        for strategy in [FitStrategy::BestFit, FitStrategy::FirstFit] {
+            // a free /20 at the low end, a free /24 hole above it
+            let mut index = MemoryIndex::new();
+            index.insert(v4("10.0.0.0/20")).unwrap();
+            index.insert(v4("10.0.32.0/24")).unwrap();
+            let find = |index: &mut MemoryIndex, len| match strategy {
+                FitStrategy::BestFit => find_best_fit(index, family, len, &[]).unwrap(),
+                FitStrategy::FirstFit => find_first_fit(index, family, len, &[]).unwrap(),
+            };
+            let (free, target) = find(&mut index, 24).unwrap();
+            claim(&mut index, family, free, target).unwrap();
+            let then_a_20 = find(&mut index, 20);
+            match strategy {
+                FitStrategy::BestFit => {
+                    assert_eq!(target, v4("10.0.32.0/24"));
+                    assert_eq!(then_a_20.map(|(_, t)| t), Some(v4("10.0.0.0/20")));
+                }
+                FitStrategy::FirstFit => {
+                    assert_eq!(target, v4("10.0.0.0/24"));
+                    assert_eq!(then_a_20, None, "first fit split the only /20");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn largest_prefers_the_lowest_address_among_equals() {
         let mut index = MemoryIndex::new();
         index.insert(v4("10.0.128.0/17")).unwrap();

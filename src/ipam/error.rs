@@ -55,6 +55,21 @@ fn largest_free_text(largest: &Option<IpNet>) -> String {
     }
 }
 
+fn disallowed_text(disallowed: &[IpNet]) -> String {
+    if disallowed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; disallowed_cidrs ({}) rule out part of the free space",
+            disallowed
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
 fn list_tags(tags: &[(String, String)]) -> String {
     tags.iter()
         .map(|(k, v)| format!("{k} = {v:?}"))
@@ -192,7 +207,7 @@ pub enum Error {
         netmask_length: u8,
     },
     /// No free block of the requested size.
-    #[error("no free /{requested_len} in pool {pool_id} ({}): {}", list_cidrs(.pool_cidrs), largest_free_text(.largest_free))]
+    #[error("no free /{requested_len} in pool {pool_id} ({}): {}{}", list_cidrs(.pool_cidrs), largest_free_text(.largest_free), disallowed_text(.disallowed))]
     Exhausted {
         /// The prefix length asked for.
         requested_len: u8,
@@ -202,6 +217,8 @@ pub enum Error {
         pool_cidrs: Vec<IpNet>,
         /// The largest free block left (lowest address among equals), if any.
         largest_free: Option<IpNet>,
+        /// The request's disallowed CIDRs, which may be what ruled the free space out.
+        disallowed: Vec<IpNet>,
     },
     /// An allocation lacking tags the pool requires.
     #[error("pool {pool_id} requires every allocation to carry the tags {}; add them to tags", list_tags(.missing))]

@@ -364,11 +364,11 @@ impl<'a> Reader<'a> {
             0xc0 => Item::Nil,
             0xc2 => Item::Bool(false),
             0xc3 => Item::Bool(true),
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let len = self.uint(1 << (marker - 0xc4), path)?;
                 Item::Bin(self.sized(len, path)?)
             }
-            0xc7 | 0xc8 | 0xc9 => {
+            0xc7..=0xc9 => {
                 let len = self.uint(1 << (marker - 0xc7), path)?;
                 let ext_type = self.take(1, path)?[0] as i8;
                 self.sized(len, path)?;
@@ -918,7 +918,10 @@ mod tests {
     fn json_state_decodes_with_missing_attributes_as_null() {
         let value = from_json_bytes(br#"{"id":"a","count":1e400}"#, &thing_type()).unwrap();
         assert_eq!(value.attr("id"), &Value::string("a"));
-        assert_eq!(value.attr("count").as_number().unwrap().as_str(), "1e400");
+        assert_eq!(
+            value.attr("count").as_number(),
+            Number::parse("1e400").as_ref()
+        );
         assert!(value.attr("tags").is_null());
     }
 }

@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn lines_are_hclog_json() {
-        let time = UNIX_EPOCH + Duration::from_micros(1_795_469_357_123_456);
+        let time = UNIX_EPOCH + Duration::from_micros(1_795_468_957_123_456);
         let line = format_line(Level::Debug, "provider.ipam", "said \"hi\"", time);
         assert_eq!(
             line,

@@ -72,7 +72,7 @@ impl Number {
             // digits * 10^-k is dyadic only when 5^k divides the digits.
             let k = u32::try_from(-exponent).ok()?;
             let five_power = 5u128.checked_pow(k)?;
-            if significand % five_power != 0 {
+            if !significand.is_multiple_of(five_power) {
                 return None;
             }
             let odd_part = significand / five_power;

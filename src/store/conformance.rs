@@ -934,7 +934,7 @@ pub fn disallowed_cidrs_are_skipped(store: &dyn Store) {
         },
         |e| e.input() == Some("disallowed_cidrs"),
     );
-    refused(
+    let e = refused(
         store,
         "everything disallowed",
         || {
@@ -944,6 +944,10 @@ pub fn disallowed_cidrs_are_skipped(store: &dyn Store) {
             })
         },
         |e| matches!(e, Error::Exhausted { .. }),
+    );
+    assert!(
+        e.to_string().contains("disallowed_cidrs (10.0.0.0/16)"),
+        "{e}"
     );
     let v6 = top_pool(
         store,

@@ -631,6 +631,7 @@ impl<'c> Tx<'c> {
                     pool_id: pool_id.clone(),
                     pool_cidrs: self.pool_cidr_nets(pool)?,
                     largest_free: index.largest()?.map(|b| b.to_net(family)),
+                    disallowed: spec.disallowed.to_vec(),
                 }
                 .into()),
             },

@@ -2,5 +2,6 @@
 //! so not every helper is used by every crate.
 #![allow(dead_code)]
 
+pub mod grpc;
 pub mod ipam;
 pub mod terraform;

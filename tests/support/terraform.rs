@@ -31,7 +31,10 @@ impl Terraform {
 
     /// `(major, minor)` of the version.
     pub fn minor_version(&self) -> (u32, u32) {
-        let mut parts = self.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let mut parts = self
+            .version
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 }
@@ -48,7 +51,9 @@ fn version_of(path: &Path) -> Option<String> {
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     let first = text.lines().next()?;
-    first.strip_prefix("Terraform v").map(|v| v.trim().to_string())
+    first
+        .strip_prefix("Terraform v")
+        .map(|v| v.trim().to_string())
 }
 
 fn find_on_path() -> Option<PathBuf> {
@@ -128,7 +133,9 @@ impl Mirror {
             .join(PROVIDER_VERSION)
             .join("linux_amd64");
         fs::create_dir_all(&platform).expect("mirror layout");
-        let installed = platform.join(format!("terraform-provider-{type_name}_v{PROVIDER_VERSION}"));
+        let installed = platform.join(format!(
+            "terraform-provider-{type_name}_v{PROVIDER_VERSION}"
+        ));
         fs::copy(binary, &installed).expect("copying the provider into the mirror");
         let cli_config = dir.path().join("terraform.rc");
         fs::write(
@@ -168,13 +175,25 @@ impl Run {
 
     /// Panics with the whole output unless the command exited 0.
     pub fn success(self) -> Run {
-        assert_eq!(self.code, 0, "terraform {:?} failed:\n{}", self.args, self.describe());
+        assert_eq!(
+            self.code,
+            0,
+            "terraform {:?} failed:\n{}",
+            self.args,
+            self.describe()
+        );
         self
     }
 
     /// Panics unless the command failed; returns it so the message can be checked.
     pub fn failure(self) -> Run {
-        assert_ne!(self.code, 0, "terraform {:?} should have failed:\n{}", self.args, self.describe());
+        assert_ne!(
+            self.code,
+            0,
+            "terraform {:?} should have failed:\n{}",
+            self.args,
+            self.describe()
+        );
         self
     }
 
@@ -184,7 +203,10 @@ impl Run {
     }
 
     pub fn describe(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -277,7 +299,9 @@ impl Workdir {
 
     /// `terraform state show -no-color ADDRESS` (attributes as Terraform prints them).
     pub fn state_show(&self, address: &str) -> String {
-        self.run(["state", "show", "-no-color", address]).success().stdout
+        self.run(["state", "show", "-no-color", address])
+            .success()
+            .stdout
     }
 
     /// The state as JSON (`terraform show -json`).
