@@ -3,5 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tfipam::plugin::serve(tfipam::plugin::provider::EmptyProvider::new("ipam"))
+    tfipam::plugin::serve(tfipam::provider::IpamProvider::new())
 }

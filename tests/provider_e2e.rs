@@ -580,13 +580,15 @@ output "id" {
         let dir = workdir(tf, &db, &main);
         dir.init();
         dir.apply().success();
-        let id = output_string(&dir.outputs(), "id");
+        let outputs = dir.outputs();
+        let id = output_string(&outputs, "id");
+        let pool_id = output_string(&outputs, "pool_id");
 
         // Another working directory adopts the allocation and releases it.
         let other = workdir(
             tf,
             &db,
-            "resource \"ipam_allocation\" \"a\" {\n  pool_id = \"unused\"\n}\n",
+            &format!("resource \"ipam_allocation\" \"a\" {{\n  pool_id = \"{pool_id}\"\n  description = \"drifting\"\n}}\n"),
         );
         other.init();
         other

@@ -34,17 +34,7 @@ impl AllocationResource {
             ("pool_id", Value::string(&allocation.pool_id)),
             ("cidr", cidr_value(&allocation.cidr, like.attr("cidr"))),
             ("netmask_length", Value::int(i64::from(allocation.cidr.prefix_len()))),
-            (
-                "disallowed_cidrs",
-                super::common::optional_string_set(
-                    &allocation
-                        .disallowed_cidrs
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>(),
-                    like.attr("disallowed_cidrs"),
-                ),
-            ),
+            ("disallowed_cidrs", like.attr("disallowed_cidrs").clone()),
             ("description", optional_string(&allocation.description, like.attr("description"))),
             ("tags", optional_tags(&allocation.tags, like.attr("tags"))),
         ])
@@ -104,7 +94,7 @@ impl Resource for AllocationResource {
                 "A block of addresses allocated from a pool. Without `cidr` it takes the next free block of `netmask_length` (or the pool's default length): best fit, the smallest free block that holds it, lowest address first. With `cidr` it takes exactly that block. Two allocations never overlap, whatever the parallelism and however many Terraform processes share the database; every conflict is reported at plan time where the inputs are known, and checked again when the allocation is made.",
             )
             .attribute(Attribute::computed("id", Type::String).description(
-                "The allocation's id, `ipam-alloc-` followed by 17 hexadecimal digits.",
+                "The allocation's id, `ipam-alloc-` followed by 16 hexadecimal digits.",
             ))
             .attribute(Attribute::required("pool_id", Type::String).description(
                 "The pool to allocate from. Changing it replaces the allocation.",

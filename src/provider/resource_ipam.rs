@@ -48,7 +48,7 @@ impl Resource for IpamResource {
                 "An IPAM: the top-level container of address space. Creating one also creates its two default scopes, private and public.",
             )
             .attribute(Attribute::computed("id", Type::String).description(
-                "The IPAM's id, `ipam-` followed by 17 hexadecimal digits.",
+                "The IPAM's id, `ipam-` followed by 16 hexadecimal digits.",
             ))
             .attribute(
                 Attribute::optional("description", Type::String)

@@ -104,7 +104,7 @@ impl Resource for PoolResource {
                 "A pool of address space of one family in a scope. A top-level pool gets its CIDRs provisioned explicitly; a child pool (with `source_pool_id`) gets them carved from its source pool. The guardrails bound the size of every allocation and child-pool CIDR taken from the pool.",
             )
             .attribute(Attribute::computed("id", Type::String).description(
-                "The pool's id, `ipam-pool-` followed by 17 hexadecimal digits.",
+                "The pool's id, `ipam-pool-` followed by 16 hexadecimal digits.",
             ))
             .attribute(Attribute::required("scope_id", Type::String).description(
                 "The scope the pool belongs to, for example `ipam.main.private_default_scope_id`. Changing it replaces the pool.",

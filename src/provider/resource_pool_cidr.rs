@@ -74,7 +74,7 @@ impl Resource for PoolCidrResource {
                 "A CIDR provisioned into a pool. Give `cidr` for an explicit block, or `netmask_length` to carve the next free block of that size from the pool's source pool (best fit: the smallest free block that holds it, lowest address first). Every change replaces it; destroying it fails while allocations or child-pool CIDRs remain inside.",
             )
             .attribute(Attribute::computed("id", Type::String).description(
-                "The pool CIDR's id, `ipam-pool-cidr-` followed by 17 hexadecimal digits.",
+                "The pool CIDR's id, `ipam-pool-cidr-` followed by 16 hexadecimal digits.",
             ))
             .attribute(Attribute::required("pool_id", Type::String).description(
                 "The pool to provision the CIDR into. Changing it replaces the pool CIDR.",

@@ -46,7 +46,7 @@ impl Resource for ScopeResource {
                 "A custom private scope of an IPAM: a separate routing domain. Pools in different scopes may hold the same CIDRs (for example isolated lab networks); within one scope they never overlap.",
             )
             .attribute(Attribute::computed("id", Type::String).description(
-                "The scope's id, `ipam-scope-` followed by 17 hexadecimal digits.",
+                "The scope's id, `ipam-scope-` followed by 16 hexadecimal digits.",
             ))
             .attribute(
                 Attribute::required("ipam_id", Type::String)
