@@ -281,6 +281,21 @@ async fn run(provider: Arc<dyn Provider>) -> Result<(), String> {
         drop(listener);
     });
 
+    // If Terraform dies without shutting us down (a crash, SIGKILL), we are re-parented: exit
+    // rather than linger holding its pipes open.
+    let parent = std::os::unix::process::parent_id();
+    let orphan_shutdown = shutdown_sender.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if std::os::unix::process::parent_id() != parent {
+                logging::warn("Terraform exited without stopping the provider; shutting down");
+                orphan_shutdown.send_replace(true);
+                break;
+            }
+        }
+    });
+
     let controller = Controller {
         shutdown: shutdown_sender.clone(),
     };
