@@ -780,3 +780,43 @@ async fn logs_are_hclog_json_lines_at_the_tf_log_level() {
         assert!(timestamp.ends_with('Z'));
     }
 }
+
+#[test]
+fn exits_when_terraform_dies_without_shutting_it_down() {
+    // A shell starts the provider in the background and exits at once, as a crashed Terraform
+    // would leave it: the provider must notice it was orphaned and exit.
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" >/dev/null 2>&1 & echo $!; sleep 1")
+        .arg(plugintest_binary())
+        .env(
+            "TF_PLUGIN_MAGIC_COOKIE",
+            tfipam::plugin::serve::MAGIC_COOKIE_VALUE,
+        )
+        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+        .output()
+        .unwrap();
+    let pid: u32 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("the shell prints the pid");
+    let status = format!("/proc/{pid}/status");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Gone, or a zombie waiting for a reaper that may not exist in a container.
+        let alive = std::fs::read_to_string(&status)
+            .map(|s| {
+                !s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+            .unwrap_or(false);
+        if !alive {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned provider {pid} is still running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

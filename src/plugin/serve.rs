@@ -44,6 +44,8 @@ pub fn serve<P: Provider>(provider: P) -> ExitCode {
 
 /// [`serve`] for a provider already behind an `Arc`.
 pub fn serve_shared(provider: Arc<dyn Provider>) -> ExitCode {
+    // Recorded first thing: Terraform is our parent until it exits.
+    let parent = std::os::unix::process::parent_id();
     let name = provider.type_name().to_string();
     if std::env::var(MAGIC_COOKIE_KEY).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
         eprintln!(
@@ -74,7 +76,7 @@ pub fn serve_shared(provider: Arc<dyn Provider>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(provider)) {
+    match runtime.block_on(run(provider, parent)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             logging::error(&message);
@@ -229,7 +231,7 @@ fn unique_directory(base: &std::path::Path) -> Result<PathBuf, String> {
     ))
 }
 
-async fn run(provider: Arc<dyn Provider>) -> Result<(), String> {
+async fn run(provider: Arc<dyn Provider>, parent: u32) -> Result<(), String> {
     let tls_config = match std::env::var("PLUGIN_CLIENT_CERT") {
         Ok(pem) if !pem.trim().is_empty() => {
             let client = tls::parse_client_certificate(&pem)?;
@@ -283,7 +285,6 @@ async fn run(provider: Arc<dyn Provider>) -> Result<(), String> {
 
     // If Terraform dies without shutting us down (a crash, SIGKILL), we are re-parented: exit
     // rather than linger holding its pipes open.
-    let parent = std::os::unix::process::parent_id();
     let orphan_shutdown = shutdown_sender.clone();
     tokio::spawn(async move {
         loop {
