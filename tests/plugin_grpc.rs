@@ -770,7 +770,7 @@ async fn logs_are_hclog_json_lines_at_the_tf_log_level() {
         assert!(
             ["trace", "debug", "info", "warn", "error"].contains(&json["@level"].as_str().unwrap())
         );
-        assert_eq!(json["@module"], "provider.terraform-provider-plugintest");
+        assert_eq!(json["@module"], "provider.plugintest");
         let timestamp = json["@timestamp"].as_str().unwrap();
         assert_eq!(
             timestamp.len(),

@@ -57,7 +57,7 @@ pub fn serve_shared(provider: Arc<dyn Provider>) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    logging::init(&format!("provider.terraform-provider-{name}"));
+    logging::init(&format!("provider.{name}"));
     logging::install_panic_hook();
     let versions = std::env::var("PLUGIN_PROTOCOL_VERSIONS").unwrap_or_else(|_| "6".into());
     if !versions.split(',').any(|v| v.trim() == "6") {
