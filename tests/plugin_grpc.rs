@@ -820,3 +820,46 @@ fn exits_when_terraform_dies_without_shutting_it_down() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test]
+async fn json_dynamic_values_are_accepted_too() {
+    let mut plugin = Plugin::start(plugintest_binary(), Launch::default()).await;
+    let config = br#"{"id":null,"name":"a","value":"v","tags":{"Name":"x"},"settings":{"size":1.5,"enabled":true}}"#;
+    let validated = plugin
+        .provider
+        .validate_resource_config(pb::validate_resource_config::Request {
+            type_name: "plugintest_thing".into(),
+            config: Some(pb::DynamicValue {
+                msgpack: Vec::new(),
+                json: config.to_vec(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        validated.diagnostics.is_empty(),
+        "{}",
+        describe(&validated.diagnostics)
+    );
+    assert!(plugin.shutdown().await.success());
+}
+
+#[tokio::test]
+async fn the_ipam_binary_serves_the_protocol() {
+    let mut plugin = Plugin::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_terraform-provider-ipam")),
+        Launch::default(),
+    )
+    .await;
+    let schema = plugin
+        .provider
+        .get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schema.provider.is_some());
+    assert!(schema.diagnostics.is_empty());
+    assert!(plugin.shutdown().await.success());
+}
