@@ -863,3 +863,42 @@ async fn the_ipam_binary_serves_the_protocol() {
     assert!(schema.diagnostics.is_empty());
     assert!(plugin.shutdown().await.success());
 }
+
+#[tokio::test]
+async fn sigterm_ends_it_cleanly_and_sigint_is_left_to_terraform() {
+    let plugin = Plugin::start(plugintest_binary(), Launch::default()).await;
+    let pid = plugin.child.id().to_string();
+    let socket = plugin.address.clone();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("INT");
+    let mut client = plugin.provider.clone();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        client
+            .get_metadata(pb::get_metadata::Request {})
+            .await
+            .is_ok(),
+        "still serving after SIGINT"
+    );
+    signal("TERM");
+    let mut plugin = plugin;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = plugin.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !std::path::Path::new(&socket).exists(),
+        "the socket is removed"
+    );
+}

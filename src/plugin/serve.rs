@@ -297,6 +297,26 @@ async fn run(provider: Arc<dyn Provider>, parent: u32) -> Result<(), String> {
         }
     });
 
+    // SIGTERM ends the server cleanly (socket removed). SIGINT is ignored, as go-plugin plugins
+    // do: on Ctrl-C Terraform receives it too and stops us through StopProvider and Shutdown.
+    let signal_shutdown = shutdown_sender.clone();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => {
+                    logging::info("SIGTERM: shutting down");
+                    signal_shutdown.send_replace(true);
+                    break;
+                }
+                _ = interrupt.recv() => logging::debug("SIGINT ignored: Terraform stops the provider itself"),
+            }
+        }
+    });
+
     let controller = Controller {
         shutdown: shutdown_sender.clone(),
     };
