@@ -770,7 +770,7 @@ async fn logs_are_hclog_json_lines_at_the_tf_log_level() {
         assert!(
             ["trace", "debug", "info", "warn", "error"].contains(&json["@level"].as_str().unwrap())
         );
-        assert_eq!(json["@module"], "provider.terraform-provider-plugintest");
+        assert_eq!(json["@module"], "provider.plugintest");
         let timestamp = json["@timestamp"].as_str().unwrap();
         assert_eq!(
             timestamp.len(),
@@ -779,4 +779,126 @@ async fn logs_are_hclog_json_lines_at_the_tf_log_level() {
         );
         assert!(timestamp.ends_with('Z'));
     }
+}
+
+#[test]
+fn exits_when_terraform_dies_without_shutting_it_down() {
+    // A shell starts the provider in the background and exits at once, as a crashed Terraform
+    // would leave it: the provider must notice it was orphaned and exit.
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" >/dev/null 2>&1 & echo $!; sleep 1")
+        .arg(plugintest_binary())
+        .env(
+            "TF_PLUGIN_MAGIC_COOKIE",
+            tfipam::plugin::serve::MAGIC_COOKIE_VALUE,
+        )
+        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+        .output()
+        .unwrap();
+    let pid: u32 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("the shell prints the pid");
+    let status = format!("/proc/{pid}/status");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Gone, or a zombie waiting for a reaper that may not exist in a container.
+        let alive = std::fs::read_to_string(&status)
+            .map(|s| {
+                !s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+            .unwrap_or(false);
+        if !alive {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned provider {pid} is still running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn json_dynamic_values_are_accepted_too() {
+    let mut plugin = Plugin::start(plugintest_binary(), Launch::default()).await;
+    let config = br#"{"id":null,"name":"a","value":"v","tags":{"Name":"x"},"settings":{"size":1.5,"enabled":true}}"#;
+    let validated = plugin
+        .provider
+        .validate_resource_config(pb::validate_resource_config::Request {
+            type_name: "plugintest_thing".into(),
+            config: Some(pb::DynamicValue {
+                msgpack: Vec::new(),
+                json: config.to_vec(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        validated.diagnostics.is_empty(),
+        "{}",
+        describe(&validated.diagnostics)
+    );
+    assert!(plugin.shutdown().await.success());
+}
+
+#[tokio::test]
+async fn the_ipam_binary_serves_the_protocol() {
+    let mut plugin = Plugin::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_terraform-provider-ipam")),
+        Launch::default(),
+    )
+    .await;
+    let schema = plugin
+        .provider
+        .get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schema.provider.is_some());
+    assert!(schema.diagnostics.is_empty());
+    assert!(plugin.shutdown().await.success());
+}
+
+#[tokio::test]
+async fn sigterm_ends_it_cleanly_and_sigint_is_left_to_terraform() {
+    let plugin = Plugin::start(plugintest_binary(), Launch::default()).await;
+    let pid = plugin.child.id().to_string();
+    let socket = plugin.address.clone();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("INT");
+    let mut client = plugin.provider.clone();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        client
+            .get_metadata(pb::get_metadata::Request {})
+            .await
+            .is_ok(),
+        "still serving after SIGINT"
+    );
+    signal("TERM");
+    let mut plugin = plugin;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = plugin.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !std::path::Path::new(&socket).exists(),
+        "the socket is removed"
+    );
 }

@@ -11,6 +11,79 @@
 //! - [`Diagnostic`], [`Diagnostics`], [`AttributePath`]: what users see when something is wrong.
 //! - [`plan`]: helpers for PlanResourceChange (unknown computed values, requires-replace paths).
 //! - [`logging`]: hclog JSON lines on stderr, levelled by `TF_LOG_PROVIDER` / `TF_LOG`.
+//!
+//! # Example: a provider with one resource
+//! ```no_run
+//! use std::collections::BTreeMap;
+//! use std::sync::Arc;
+//! use tfipam::plugin::{
+//!     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block, Diagnostic,
+//!     Diagnostics, PlanRequest, PlanResponse, Provider, ReadRequest, ReadResponse, Resource, Schema,
+//!     Type, Value,
+//! };
+//!
+//! struct Note;
+//!
+//! #[async_trait]
+//! impl Resource for Note {
+//!     fn schema(&self) -> Schema {
+//!         Schema::new(
+//!             Block::new("A note.")
+//!                 .attribute(Attribute::computed("id", Type::String).description("Identifier."))
+//!                 .attribute(Attribute::required("text", Type::String).description("Forces replacement.")),
+//!         )
+//!     }
+//!
+//!     async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, Diagnostics> {
+//!         let mut planned = request.proposed_new_state;
+//!         if planned.attr("text").as_str() == Some("") {
+//!             return Err(Diagnostic::error("Invalid text", "text must not be empty.")
+//!                 .with_attribute(AttributePath::root("text"))
+//!                 .into());
+//!         }
+//!         plan::unknown_if_null(&mut planned, &["id"]);
+//!         let requires_replace = plan::requires_replace(&request.prior_state, &planned, &["text"]);
+//!         Ok(PlanResponse { planned_state: planned, requires_replace, ..PlanResponse::default() })
+//!     }
+//!
+//!     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, Diagnostics> {
+//!         if request.is_delete() {
+//!             return Ok(ApplyResponse::new(Value::Null));
+//!         }
+//!         let mut state = request.planned_state;
+//!         if state.attr("id").is_unknown() {
+//!             state.set_attr("id", Value::string("note-1"));
+//!         }
+//!         Ok(ApplyResponse::new(state))
+//!     }
+//!
+//!     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
+//!         Ok(ReadResponse::new(request.current_state, request.private))
+//!     }
+//! }
+//!
+//! struct Notes;
+//!
+//! #[async_trait]
+//! impl Provider for Notes {
+//!     fn type_name(&self) -> &str {
+//!         "notes"
+//!     }
+//!     fn schema(&self) -> Schema {
+//!         Schema::new(Block::default())
+//!     }
+//!     async fn configure(&self, _version: &str, _config: Value) -> Result<(), Diagnostics> {
+//!         Ok(())
+//!     }
+//!     fn resources(&self) -> BTreeMap<String, Arc<dyn Resource>> {
+//!         BTreeMap::from([("notes_note".to_string(), Arc::new(Note) as Arc<dyn Resource>)])
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     tfipam::plugin::serve(Notes)
+//! }
+//! ```
 
 pub mod codec;
 pub mod data_source;

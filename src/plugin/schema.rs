@@ -372,3 +372,69 @@ impl NestedBlock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        Schema::new(
+            Block::new("A pool.")
+                .attribute(Attribute::computed("id", Type::String).description("Identifier."))
+                .attribute(Attribute::required("cidr", Type::String).sensitive())
+                .attribute(Attribute::nested(
+                    "limits",
+                    NestingMode::List,
+                    vec![Attribute::optional("max", Type::Number)],
+                ))
+                .block(NestedBlock::new(
+                    "rule",
+                    BlockNesting::Set,
+                    Block::new("A rule.").attribute(Attribute::required("length", Type::Number)),
+                )),
+        )
+        .version(3)
+    }
+
+    #[test]
+    fn value_type_covers_attributes_nested_attributes_and_blocks() {
+        let Type::Object { attributes, .. } = schema().value_type() else {
+            panic!("a block is an object");
+        };
+        assert_eq!(attributes["cidr"], Type::String);
+        assert_eq!(
+            attributes["rule"],
+            Type::set(Type::object([("length", Type::Number)]))
+        );
+        let Type::List(limit) = &attributes["limits"] else {
+            panic!("list nesting");
+        };
+        assert!(matches!(&**limit, Type::Object { optional, .. } if optional.contains("max")));
+    }
+
+    #[test]
+    fn wire_form_keeps_flags_versions_and_markdown() {
+        let proto = schema().to_proto();
+        assert_eq!(proto.version, 3);
+        let block = proto.block.unwrap();
+        assert_eq!(block.version, 3);
+        assert_eq!(block.description_kind, pb::StringKind::Markdown as i32);
+        let cidr = block.attributes.iter().find(|a| a.name == "cidr").unwrap();
+        assert!(cidr.required && cidr.sensitive && !cidr.computed);
+        let limits = block
+            .attributes
+            .iter()
+            .find(|a| a.name == "limits")
+            .unwrap();
+        assert!(limits.r#type.is_empty());
+        assert_eq!(
+            limits.nested_type.as_ref().unwrap().nesting,
+            pb::schema::object::NestingMode::List as i32
+        );
+        assert_eq!(block.block_types[0].type_name, "rule");
+        assert_eq!(
+            block.block_types[0].nesting,
+            pb::schema::nested_block::NestingMode::Set as i32
+        );
+    }
+}

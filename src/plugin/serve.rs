@@ -44,6 +44,8 @@ pub fn serve<P: Provider>(provider: P) -> ExitCode {
 
 /// [`serve`] for a provider already behind an `Arc`.
 pub fn serve_shared(provider: Arc<dyn Provider>) -> ExitCode {
+    // Recorded first thing: Terraform is our parent until it exits.
+    let parent = std::os::unix::process::parent_id();
     let name = provider.type_name().to_string();
     if std::env::var(MAGIC_COOKIE_KEY).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
         eprintln!(
@@ -55,7 +57,7 @@ pub fn serve_shared(provider: Arc<dyn Provider>) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    logging::init(&format!("provider.terraform-provider-{name}"));
+    logging::init(&format!("provider.{name}"));
     logging::install_panic_hook();
     let versions = std::env::var("PLUGIN_PROTOCOL_VERSIONS").unwrap_or_else(|_| "6".into());
     if !versions.split(',').any(|v| v.trim() == "6") {
@@ -74,7 +76,7 @@ pub fn serve_shared(provider: Arc<dyn Provider>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(provider)) {
+    match runtime.block_on(run(provider, parent)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             logging::error(&message);
@@ -229,7 +231,7 @@ fn unique_directory(base: &std::path::Path) -> Result<PathBuf, String> {
     ))
 }
 
-async fn run(provider: Arc<dyn Provider>) -> Result<(), String> {
+async fn run(provider: Arc<dyn Provider>, parent: u32) -> Result<(), String> {
     let tls_config = match std::env::var("PLUGIN_CLIENT_CERT") {
         Ok(pem) if !pem.trim().is_empty() => {
             let client = tls::parse_client_certificate(&pem)?;
@@ -279,6 +281,40 @@ async fn run(provider: Arc<dyn Provider>) -> Result<(), String> {
             });
         }
         drop(listener);
+    });
+
+    // If Terraform dies without shutting us down (a crash, SIGKILL), we are re-parented: exit
+    // rather than linger holding its pipes open.
+    let orphan_shutdown = shutdown_sender.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if std::os::unix::process::parent_id() != parent {
+                logging::warn("Terraform exited without stopping the provider; shutting down");
+                orphan_shutdown.send_replace(true);
+                break;
+            }
+        }
+    });
+
+    // SIGTERM ends the server cleanly (socket removed). SIGINT is ignored, as go-plugin plugins
+    // do: on Ctrl-C Terraform receives it too and stops us through StopProvider and Shutdown.
+    let signal_shutdown = shutdown_sender.clone();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => {
+                    logging::info("SIGTERM: shutting down");
+                    signal_shutdown.send_replace(true);
+                    break;
+                }
+                _ = interrupt.recv() => logging::debug("SIGINT ignored: Terraform stops the provider itself"),
+            }
+        }
     });
 
     let controller = Controller {
