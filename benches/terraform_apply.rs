@@ -90,7 +90,10 @@ resource "ipam_allocation" "many" {{
     let noop = median(noop);
     let ipam = median(ipam);
     println!("no-op test resource : {:>8.2} s", noop.as_secs_f64());
-    println!("ipam_allocation     : {:>8.2} s (+3 setup resources)", ipam.as_secs_f64());
+    println!(
+        "ipam_allocation     : {:>8.2} s (+3 setup resources)",
+        ipam.as_secs_f64()
+    );
     println!(
         "ratio ipam / no-op  : {:>8.2}   (target <= 1.2)",
         ipam.as_secs_f64() / noop.as_secs_f64()

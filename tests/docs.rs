@@ -22,7 +22,11 @@ fn markdown_files(dir: &Path, found: &mut BTreeSet<String>) {
         if path.is_dir() {
             markdown_files(&path, found);
         } else if path.extension().is_some_and(|e| e == "md") {
-            let relative = path.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             found.insert(relative);
         }
     }
@@ -53,29 +57,49 @@ fn docs_are_generated_from_the_current_schemas_and_examples() {
     }
     present.insert("docs/index.md".to_string());
     let extra: Vec<_> = present.difference(&expected).collect();
-    assert!(extra.is_empty(), "pages for no resource or data source: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "pages for no resource or data source: {extra:?}"
+    );
 }
 
 #[test]
 fn every_page_embeds_its_example_word_for_word() {
     let pages = docs::render(&root().join("examples")).expect("every example exists");
     for page in pages {
-        let name = page.path.trim_start_matches("docs/").trim_end_matches(".md");
+        let name = page
+            .path
+            .trim_start_matches("docs/")
+            .trim_end_matches(".md");
         let example = match name.split_once('/') {
             None => root().join("examples/provider/provider.tf"),
             Some(("resources", short)) => {
-                let full = if short == "ipam" { "ipam".to_string() } else { format!("ipam_{short}") };
+                let full = if short == "ipam" {
+                    "ipam".to_string()
+                } else {
+                    format!("ipam_{short}")
+                };
                 root().join(format!("examples/resources/{full}/resource.tf"))
             }
-            Some((_, short)) => root().join(format!("examples/data-sources/ipam_{short}/data-source.tf")),
+            Some((_, short)) => {
+                root().join(format!("examples/data-sources/ipam_{short}/data-source.tf"))
+            }
         };
         let text = fs::read_to_string(&example).expect("the example exists");
-        assert!(page.contents.contains(text.trim_end()), "{} does not embed {}", page.path, example.display());
+        assert!(
+            page.contents.contains(text.trim_end()),
+            "{} does not embed {}",
+            page.path,
+            example.display()
+        );
     }
 }
 
 fn assert_described(kind: &str, name: &str, schema: &Schema) {
-    assert!(!schema.block.description.trim().is_empty(), "{kind} {name} has no description");
+    assert!(
+        !schema.block.description.trim().is_empty(),
+        "{kind} {name} has no description"
+    );
     for attribute in &schema.block.attributes {
         assert!(
             attribute.description.trim().ends_with('.'),
@@ -91,7 +115,9 @@ fn every_attribute_is_described() {
     assert_described("provider", "ipam", &provider.schema());
     for (name, resource) in provider.resources() {
         assert_described("resource", &name, &resource.schema());
-        assert!(root().join(format!("examples/resources/{name}/import.sh")).exists());
+        assert!(root()
+            .join(format!("examples/resources/{name}/import.sh"))
+            .exists());
     }
     for (name, data_source) in provider.data_sources() {
         assert_described("data source", &name, &data_source.schema());

@@ -15,7 +15,11 @@ use support::terraform;
 
 /// An IPAM with one pool holding `pool_cidr`, guardrails `min`..`max` and default `default`.
 fn pool_hcl(pool_cidr: &str, min: u8, max: u8, default: u8) -> String {
-    let family = if pool_cidr.contains(':') { "ipv6" } else { "ipv4" };
+    let family = if pool_cidr.contains(':') {
+        "ipv6"
+    } else {
+        "ipv4"
+    };
     format!(
         r#"
 resource "ipam" "test" {{
@@ -65,7 +69,11 @@ fn complete_example_applies_plans_clean_and_destroys_everything() {
         let production = &outputs["production_vpcs"]["value"];
         let app = cidr(production["app"].as_str().expect("app cidr"));
         let data = cidr(production["data"].as_str().expect("data cidr"));
-        assert_eq!(app.prefix_len(), 20, "the production default netmask is /20");
+        assert_eq!(
+            app.prefix_len(),
+            20,
+            "the production default netmask is /20"
+        );
         assert_eq!(data.prefix_len(), 22);
         assert_inside(&[app, data], cidr("10.1.0.0/16"));
         let development: Vec<IpNet> = output_strings(&outputs, "development_vpcs")
@@ -111,7 +119,12 @@ output "count" {
         );
         check.init();
         check.apply().success();
-        assert_eq!(check.outputs()["count"]["value"], 0, "terraform {}", tf.version);
+        assert_eq!(
+            check.outputs()["count"]["value"],
+            0,
+            "terraform {}",
+            tf.version
+        );
     }
 }
 
@@ -157,7 +170,11 @@ output "cidrs" {
         assert_eq!(cidrs.len(), 200);
         let sizes = [24, 26, 27, 28];
         for (index, c) in cidrs.iter().enumerate() {
-            assert_eq!(c.prefix_len(), sizes[index % 4], "allocation {index} is {c}");
+            assert_eq!(
+                c.prefix_len(),
+                sizes[index % 4],
+                "allocation {index} is {c}"
+            );
         }
         let distinct: HashSet<_> = cidrs.iter().collect();
         assert_eq!(distinct.len(), 200);
@@ -497,7 +514,13 @@ fn every_resource_type_imports_and_then_plans_no_changes() {
         importer.init();
         for (address, id) in ids.as_object().expect("ids") {
             importer
-                .run(["import", "-no-color", "-input=false", address, id.as_str().unwrap()])
+                .run([
+                    "import",
+                    "-no-color",
+                    "-input=false",
+                    address,
+                    id.as_str().unwrap(),
+                ])
                 .success();
         }
         importer.assert_no_changes();
@@ -538,24 +561,49 @@ fn tags_update_in_place_and_a_new_netmask_length_replaces() {
         dir.write("main.tf", &config("{ A = \"2\", B = \"x\" }", "second", 24));
         let plan = dir.plan();
         assert_eq!(plan.code, 2, "{}", plan.describe());
-        assert!(plan.stdout.contains("update in-place"), "{}", plan.describe());
-        assert!(plan.stdout.contains("0 to add, 1 to change, 0 to destroy"), "{}", plan.describe());
+        assert!(
+            plan.stdout.contains("update in-place"),
+            "{}",
+            plan.describe()
+        );
+        assert!(
+            plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+            "{}",
+            plan.describe()
+        );
         dir.apply().success();
         let after = dir.outputs();
-        assert_eq!(before["id"], after["id"], "an in-place update keeps the allocation");
+        assert_eq!(
+            before["id"], after["id"],
+            "an in-place update keeps the allocation"
+        );
         assert_eq!(before["cidr"], after["cidr"]);
         let shown = dir.state_show("ipam_allocation.a");
-        assert!(shown.contains("\"second\"") && shown.contains("\"x\""), "{shown}");
+        assert!(
+            shown.contains("\"second\"") && shown.contains("\"x\""),
+            "{shown}"
+        );
         dir.assert_no_changes();
 
         dir.write("main.tf", &config("{ A = \"2\", B = \"x\" }", "second", 25));
         let plan = dir.plan();
-        assert!(plan.stdout.contains("must be replaced"), "{}", plan.describe());
-        assert!(plan.stdout.contains("1 to add, 0 to change, 1 to destroy"), "{}", plan.describe());
+        assert!(
+            plan.stdout.contains("must be replaced"),
+            "{}",
+            plan.describe()
+        );
+        assert!(
+            plan.stdout.contains("1 to add, 0 to change, 1 to destroy"),
+            "{}",
+            plan.describe()
+        );
         dir.apply().success();
         let replaced = dir.outputs();
         assert_ne!(replaced["id"], after["id"]);
-        assert_eq!(cidr(replaced["cidr"]["value"].as_str().unwrap()).prefix_len(), 25);
+        assert_eq!(
+            cidr(replaced["cidr"]["value"].as_str().unwrap()).prefix_len(),
+            25
+        );
     }
 }
 
@@ -592,13 +640,23 @@ output "id" {
         );
         other.init();
         other
-            .run(["import", "-no-color", "-input=false", "ipam_allocation.a", &id])
+            .run([
+                "import",
+                "-no-color",
+                "-input=false",
+                "ipam_allocation.a",
+                &id,
+            ])
             .success();
         other.destroy().success();
 
         let plan = dir.plan();
         assert_eq!(plan.code, 2, "{}", plan.describe());
-        assert!(plan.stdout.contains("1 to add, 0 to change, 0 to destroy"), "{}", plan.describe());
+        assert!(
+            plan.stdout.contains("1 to add, 0 to change, 0 to destroy"),
+            "{}",
+            plan.describe()
+        );
         dir.apply().success();
         let recreated = output_string(&dir.outputs(), "id");
         assert_ne!(recreated, id);
@@ -637,7 +695,10 @@ output "segments" {
         dir.init();
         dir.apply().success();
         let outputs = dir.outputs();
-        let sites: Vec<IpNet> = output_strings(&outputs, "sites").iter().map(|c| cidr(c)).collect();
+        let sites: Vec<IpNet> = output_strings(&outputs, "sites")
+            .iter()
+            .map(|c| cidr(c))
+            .collect();
         let segments: Vec<IpNet> = output_strings(&outputs, "segments")
             .iter()
             .map(|c| cidr(c))
@@ -737,7 +798,10 @@ output "preview" {
         dir.apply().success();
         let outputs = dir.outputs();
         assert_eq!(outputs["found"]["value"], outputs["tagged"]["value"]);
-        assert_eq!(outputs["eu"]["value"], serde_json::json!([outputs["tagged"]["value"]]));
+        assert_eq!(
+            outputs["eu"]["value"],
+            serde_json::json!([outputs["tagged"]["value"]])
+        );
 
         let usage = &outputs["usage"]["value"][0];
         assert_eq!(usage["cidr"], "10.70.0.0/16");
@@ -770,8 +834,16 @@ output "preview" {
         );
         let run = dir.plan().failure();
         let text = run.text();
-        assert!(text.contains(&output_string(&outputs, "tagged")), "{}", run.describe());
-        assert!(text.contains(&output_string(&outputs, "pool_id")), "{}", run.describe());
+        assert!(
+            text.contains(&output_string(&outputs, "tagged")),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            text.contains(&output_string(&outputs, "pool_id")),
+            "{}",
+            run.describe()
+        );
     }
 }
 

@@ -68,7 +68,12 @@ impl StoreHandle {
 impl StoreHandle {
     /// Runs a delete; an object that is already gone counts as deleted (someone removed it
     /// outside Terraform, which is what destroy wanted anyway).
-    pub async fn delete<F>(&self, summary: &str, schema: &Schema, call: F) -> Result<(), Diagnostics>
+    pub async fn delete<F>(
+        &self,
+        summary: &str,
+        schema: &Schema,
+        call: F,
+    ) -> Result<(), Diagnostics>
     where
         F: FnOnce(&dyn Store) -> ipam::Result<()> + Send + 'static,
     {
@@ -81,7 +86,12 @@ impl StoreHandle {
 
     /// Looks an object up; `None` when it no longer exists (refresh then drops it from the state
     /// and the next plan creates it again).
-    pub async fn find<T, F>(&self, summary: &str, schema: &Schema, call: F) -> Result<Option<T>, Diagnostics>
+    pub async fn find<T, F>(
+        &self,
+        summary: &str,
+        schema: &Schema,
+        call: F,
+    ) -> Result<Option<T>, Diagnostics>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
@@ -172,17 +182,25 @@ pub fn prefix_len_attr(object: &Value, name: &str) -> Result<Option<u8>, Diagnos
 }
 
 /// A known CIDR attribute, parsed with the host-bits check.
-pub fn cidr_attr(object: &Value, name: &'static str, summary: &str) -> Result<Option<IpNet>, Diagnostic> {
+pub fn cidr_attr(
+    object: &Value,
+    name: &'static str,
+    summary: &str,
+) -> Result<Option<IpNet>, Diagnostic> {
     match object.attr(name).as_str() {
-        Some(text) => parse_cidr(text, name).map(Some).map_err(|error| {
-            attribute_error(name, summary, sentence(&error.to_string()))
-        }),
+        Some(text) => parse_cidr(text, name)
+            .map(Some)
+            .map_err(|error| attribute_error(name, summary, sentence(&error.to_string()))),
         None => Ok(None),
     }
 }
 
 /// Every element of a known set of CIDRs, each parsed with the host-bits check.
-pub fn cidrs_attr(object: &Value, name: &'static str, summary: &str) -> Result<Vec<IpNet>, Diagnostic> {
+pub fn cidrs_attr(
+    object: &Value,
+    name: &'static str,
+    summary: &str,
+) -> Result<Vec<IpNet>, Diagnostic> {
     strings_attr(object, name)
         .iter()
         .map(|text| {
@@ -346,7 +364,10 @@ mod tests {
             cidr_value(&stored, &Value::string("FD00:0::/64")),
             Value::string("FD00:0::/64")
         );
-        assert_eq!(cidr_value(&stored, &Value::Null), Value::string("fd00::/64"));
+        assert_eq!(
+            cidr_value(&stored, &Value::Null),
+            Value::string("fd00::/64")
+        );
         assert_eq!(
             cidr_value(&stored, &Value::string("fd00:1::/64")),
             Value::string("fd00::/64")
@@ -355,9 +376,15 @@ mod tests {
 
     #[test]
     fn counts_and_percentages_are_exact_numbers() {
-        assert_eq!(count_value(1u128 << 80).as_number().unwrap().as_str(), "1208925819614629174706176");
+        assert_eq!(
+            count_value(1u128 << 80).as_number().unwrap().as_str(),
+            "1208925819614629174706176"
+        );
         assert_eq!(percent_value(25.0).as_number().unwrap().as_str(), "25");
-        assert_eq!(percent_value(100.0 / 3.0).as_number().unwrap().as_str(), "33.33");
+        assert_eq!(
+            percent_value(100.0 / 3.0).as_number().unwrap().as_str(),
+            "33.33"
+        );
     }
 
     #[test]

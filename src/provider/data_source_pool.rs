@@ -3,19 +3,21 @@
 
 use crate::ipam::{Pool, PoolFilter};
 use crate::plugin::{
-    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Schema,
-    Type, Value,
+    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Schema, Type, Value,
 };
 
 use super::common::{
-    attribute_error, family_attr, object, object_type, optional_len, string_attr, tags_attr, tags_value,
-    StoreHandle,
+    attribute_error, family_attr, object, object_type, optional_len, string_attr, tags_attr,
+    tags_value, StoreHandle,
 };
 
 /// The filter attributes both data sources share, with their descriptions.
 const FILTERS: &[(&str, &str)] = &[
     ("scope_id", "Only pools of this scope."),
-    ("address_family", "Only pools of this family, `ipv4` or `ipv6`."),
+    (
+        "address_family",
+        "Only pools of this family, `ipv4` or `ipv6`.",
+    ),
     ("locale", "Only pools with this locale."),
     ("description", "Only pools with exactly this description."),
 ];
@@ -25,19 +27,42 @@ fn pool_object(pool: &Pool) -> Value {
     object(vec![
         ("id", Value::string(&pool.id)),
         ("scope_id", Value::string(&pool.scope_id)),
-        ("address_family", Value::string(pool.address_family.as_str())),
+        (
+            "address_family",
+            Value::string(pool.address_family.as_str()),
+        ),
         (
             "source_pool_id",
-            pool.source_pool_id.as_deref().map_or(Value::Null, Value::string),
+            pool.source_pool_id
+                .as_deref()
+                .map_or(Value::Null, Value::string),
         ),
-        ("locale", pool.locale.as_deref().map_or(Value::Null, Value::string)),
+        (
+            "locale",
+            pool.locale.as_deref().map_or(Value::Null, Value::string),
+        ),
         ("description", Value::string(&pool.description)),
-        ("allocation_min_netmask_length", optional_len(pool.netmask.min)),
-        ("allocation_max_netmask_length", optional_len(pool.netmask.max)),
-        ("allocation_default_netmask_length", optional_len(pool.netmask.default)),
-        ("allocation_resource_tags", tags_value(&pool.allocation_resource_tags)),
+        (
+            "allocation_min_netmask_length",
+            optional_len(pool.netmask.min),
+        ),
+        (
+            "allocation_max_netmask_length",
+            optional_len(pool.netmask.max),
+        ),
+        (
+            "allocation_default_netmask_length",
+            optional_len(pool.netmask.default),
+        ),
+        (
+            "allocation_resource_tags",
+            tags_value(&pool.allocation_resource_tags),
+        ),
         ("auto_import", Value::Bool(pool.auto_import)),
-        ("publicly_advertisable", Value::Bool(pool.publicly_advertisable)),
+        (
+            "publicly_advertisable",
+            Value::Bool(pool.publicly_advertisable),
+        ),
         ("tags", tags_value(&pool.tags)),
         ("depth", Value::int(i64::from(pool.depth))),
     ])
@@ -57,20 +82,96 @@ fn pool_attributes(filters_optional: bool) -> Vec<Attribute> {
         attribute.description(description)
     };
     vec![
-        attribute("id", Type::String, if filters_optional { "The pool's id. Give it to look the pool up directly; otherwise the filters must match exactly one pool." } else { "The pool's id." }),
-        attribute("scope_id", Type::String, if filters_optional { FILTERS[0].1 } else { "The pool's scope." }),
-        attribute("address_family", Type::String, if filters_optional { FILTERS[1].1 } else { "`ipv4` or `ipv6`." }),
-        attribute("locale", Type::String, if filters_optional { FILTERS[2].1 } else { "The pool's locale, if any." }),
-        attribute("description", Type::String, if filters_optional { FILTERS[3].1 } else { "The pool's description." }),
-        attribute("tags", Type::map(Type::String), if filters_optional { "Only pools carrying all these tags (with these values). Afterwards: all the pool's tags." } else { "The pool's tags." }),
+        attribute(
+            "id",
+            Type::String,
+            if filters_optional {
+                "The pool's id. Give it to look the pool up directly; otherwise the filters must match exactly one pool."
+            } else {
+                "The pool's id."
+            },
+        ),
+        attribute(
+            "scope_id",
+            Type::String,
+            if filters_optional {
+                FILTERS[0].1
+            } else {
+                "The pool's scope."
+            },
+        ),
+        attribute(
+            "address_family",
+            Type::String,
+            if filters_optional {
+                FILTERS[1].1
+            } else {
+                "`ipv4` or `ipv6`."
+            },
+        ),
+        attribute(
+            "locale",
+            Type::String,
+            if filters_optional {
+                FILTERS[2].1
+            } else {
+                "The pool's locale, if any."
+            },
+        ),
+        attribute(
+            "description",
+            Type::String,
+            if filters_optional {
+                FILTERS[3].1
+            } else {
+                "The pool's description."
+            },
+        ),
+        attribute(
+            "tags",
+            Type::map(Type::String),
+            if filters_optional {
+                "Only pools carrying all these tags (with these values). Afterwards: all the pool's tags."
+            } else {
+                "The pool's tags."
+            },
+        ),
         attribute("source_pool_id", Type::String, "The parent pool, if any."),
-        attribute("allocation_min_netmask_length", Type::Number, "The shortest prefix (largest block) an allocation may have, if set."),
-        attribute("allocation_max_netmask_length", Type::Number, "The longest prefix (smallest block) an allocation may have, if set."),
-        attribute("allocation_default_netmask_length", Type::Number, "The prefix length allocations get by default, if set."),
-        attribute("allocation_resource_tags", Type::map(Type::String), "Tags every allocation from the pool must carry."),
-        attribute("auto_import", Type::Bool, "Whether existing networks inside the pool may be adopted automatically."),
-        attribute("publicly_advertisable", Type::Bool, "Whether the (IPv6) space is advertised publicly."),
-        attribute("depth", Type::Number, "How deep the pool is nested (1 for a top-level pool)."),
+        attribute(
+            "allocation_min_netmask_length",
+            Type::Number,
+            "The shortest prefix (largest block) an allocation may have, if set.",
+        ),
+        attribute(
+            "allocation_max_netmask_length",
+            Type::Number,
+            "The longest prefix (smallest block) an allocation may have, if set.",
+        ),
+        attribute(
+            "allocation_default_netmask_length",
+            Type::Number,
+            "The prefix length allocations get by default, if set.",
+        ),
+        attribute(
+            "allocation_resource_tags",
+            Type::map(Type::String),
+            "Tags every allocation from the pool must carry.",
+        ),
+        attribute(
+            "auto_import",
+            Type::Bool,
+            "Whether existing networks inside the pool may be adopted automatically.",
+        ),
+        attribute(
+            "publicly_advertisable",
+            Type::Bool,
+            "Whether the (IPv6) space is advertised publicly.",
+        ),
+        attribute(
+            "depth",
+            Type::Number,
+            "How deep the pool is nested (1 for a top-level pool).",
+        ),
     ]
 }
 
@@ -120,22 +221,24 @@ impl DataSource for PoolDataSource {
     async fn read(&self, config: Value) -> Result<(Value, Diagnostics), Diagnostics> {
         let schema = self.schema();
         if let Some(id) = string_attr(&config, "id") {
-            let pool = self
-                .store
-                .run("Read Pool Error", &schema, move |store| store.get_pool(&id))
-                .await
-                .map_err(|mut diagnostics| {
-                    diagnostics.0.iter_mut().for_each(|d| {
-                        d.attribute = Some(crate::plugin::AttributePath::root("id"))
-                    });
-                    diagnostics
-                })?;
+            let pool =
+                self.store
+                    .run("Read Pool Error", &schema, move |store| store.get_pool(&id))
+                    .await
+                    .map_err(|mut diagnostics| {
+                        diagnostics.0.iter_mut().for_each(|d| {
+                            d.attribute = Some(crate::plugin::AttributePath::root("id"))
+                        });
+                        diagnostics
+                    })?;
             return Ok((pool_object(&pool), Diagnostics::new()));
         }
         let wanted = filter(&config)?;
         let pools = self
             .store
-            .run("Read Pool Error", &schema, move |store| store.find_pools(&wanted))
+            .run("Read Pool Error", &schema, move |store| {
+                store.find_pools(&wanted)
+            })
             .await?;
         match pools.as_slice() {
             [pool] => Ok((pool_object(pool), Diagnostics::new())),
@@ -174,15 +277,21 @@ impl DataSource for PoolDataSource {
 
 /// The filters a configuration gives, as text for an error message.
 fn summary_of_filters(config: &Value) -> String {
-    let given: Vec<String> = ["scope_id", "address_family", "locale", "description", "tags"]
-        .iter()
-        .filter(|name| !config.attr(name).is_null())
-        .map(|name| match config.attr(name) {
-            Value::String(s) => format!("{name} = {s:?}"),
-            Value::Map(_) => format!("{name} = {:?}", tags_attr(config, name)),
-            _ => (*name).to_string(),
-        })
-        .collect();
+    let given: Vec<String> = [
+        "scope_id",
+        "address_family",
+        "locale",
+        "description",
+        "tags",
+    ]
+    .iter()
+    .filter(|name| !config.attr(name).is_null())
+    .map(|name| match config.attr(name) {
+        Value::String(s) => format!("{name} = {s:?}"),
+        Value::Map(_) => format!("{name} = {:?}", tags_attr(config, name)),
+        _ => (*name).to_string(),
+    })
+    .collect();
     if given.is_empty() {
         "none given".to_string()
     } else {
@@ -210,7 +319,8 @@ impl DataSource for PoolsDataSource {
             "Lists the pools that match every given filter (all pools when none is given), ordered by id.",
         );
         for (name, description) in FILTERS {
-            block = block.attribute(Attribute::optional(name, Type::String).description(*description));
+            block =
+                block.attribute(Attribute::optional(name, Type::String).description(*description));
         }
         block = block
             .attribute(
@@ -219,7 +329,9 @@ impl DataSource for PoolsDataSource {
             )
             .attribute(
                 Attribute::computed("pools", Type::list(object_type(&pool_attributes(false))))
-                    .description("The matching pools, each with the attributes of the `ipam_pool` data source."),
+                    .description(
+                    "The matching pools, each with the attributes of the `ipam_pool` data source.",
+                ),
             );
         Schema::new(block)
     }
@@ -235,9 +347,14 @@ impl DataSource for PoolsDataSource {
         let wanted = filter(&config)?;
         let pools = self
             .store
-            .run("Read Pools Error", &self.schema(), move |store| store.find_pools(&wanted))
+            .run("Read Pools Error", &self.schema(), move |store| {
+                store.find_pools(&wanted)
+            })
             .await?;
-        config.set_attr("pools", Value::List(pools.iter().map(pool_object).collect()));
+        config.set_attr(
+            "pools",
+            Value::List(pools.iter().map(pool_object).collect()),
+        );
         Ok((config, Diagnostics::new()))
     }
 }

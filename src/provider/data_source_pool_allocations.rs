@@ -60,10 +60,14 @@ impl DataSource for PoolAllocationsDataSource {
         let pool_id = string_attr(&config, "pool_id").unwrap_or_default();
         let allocations = self
             .store
-            .run("Read Pool Allocations Error", &self.schema(), move |store| {
-                store.get_pool(&pool_id)?;
-                store.list_allocations(&pool_id)
-            })
+            .run(
+                "Read Pool Allocations Error",
+                &self.schema(),
+                move |store| {
+                    store.get_pool(&pool_id)?;
+                    store.list_allocations(&pool_id)
+                },
+            )
             .await?;
         config.set_attr(
             "allocations",

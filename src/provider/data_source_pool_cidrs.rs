@@ -39,7 +39,10 @@ fn cidr_object(usage: &PoolCidrUsage) -> Value {
         ("total_count", count_value(usage.total_addresses)),
         ("used_count", count_value(usage.used_addresses)),
         ("free_count", count_value(usage.free_addresses)),
-        ("utilization_percent", percent_value(usage.utilization_percent)),
+        (
+            "utilization_percent",
+            percent_value(usage.utilization_percent),
+        ),
     ])
 }
 
@@ -69,7 +72,10 @@ impl DataSource for PoolCidrsDataSource {
                 store.list_pool_cidrs(&pool_id)
             })
             .await?;
-        config.set_attr("cidrs", Value::List(usage.iter().map(cidr_object).collect()));
+        config.set_attr(
+            "cidrs",
+            Value::List(usage.iter().map(cidr_object).collect()),
+        );
         Ok((config, Diagnostics::new()))
     }
 }

@@ -54,7 +54,8 @@ impl DataSource for PreviewNextCidrDataSource {
     async fn read(&self, mut config: Value) -> Result<(Value, Diagnostics), Diagnostics> {
         let mut request = AllocationRequest {
             pool_id: string_attr(&config, "pool_id").unwrap_or_default(),
-            netmask_length: prefix_len_attr(&config, "netmask_length").map_err(Diagnostics::from)?,
+            netmask_length: prefix_len_attr(&config, "netmask_length")
+                .map_err(Diagnostics::from)?,
             cidr: None,
             disallowed_cidrs: cidrs_attr(&config, "disallowed_cidrs", "Invalid Disallowed CIDR")
                 .map_err(Diagnostics::from)?,

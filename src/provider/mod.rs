@@ -27,8 +27,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::plugin::{
-    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Provider, Resource,
-    Schema, Type, Value,
+    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema,
+    Type, Value,
 };
 use crate::store::{SqliteOptions, SqliteStore};
 
@@ -154,9 +154,18 @@ impl Provider for IpamProvider {
     fn resources(&self) -> BTreeMap<String, Arc<dyn Resource>> {
         let store = &self.store;
         let mut map: BTreeMap<String, Arc<dyn Resource>> = BTreeMap::new();
-        map.insert("ipam".into(), Arc::new(resource_ipam::IpamResource::new(store)));
-        map.insert("ipam_scope".into(), Arc::new(resource_scope::ScopeResource::new(store)));
-        map.insert("ipam_pool".into(), Arc::new(resource_pool::PoolResource::new(store)));
+        map.insert(
+            "ipam".into(),
+            Arc::new(resource_ipam::IpamResource::new(store)),
+        );
+        map.insert(
+            "ipam_scope".into(),
+            Arc::new(resource_scope::ScopeResource::new(store)),
+        );
+        map.insert(
+            "ipam_pool".into(),
+            Arc::new(resource_pool::PoolResource::new(store)),
+        );
         map.insert(
             "ipam_pool_cidr".into(),
             Arc::new(resource_pool_cidr::PoolCidrResource::new(store)),

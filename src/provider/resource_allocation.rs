@@ -4,9 +4,8 @@
 
 use crate::ipam::{Allocation, AllocationRequest, AllocationUpdate};
 use crate::plugin::{
-    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics,
-    ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
-    Value,
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
+    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
 };
 
 use super::common::{
@@ -33,9 +32,15 @@ impl AllocationResource {
             ("id", Value::string(&allocation.id)),
             ("pool_id", Value::string(&allocation.pool_id)),
             ("cidr", cidr_value(&allocation.cidr, like.attr("cidr"))),
-            ("netmask_length", Value::int(i64::from(allocation.cidr.prefix_len()))),
+            (
+                "netmask_length",
+                Value::int(i64::from(allocation.cidr.prefix_len())),
+            ),
             ("disallowed_cidrs", like.attr("disallowed_cidrs").clone()),
-            ("description", optional_string(&allocation.description, like.attr("description"))),
+            (
+                "description",
+                optional_string(&allocation.description, like.attr("description")),
+            ),
             ("tags", optional_tags(&allocation.tags, like.attr("tags"))),
         ])
     }
@@ -69,9 +74,15 @@ impl AllocationResource {
         if diagnostics.has_errors() {
             return Err(diagnostics);
         }
-        let known = ["pool_id", "cidr", "netmask_length", "disallowed_cidrs", "tags"]
-            .iter()
-            .all(|name| config.attr(name).is_wholly_known());
+        let known = [
+            "pool_id",
+            "cidr",
+            "netmask_length",
+            "disallowed_cidrs",
+            "tags",
+        ]
+        .iter()
+        .all(|name| config.attr(name).is_wholly_known());
         let Some(pool_id) = string_attr(config, "pool_id").filter(|_| known) else {
             return Ok(None);
         };
@@ -178,7 +189,9 @@ impl Resource for AllocationResource {
         } else {
             let id = string_attr(&request.prior_state, "id").unwrap_or_default();
             let update = AllocationUpdate {
-                description: Some(string_attr(&request.planned_state, "description").unwrap_or_default()),
+                description: Some(
+                    string_attr(&request.planned_state, "description").unwrap_or_default(),
+                ),
                 tags: Some(tags_attr(&request.planned_state, "tags")),
             };
             self.store

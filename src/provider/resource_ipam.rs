@@ -7,8 +7,8 @@ use crate::plugin::{
 };
 
 use super::common::{
-    bool_attr, object, optional_string, optional_string_set, optional_tags,
-    string_attr, strings_attr, tags_attr, StoreHandle,
+    bool_attr, object, optional_string, optional_string_set, optional_tags, string_attr,
+    strings_attr, tags_attr, StoreHandle,
 };
 
 pub struct IpamResource {
@@ -26,15 +26,24 @@ impl IpamResource {
     fn state(ipam: &Ipam, like: &Value) -> Value {
         object(vec![
             ("id", Value::string(&ipam.id)),
-            ("description", optional_string(&ipam.description, like.attr("description"))),
+            (
+                "description",
+                optional_string(&ipam.description, like.attr("description")),
+            ),
             (
                 "operating_regions",
                 optional_string_set(&ipam.operating_regions, like.attr("operating_regions")),
             ),
             ("tags", optional_tags(&ipam.tags, like.attr("tags"))),
             ("cascade", like.attr("cascade").clone()),
-            ("private_default_scope_id", Value::string(&ipam.private_default_scope_id)),
-            ("public_default_scope_id", Value::string(&ipam.public_default_scope_id)),
+            (
+                "private_default_scope_id",
+                Value::string(&ipam.private_default_scope_id),
+            ),
+            (
+                "public_default_scope_id",
+                Value::string(&ipam.public_default_scope_id),
+            ),
             ("scope_count", Value::int(ipam.scope_count as i64)),
         ])
     }
@@ -103,7 +112,9 @@ impl Resource for IpamResource {
                 tags,
             };
             self.store
-                .run("Create IPAM Error", &schema, move |store| store.create_ipam(&new))
+                .run("Create IPAM Error", &schema, move |store| {
+                    store.create_ipam(&new)
+                })
                 .await?
         } else {
             let id = string_attr(&request.prior_state, "id").unwrap_or_default();
@@ -125,9 +136,13 @@ impl Resource for IpamResource {
         let id = string_attr(&request.current_state, "id").unwrap_or_default();
         let state = self
             .store
-            .find("Read IPAM Error", &self.schema(), move |store| store.get_ipam(&id))
+            .find("Read IPAM Error", &self.schema(), move |store| {
+                store.get_ipam(&id)
+            })
             .await?
-            .map_or(Value::Null, |ipam| IpamResource::state(&ipam, &request.current_state));
+            .map_or(Value::Null, |ipam| {
+                IpamResource::state(&ipam, &request.current_state)
+            });
         Ok(ReadResponse::new(state, request.private))
     }
 
@@ -135,7 +150,9 @@ impl Resource for IpamResource {
         let id = id.trim().to_string();
         let ipam = self
             .store
-            .run("Import IPAM Error", &self.schema(), move |store| store.get_ipam(&id))
+            .run("Import IPAM Error", &self.schema(), move |store| {
+                store.get_ipam(&id)
+            })
             .await?;
         Ok(ImportedObject {
             state: IpamResource::state(&ipam, &Value::Null),

@@ -9,9 +9,9 @@ use crate::plugin::{
 };
 
 use super::common::{
-    attribute_error, bool_attr, family_attr, object, optional_bool,
-    optional_len, optional_string, optional_string_opt, optional_tags, prefix_len_attr,
-    sentence, string_attr, tags_attr, StoreHandle,
+    attribute_error, bool_attr, family_attr, object, optional_bool, optional_len, optional_string,
+    optional_string_opt, optional_tags, prefix_len_attr, sentence, string_attr, tags_attr,
+    StoreHandle,
 };
 
 /// Attributes whose change replaces the pool.
@@ -41,24 +41,51 @@ impl PoolResource {
         object(vec![
             ("id", Value::string(&pool.id)),
             ("scope_id", Value::string(&pool.scope_id)),
-            ("address_family", Value::string(pool.address_family.as_str())),
+            (
+                "address_family",
+                Value::string(pool.address_family.as_str()),
+            ),
             (
                 "source_pool_id",
                 optional_string_opt(pool.source_pool_id.as_deref(), like.attr("source_pool_id")),
             ),
-            ("locale", optional_string_opt(pool.locale.as_deref(), like.attr("locale"))),
-            ("description", optional_string(&pool.description, like.attr("description"))),
-            ("allocation_min_netmask_length", optional_len(pool.netmask.min)),
-            ("allocation_max_netmask_length", optional_len(pool.netmask.max)),
-            ("allocation_default_netmask_length", optional_len(pool.netmask.default)),
+            (
+                "locale",
+                optional_string_opt(pool.locale.as_deref(), like.attr("locale")),
+            ),
+            (
+                "description",
+                optional_string(&pool.description, like.attr("description")),
+            ),
+            (
+                "allocation_min_netmask_length",
+                optional_len(pool.netmask.min),
+            ),
+            (
+                "allocation_max_netmask_length",
+                optional_len(pool.netmask.max),
+            ),
+            (
+                "allocation_default_netmask_length",
+                optional_len(pool.netmask.default),
+            ),
             (
                 "allocation_resource_tags",
-                optional_tags(&pool.allocation_resource_tags, like.attr("allocation_resource_tags")),
+                optional_tags(
+                    &pool.allocation_resource_tags,
+                    like.attr("allocation_resource_tags"),
+                ),
             ),
-            ("auto_import", optional_bool(pool.auto_import, like.attr("auto_import"))),
+            (
+                "auto_import",
+                optional_bool(pool.auto_import, like.attr("auto_import")),
+            ),
             (
                 "publicly_advertisable",
-                optional_bool(pool.publicly_advertisable, like.attr("publicly_advertisable")),
+                optional_bool(
+                    pool.publicly_advertisable,
+                    like.attr("publicly_advertisable"),
+                ),
             ),
             ("cascade", like.attr("cascade").clone()),
             ("tags", optional_tags(&pool.tags, like.attr("tags"))),
@@ -171,7 +198,9 @@ impl Resource for PoolResource {
             let lookup = source_id.clone();
             let source = self
                 .store
-                .run("Plan Pool Error", &schema, move |store| store.get_pool(&lookup))
+                .run("Plan Pool Error", &schema, move |store| {
+                    store.get_pool(&lookup)
+                })
                 .await
                 .map_err(|mut found| {
                     found.0.iter_mut().for_each(|d| {
@@ -249,7 +278,9 @@ impl Resource for PoolResource {
                 tags: tags_attr(&planned, "tags"),
             };
             self.store
-                .run("Create Pool Error", &schema, move |store| store.create_pool(&new))
+                .run("Create Pool Error", &schema, move |store| {
+                    store.create_pool(&new)
+                })
                 .await?
         } else {
             let id = string_attr(&request.prior_state, "id").unwrap_or_default();
@@ -274,9 +305,13 @@ impl Resource for PoolResource {
         let id = string_attr(&request.current_state, "id").unwrap_or_default();
         let state = self
             .store
-            .find("Read Pool Error", &self.schema(), move |store| store.get_pool(&id))
+            .find("Read Pool Error", &self.schema(), move |store| {
+                store.get_pool(&id)
+            })
             .await?
-            .map_or(Value::Null, |pool| PoolResource::state(&pool, &request.current_state));
+            .map_or(Value::Null, |pool| {
+                PoolResource::state(&pool, &request.current_state)
+            });
         Ok(ReadResponse::new(state, request.private))
     }
 
@@ -284,7 +319,9 @@ impl Resource for PoolResource {
         let id = id.trim().to_string();
         let pool = self
             .store
-            .run("Import Pool Error", &self.schema(), move |store| store.get_pool(&id))
+            .run("Import Pool Error", &self.schema(), move |store| {
+                store.get_pool(&id)
+            })
             .await?;
         Ok(ImportedObject {
             state: PoolResource::state(&pool, &Value::Null),

@@ -3,9 +3,8 @@
 
 use crate::ipam::{PoolCidr, PoolCidrRequest};
 use crate::plugin::{
-    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics,
-    ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
-    Value,
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
+    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
 };
 
 use super::common::{
@@ -31,7 +30,10 @@ impl PoolCidrResource {
             ("id", Value::string(&pool_cidr.id)),
             ("pool_id", Value::string(&pool_cidr.pool_id)),
             ("cidr", cidr_value(&pool_cidr.cidr, like.attr("cidr"))),
-            ("netmask_length", Value::int(i64::from(pool_cidr.cidr.prefix_len()))),
+            (
+                "netmask_length",
+                Value::int(i64::from(pool_cidr.cidr.prefix_len())),
+            ),
         ])
     }
 
@@ -99,7 +101,8 @@ impl Resource for PoolCidrResource {
         let mut planned = request.proposed_new_state;
         if request.prior_state.is_null() {
             let wanted = PoolCidrResource::request(&request.config)?;
-            if let (Some(pool_id), Some(wanted)) = (string_attr(&request.config, "pool_id"), wanted) {
+            if let (Some(pool_id), Some(wanted)) = (string_attr(&request.config, "pool_id"), wanted)
+            {
                 self.store
                     .run("Plan Pool CIDR Error", &self.schema(), move |store| {
                         store.preview_pool_cidr(&pool_id, wanted)

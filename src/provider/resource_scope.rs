@@ -2,9 +2,8 @@
 
 use crate::ipam::{NewScope, Scope, ScopeUpdate};
 use crate::plugin::{
-    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics,
-    ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
-    Value,
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
+    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
 };
 
 use super::common::{
@@ -29,7 +28,10 @@ impl ScopeResource {
         object(vec![
             ("id", Value::string(&scope.id)),
             ("ipam_id", Value::string(&scope.ipam_id)),
-            ("description", optional_string(&scope.description, like.attr("description"))),
+            (
+                "description",
+                optional_string(&scope.description, like.attr("description")),
+            ),
             ("tags", optional_tags(&scope.tags, like.attr("tags"))),
             ("cascade", like.attr("cascade").clone()),
             ("is_default", Value::Bool(scope.is_default)),
@@ -108,7 +110,9 @@ impl Resource for ScopeResource {
                 tags,
             };
             self.store
-                .run("Create Scope Error", &schema, move |store| store.create_scope(&new))
+                .run("Create Scope Error", &schema, move |store| {
+                    store.create_scope(&new)
+                })
                 .await?
         } else {
             let id = string_attr(&request.prior_state, "id").unwrap_or_default();
@@ -129,9 +133,13 @@ impl Resource for ScopeResource {
         let id = string_attr(&request.current_state, "id").unwrap_or_default();
         let state = self
             .store
-            .find("Read Scope Error", &self.schema(), move |store| store.get_scope(&id))
+            .find("Read Scope Error", &self.schema(), move |store| {
+                store.get_scope(&id)
+            })
             .await?
-            .map_or(Value::Null, |scope| ScopeResource::state(&scope, &request.current_state));
+            .map_or(Value::Null, |scope| {
+                ScopeResource::state(&scope, &request.current_state)
+            });
         Ok(ReadResponse::new(state, request.private))
     }
 
@@ -139,7 +147,9 @@ impl Resource for ScopeResource {
         let id = id.trim().to_string();
         let scope = self
             .store
-            .run("Import Scope Error", &self.schema(), move |store| store.get_scope(&id))
+            .run("Import Scope Error", &self.schema(), move |store| {
+                store.get_scope(&id)
+            })
             .await?;
         Ok(ImportedObject {
             state: ScopeResource::state(&scope, &Value::Null),

@@ -124,7 +124,8 @@ impl Mirror {
     /// Installs `binary` as `registry.terraform.io/<namespace>/<type_name>` version
     /// [`PROVIDER_VERSION`].
     pub fn new(binary: &Path, namespace: &str, type_name: &str) -> Mirror {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary mirror directory");
+        let dir =
+            tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary mirror directory");
         let platform = dir
             .path()
             .join("mirror/registry.terraform.io")
@@ -221,7 +222,8 @@ pub struct Workdir {
 impl Workdir {
     pub fn new(terraform: &Terraform, mirror: &Mirror) -> Workdir {
         Workdir {
-            dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary working directory"),
+            dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .expect("temporary working directory"),
             terraform: terraform.clone(),
             cli_config: mirror.cli_config.clone(),
             env: Vec::new(),
