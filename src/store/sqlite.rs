@@ -248,7 +248,6 @@ fn pool_cidr_row(row: &Row<'_>) -> rusqlite::Result<PoolCidrRow> {
 
 #[derive(Debug, Clone)]
 struct AllocationRow {
-    num: i64,
     pool_num: i64,
     family: AddressFamily,
     block: Block,
@@ -256,22 +255,21 @@ struct AllocationRow {
 }
 
 fn allocation_row(row: &Row<'_>) -> rusqlite::Result<AllocationRow> {
-    let family = family_col(row, 3)?;
-    let block = block_cols(row, 4, 5)?;
+    let family = family_col(row, 2)?;
+    let block = block_cols(row, 3, 4)?;
     Ok(AllocationRow {
-        num: row.get(0)?,
-        pool_num: row.get(11)?,
+        pool_num: row.get(10)?,
         family,
         block,
         allocation: Allocation {
-            id: row.get(1)?,
-            pool_id: row.get(2)?,
+            id: row.get(0)?,
+            pool_id: row.get(1)?,
             cidr: block.to_net(family),
-            description: row.get(6)?,
-            tags: tags_col(row, 7)?,
-            child_pool_cidr_id: row.get(8)?,
-            created_at: row.get(9)?,
-            updated_at: row.get(10)?,
+            description: row.get(5)?,
+            tags: tags_col(row, 6)?,
+            child_pool_cidr_id: row.get(7)?,
+            created_at: row.get(8)?,
+            updated_at: row.get(9)?,
         },
     })
 }
@@ -358,23 +356,28 @@ impl FreeBlockIndex for SqlFreeIndex<'_> {
     fn remove(&mut self, block: Block) -> Result<()> {
         self.conn
             .prepare_cached(FREE_DELETE)
-            .and_then(|mut stmt| stmt.execute(params![self.pool_num, &blob(block.start)[..]]))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    self.pool_num,
+                    block.prefix_len,
+                    &blob(block.start)[..]
+                ])
+            })
             .map(|_| ())
             .map_err(sql_to_domain)
     }
 
     fn contains(&mut self, block: Block) -> Result<bool> {
-        let len: Option<u8> = self
-            .conn
-            .prepare_cached(FREE_GET)
+        self.conn
+            .prepare_cached(FREE_EXISTS)
             .and_then(|mut stmt| {
-                stmt.query_row(params![self.pool_num, &blob(block.start)[..]], |row| {
-                    row.get(0)
-                })
-                .optional()
+                stmt.exists(params![
+                    self.pool_num,
+                    block.prefix_len,
+                    &blob(block.start)[..]
+                ])
             })
-            .map_err(sql_to_domain)?;
-        Ok(len == Some(block.prefix_len))
+            .map_err(sql_to_domain)
     }
 
     fn next_best_fit(&mut self, max_len: u8, after: Option<Block>) -> Result<Option<Block>> {
@@ -400,10 +403,6 @@ impl FreeBlockIndex for SqlFreeIndex<'_> {
         // the empty blob sorts before every address
         let after = after.map(|a| blob(a).to_vec()).unwrap_or_default();
         self.one(FREE_FIRST_FIT, params![self.pool_num, max_len, after])
-    }
-
-    fn at_or_before(&mut self, addr: u128) -> Result<Option<Block>> {
-        self.one(FREE_AT_OR_BEFORE, params![self.pool_num, &blob(addr)[..]])
     }
 
     fn largest(&mut self) -> Result<Option<Block>> {
@@ -441,7 +440,6 @@ struct PoolCidrPlan {
 
 /// An allocation found inside a pool CIDR.
 struct InsideAllocation {
-    num: i64,
     id: String,
     block: Block,
     child_pool_cidr_id: Option<String>,
@@ -747,7 +745,7 @@ impl<'c> Tx<'c> {
     fn release_row(&self, row: &AllocationRow, reason: &str) -> R<()> {
         self.conn
             .prepare_cached(ALLOCATION_DELETE)?
-            .execute([row.num])?;
+            .execute(params![row.pool_num, &blob(row.block.start)[..]])?;
         let Some((_, pool_cidr)) =
             self.containing_pool_cidr(row.pool_num, row.family, row.block)?
         else {
@@ -920,10 +918,9 @@ impl<'c> Tx<'c> {
                 ],
                 |row| {
                     Ok(InsideAllocation {
-                        num: row.get(0)?,
-                        id: row.get(1)?,
-                        block: block_cols(row, 2, 3)?,
-                        child_pool_cidr_id: row.get(4)?,
+                        id: row.get(0)?,
+                        block: block_cols(row, 1, 2)?,
+                        child_pool_cidr_id: row.get(3)?,
                     })
                 },
             )?
@@ -978,7 +975,6 @@ impl<'c> Tx<'c> {
             .into());
         }
         for InsideAllocation {
-            num,
             id: allocation_id,
             block,
             child_pool_cidr_id,
@@ -990,7 +986,7 @@ impl<'c> Tx<'c> {
                 None => {
                     self.conn
                         .prepare_cached(ALLOCATION_DELETE)?
-                        .execute([num])?;
+                        .execute(params![row.pool_num, &blob(block.start)[..]])?;
                     self.audit(
                         "release",
                         &allocation_id,
@@ -1940,13 +1936,12 @@ mod tests {
             (FREE_BEST_FIT, &[&1, &28]),
             (FREE_BEST_FIT_SAME_LEN_AFTER, &[&1, &28, &blob]),
             (FREE_BEST_FIT_SHORTER, &[&1, &28]),
-            (FREE_AT_OR_BEFORE, &[&1, &blob]),
-            (FREE_GET, &[&1, &blob]),
-            (FREE_DELETE, &[&1, &blob]),
+            (FREE_EXISTS, &[&1, &28, &blob]),
+            (FREE_DELETE, &[&1, &28, &blob]),
             (POOL_CIDR_AT_OR_BEFORE, &[&1, &blob]),
             (POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE, &[&"s", &4, &blob]),
             (ALLOCATION_AT_OR_BEFORE, &[&1, &blob]),
-            (ALLOCATION_DELETE, &[&1]),
+            (ALLOCATION_DELETE, &[&1, &blob]),
         ];
         for (sql, params) in queries {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -1966,6 +1961,6 @@ mod tests {
             .prepare(&format!("EXPLAIN QUERY PLAN {FREE_BEST_FIT}"))
             .unwrap();
         let plan: String = stmt.query_row(params![1, 28], |row| row.get(3)).unwrap();
-        assert!(plan.contains("free_blocks_by_size"), "{plan}");
+        assert!(plan.contains("PRIMARY KEY"), "{plan}");
     }
 }
