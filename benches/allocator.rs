@@ -73,11 +73,10 @@ fn bare_commit(conn: &mut Connection, i: usize) -> Duration {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .unwrap();
-    tx.execute(
-        "INSERT INTO bench_floor (payload) VALUES (?1)",
-        params![&(i as u128).to_be_bytes()[..]],
-    )
-    .unwrap();
+    tx.prepare_cached("INSERT INTO bench_floor (payload) VALUES (?1)")
+        .unwrap()
+        .execute(params![&(i as u128).to_be_bytes()[..]])
+        .unwrap();
     tx.commit().unwrap();
     started.elapsed()
 }

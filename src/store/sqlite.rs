@@ -1442,6 +1442,12 @@ impl SqliteStore {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(options.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(64);
+        // Plans must not depend on bound values: without this, SQLite (built with STAT4)
+        // re-parses and re-plans the range queries of the allocator on every call.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(storage(format!(
@@ -1962,5 +1968,64 @@ mod tests {
             .unwrap();
         let plan: String = stmt.query_row(params![1, 28], |row| row.get(3)).unwrap();
         assert!(plan.contains("PRIMARY KEY"), "{plan}");
+    }
+}
+#[cfg(test)]
+mod reprepare_tests {
+    use super::*;
+
+    /// Every allocate and release reuses its prepared statements: no statement of the hot path
+    /// is parsed and planned again (which SQLite does per call for range queries unless the
+    /// query planner stability guarantee is on).
+    #[test]
+    fn hot_statements_are_never_reprepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("p.db"), SqliteOptions::new("t")).unwrap();
+        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
+        let pool = store
+            .create_pool(&NewPool::new(
+                &ipam.private_default_scope_id,
+                AddressFamily::Ipv4,
+            ))
+            .unwrap();
+        let cidr = "10.0.0.0/8".parse().unwrap();
+        store
+            .provision_pool_cidr(&pool.id, PoolCidrRequest::Cidr(cidr))
+            .unwrap();
+        let request = AllocationRequest {
+            pool_id: pool.id.clone(),
+            netmask_length: Some(28),
+            ..Default::default()
+        };
+        for _ in 0..50 {
+            let allocation = store.allocate(&request).unwrap();
+            store.release_allocation(&allocation.id).unwrap();
+        }
+        let conn = store.lock();
+        let pool_by_id = format!("{POOL_SELECT} WHERE id = ?1");
+        let allocation_by_id = format!("{ALLOCATION_SELECT} WHERE a.id = ?1");
+        for sql in [
+            FREE_BEST_FIT,
+            FREE_EXISTS,
+            FREE_DELETE,
+            FREE_INSERT,
+            ALLOCATION_INSERT,
+            ALLOCATION_DELETE,
+            AUDIT_INSERT,
+            POOL_CIDR_AT_OR_BEFORE,
+            &pool_by_id,
+            &allocation_by_id,
+        ] {
+            let stmt = conn.prepare_cached(sql).unwrap();
+            assert!(
+                stmt.get_status(rusqlite::StatementStatus::Run) >= 50,
+                "{sql} was not cached"
+            );
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "{sql}"
+            );
+        }
     }
 }
