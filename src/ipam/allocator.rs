@@ -31,8 +31,6 @@ pub trait FreeBlockIndex {
     /// The lowest-addressed free block with `prefix_len ≤ max_len` and `start > after`
     /// (first fit, for comparison and for callers that want it).
     fn next_first_fit(&mut self, max_len: u8, after: Option<u128>) -> Result<Option<Block>>;
-    /// The free block with the greatest start ≤ `addr`.
-    fn at_or_before(&mut self, addr: u128) -> Result<Option<Block>>;
     /// The largest free block (shortest prefix), lowest address among equals.
     fn largest(&mut self) -> Result<Option<Block>>;
 }
@@ -117,15 +115,23 @@ fn find_fit(
     }
 }
 
-/// The free block that wholly contains `target`, if `target` is entirely free.
+/// The free block that wholly contains `target`, if `target` is entirely free: free blocks are
+/// aligned, so it can only be one of `target`'s enclosing blocks, one per prefix length.
 pub fn find_containing_free(
     index: &mut dyn FreeBlockIndex,
     family: AddressFamily,
     target: Block,
 ) -> Result<Option<Block>> {
-    Ok(index
-        .at_or_before(target.start)?
-        .filter(|free| free.contains(&target, family)))
+    for len in (0..=target.prefix_len).rev() {
+        let candidate = Block {
+            start: target.start & !host_mask(family, len),
+            prefix_len: len,
+        };
+        if index.contains(candidate)? {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
 }
 
 /// Takes `target` out of the free block `free` that contains it, returning the other halves.
@@ -244,14 +250,6 @@ impl FreeBlockIndex for MemoryIndex {
             .by_start
             .range((from, Bound::Unbounded))
             .find(|(_, &len)| len <= max_len)
-            .map(|(&start, &prefix_len)| Block { start, prefix_len }))
-    }
-
-    fn at_or_before(&mut self, addr: u128) -> Result<Option<Block>> {
-        Ok(self
-            .by_start
-            .range(..=addr)
-            .next_back()
             .map(|(&start, &prefix_len)| Block { start, prefix_len }))
     }
 

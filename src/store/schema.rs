@@ -61,30 +61,30 @@ CREATE TABLE pool_cidrs (
 );
 CREATE INDEX pool_cidrs_by_pool ON pool_cidrs(pool_num, start);
 CREATE INDEX pool_cidrs_top_level ON pool_cidrs(scope_id, family, start) WHERE is_top_level = 1;
+-- keyed by (pool, start): one b-tree to write per allocation, and two allocations of a pool
+-- can never start at the same address
 CREATE TABLE allocations (
-    num                INTEGER PRIMARY KEY,
-    id                 TEXT NOT NULL UNIQUE,
     pool_num           INTEGER NOT NULL REFERENCES pools(num),
     start              BLOB NOT NULL,
     prefix_len         INTEGER NOT NULL,
+    id                 TEXT NOT NULL UNIQUE,
     description        TEXT NOT NULL,
     tags               TEXT NOT NULL,
     child_pool_cidr_id TEXT,
     created_at         TEXT NOT NULL,
-    updated_at         TEXT NOT NULL
-);
--- unique: two allocations of a pool never start at the same address
-CREATE UNIQUE INDEX allocations_by_start ON allocations(pool_num, start);
--- the free-space index of the allocator: aligned free blocks per pool
-CREATE TABLE free_blocks (
-    pool_num   INTEGER NOT NULL REFERENCES pools(num),
-    start      BLOB NOT NULL,
-    prefix_len INTEGER NOT NULL,
+    updated_at         TEXT NOT NULL,
     PRIMARY KEY (pool_num, start)
 ) WITHOUT ROWID;
-CREATE INDEX free_blocks_by_size ON free_blocks(pool_num, prefix_len DESC, start);
+-- the free-space index of the allocator: aligned free blocks per pool, in best-fit order
+-- (longest prefix first, then lowest address); one b-tree, so a commit writes few pages
+CREATE TABLE free_blocks (
+    pool_num   INTEGER NOT NULL REFERENCES pools(num),
+    prefix_len INTEGER NOT NULL,
+    start      BLOB NOT NULL,
+    PRIMARY KEY (pool_num, prefix_len DESC, start)
+) WITHOUT ROWID;
 CREATE TABLE audit_events (
-    sequence  INTEGER PRIMARY KEY AUTOINCREMENT,
+    sequence  INTEGER PRIMARY KEY,  -- never deleted, so increasing without AUTOINCREMENT
     at        TEXT NOT NULL,
     actor     TEXT NOT NULL,
     action    TEXT NOT NULL,
@@ -96,9 +96,10 @@ CREATE TABLE audit_events (
 
 pub(crate) const FREE_INSERT: &str =
     "INSERT INTO free_blocks (pool_num, start, prefix_len) VALUES (?1, ?2, ?3)";
-pub(crate) const FREE_DELETE: &str = "DELETE FROM free_blocks WHERE pool_num = ?1 AND start = ?2";
-pub(crate) const FREE_GET: &str =
-    "SELECT prefix_len FROM free_blocks WHERE pool_num = ?1 AND start = ?2";
+pub(crate) const FREE_DELETE: &str =
+    "DELETE FROM free_blocks WHERE pool_num = ?1 AND prefix_len = ?2 AND start = ?3";
+pub(crate) const FREE_EXISTS: &str =
+    "SELECT 1 FROM free_blocks WHERE pool_num = ?1 AND prefix_len = ?2 AND start = ?3";
 pub(crate) const FREE_BEST_FIT: &str = "SELECT start, prefix_len FROM free_blocks \
      WHERE pool_num = ?1 AND prefix_len <= ?2 ORDER BY prefix_len DESC, start LIMIT 1";
 pub(crate) const FREE_BEST_FIT_SAME_LEN_AFTER: &str = "SELECT start, prefix_len FROM free_blocks \
@@ -107,8 +108,6 @@ pub(crate) const FREE_BEST_FIT_SHORTER: &str = "SELECT start, prefix_len FROM fr
      WHERE pool_num = ?1 AND prefix_len < ?2 ORDER BY prefix_len DESC, start LIMIT 1";
 pub(crate) const FREE_FIRST_FIT: &str = "SELECT start, prefix_len FROM free_blocks \
      WHERE pool_num = ?1 AND prefix_len <= ?2 AND start > ?3 ORDER BY start LIMIT 1";
-pub(crate) const FREE_AT_OR_BEFORE: &str = "SELECT start, prefix_len FROM free_blocks \
-     WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
 pub(crate) const FREE_SHORTEST_LEN: &str =
     "SELECT min(prefix_len) FROM free_blocks WHERE pool_num = ?1";
 pub(crate) const FREE_LOWEST_OF_LEN: &str = "SELECT start, prefix_len FROM free_blocks \
@@ -166,17 +165,18 @@ pub(crate) const POOL_CIDR_DELETE: &str = "DELETE FROM pool_cidrs WHERE id = ?1"
 pub(crate) const ALLOCATION_INSERT: &str =
     "INSERT INTO allocations (id, pool_num, start, prefix_len, description, tags, \
      child_pool_cidr_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
-pub(crate) const ALLOCATION_SELECT: &str = "SELECT a.num, a.id, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
+pub(crate) const ALLOCATION_SELECT: &str = "SELECT a.id, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
      a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num FROM allocations a JOIN pools p ON p.num = a.pool_num";
 pub(crate) const ALLOCATION_AT_OR_BEFORE: &str =
     "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
 pub(crate) const ALLOCATION_IN_RANGE: &str =
-    "SELECT num, id, start, prefix_len, child_pool_cidr_id FROM allocations \
+    "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
 pub(crate) const ALLOCATION_UPDATE: &str =
     "UPDATE allocations SET description = ?2, tags = ?3, updated_at = ?4 WHERE id = ?1";
-pub(crate) const ALLOCATION_DELETE: &str = "DELETE FROM allocations WHERE num = ?1";
+pub(crate) const ALLOCATION_DELETE: &str =
+    "DELETE FROM allocations WHERE pool_num = ?1 AND start = ?2";
 
 pub(crate) const AUDIT_INSERT: &str =
     "INSERT INTO audit_events (at, actor, action, object_id, cidr, details) \
