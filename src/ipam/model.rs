@@ -160,6 +160,9 @@ pub struct Allocation {
     pub tags: Tags,
     /// The child pool CIDR this allocation backs, if any.
     pub child_pool_cidr_id: Option<String>,
+    /// The CIDRs the request asked to skip, kept so that an imported allocation shows the
+    /// configuration that made it.
+    pub disallowed_cidrs: Vec<IpNet>,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// RFC 3339 time of the last change.

@@ -304,6 +304,25 @@ pub fn cidr_value(stored: &IpNet, like: &Value) -> Value {
     Value::string(stored.to_string())
 }
 
+/// An optional set of CIDRs as stored, keeping the texts of `like` when they name the same
+/// networks (empty and null are the same).
+pub fn optional_cidr_set(stored: &[IpNet], like: &Value) -> Value {
+    if let Some(items) = like.as_elements() {
+        let mut given: Vec<IpNet> = items
+            .iter()
+            .filter_map(|v| v.as_str().and_then(|t| t.trim().parse().ok()))
+            .collect();
+        let mut wanted = stored.to_vec();
+        given.sort();
+        wanted.sort();
+        if given.len() == items.len() && given == wanted {
+            return like.clone();
+        }
+    }
+    let texts: Vec<String> = stored.iter().map(ToString::to_string).collect();
+    optional_string_set(&texts, like)
+}
+
 /// A whole number of any size (IPv6 address counts exceed 64 bits).
 pub fn count_value(count: u128) -> Value {
     Value::Number(Number::parse(&count.to_string()).unwrap_or_else(|| Number::from(0i64)))

@@ -9,8 +9,8 @@ use crate::plugin::{
 };
 
 use super::common::{
-    attribute_error, cidr_attr, cidr_value, cidrs_attr, object, optional_string, optional_tags,
-    prefix_len_attr, string_attr, tags_attr, StoreHandle,
+    attribute_error, cidr_attr, cidr_value, cidrs_attr, object, optional_cidr_set, optional_string,
+    optional_tags, prefix_len_attr, string_attr, tags_attr, StoreHandle,
 };
 
 /// Attributes whose change replaces the allocation (it moves to another block).
@@ -36,7 +36,10 @@ impl AllocationResource {
                 "netmask_length",
                 Value::int(i64::from(allocation.cidr.prefix_len())),
             ),
-            ("disallowed_cidrs", like.attr("disallowed_cidrs").clone()),
+            (
+                "disallowed_cidrs",
+                optional_cidr_set(&allocation.disallowed_cidrs, like.attr("disallowed_cidrs")),
+            ),
             (
                 "description",
                 optional_string(&allocation.description, like.attr("description")),

@@ -922,7 +922,14 @@ pub fn disallowed_cidrs_are_skipped(store: &dyn Store) {
         disallowed_cidrs: vec![net("10.0.0.0/18"), net("10.0.64.0/24")],
         ..request(&pool, Some(24), None)
     };
-    assert_eq!(store.allocate(&req).unwrap().cidr, net("10.0.65.0/24"));
+    let made = store.allocate(&req).unwrap();
+    assert_eq!(made.cidr, net("10.0.65.0/24"));
+    // the request's disallowed CIDRs are kept with the allocation (import shows them)
+    assert_eq!(made.disallowed_cidrs, req.disallowed_cidrs);
+    assert_eq!(
+        store.get_allocation(&made.id).unwrap().disallowed_cidrs,
+        req.disallowed_cidrs
+    );
     refused(
         store,
         "disallowed host bits",

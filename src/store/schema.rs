@@ -71,6 +71,7 @@ CREATE TABLE allocations (
     description        TEXT NOT NULL,
     tags               TEXT NOT NULL,
     child_pool_cidr_id TEXT,
+    disallowed_cidrs   TEXT NOT NULL DEFAULT '[]',
     created_at         TEXT NOT NULL,
     updated_at         TEXT NOT NULL,
     PRIMARY KEY (pool_num, start)
@@ -164,9 +165,9 @@ pub(crate) const POOL_CIDR_DELETE: &str = "DELETE FROM pool_cidrs WHERE id = ?1"
 
 pub(crate) const ALLOCATION_INSERT: &str =
     "INSERT INTO allocations (id, pool_num, start, prefix_len, description, tags, \
-     child_pool_cidr_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
+     child_pool_cidr_id, disallowed_cidrs, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8)";
 pub(crate) const ALLOCATION_SELECT: &str = "SELECT a.id, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
-     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num FROM allocations a JOIN pools p ON p.num = a.pool_num";
+     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs FROM allocations a JOIN pools p ON p.num = a.pool_num";
 pub(crate) const ALLOCATION_AT_OR_BEFORE: &str =
     "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";

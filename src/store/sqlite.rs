@@ -174,6 +174,22 @@ fn strings_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<String>> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
+fn cidrs_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<IpNet>> {
+    strings_col(row, idx)?
+        .iter()
+        .map(|text| {
+            text.parse::<IpNet>().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))
+            })
+        })
+        .collect()
+}
+
+fn cidrs_json(cidrs: &[IpNet]) -> String {
+    let texts: Vec<String> = cidrs.iter().map(ToString::to_string).collect();
+    strings_json(&texts)
+}
+
 fn tags_json(tags: &Tags) -> String {
     serde_json::to_string(tags).expect("string maps serialize")
 }
@@ -275,6 +291,7 @@ fn allocation_row(row: &Row<'_>) -> rusqlite::Result<AllocationRow> {
             description: row.get(5)?,
             tags: tags_col(row, 6)?,
             child_pool_cidr_id: row.get(7)?,
+            disallowed_cidrs: cidrs_col(row, 11)?,
             created_at: row.get(8)?,
             updated_at: row.get(9)?,
         },
@@ -694,6 +711,7 @@ impl<'c> Tx<'c> {
         description: &str,
         tags: &Tags,
         child_pool_cidr_id: Option<&str>,
+        disallowed_cidrs: &[IpNet],
     ) -> R<Allocation> {
         let family = pool.family();
         claim(&mut self.index(pool.num), family, free, target)?;
@@ -708,7 +726,8 @@ impl<'c> Tx<'c> {
                 description,
                 tags_json(tags),
                 child_pool_cidr_id,
-                self.now
+                self.now,
+                cidrs_json(disallowed_cidrs)
             ])?;
         let cidr = target.to_net(family);
         self.audit(
@@ -724,6 +743,7 @@ impl<'c> Tx<'c> {
             description: description.to_string(),
             tags: tags.clone(),
             child_pool_cidr_id: child_pool_cidr_id.map(str::to_string),
+            disallowed_cidrs: disallowed_cidrs.to_vec(),
             created_at: self.now.clone(),
             updated_at: self.now.clone(),
         })
@@ -745,6 +765,7 @@ impl<'c> Tx<'c> {
             &request.description,
             &request.tags,
             None,
+            &request.disallowed_cidrs,
         )
     }
 
@@ -875,6 +896,7 @@ impl<'c> Tx<'c> {
                     &description,
                     &Tags::new(),
                     Some(&id),
+                    &[],
                 )?;
                 Some(allocation.id)
             }
