@@ -648,6 +648,28 @@ output "id" {
                 &id,
             ])
             .success();
+        other.assert_no_changes();
+
+        // A description changed elsewhere shows as drift, to be set back in place.
+        other.write(
+            "main.tf",
+            &format!("resource \"ipam_allocation\" \"a\" {{\n  pool_id = \"{pool_id}\"\n  description = \"changed elsewhere\"\n}}\n"),
+        );
+        other.apply().success();
+        let plan = dir.plan();
+        assert_eq!(plan.code, 2, "{}", plan.describe());
+        assert!(
+            plan.stdout
+                .contains("\"changed elsewhere\" -> \"drifting\""),
+            "{}",
+            plan.describe()
+        );
+        assert!(
+            plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+            "{}",
+            plan.describe()
+        );
+
         other.destroy().success();
 
         let plan = dir.plan();
