@@ -125,3 +125,24 @@ fn threads_sharing_one_store_get_distinct_blocks() {
     assert_eq!(all.iter().collect::<HashSet<_>>().len(), 200);
     assert!(store.check_consistency().unwrap().is_empty());
 }
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let error = match SqliteStore::open(&path, options()) {
+        Err(error) => error,
+        Ok(_) => panic!("opened a text file as a database"),
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("notes.txt") && text.contains("not a database"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![b'x'; 4096],
+        "the file was changed"
+    );
+}
