@@ -33,6 +33,14 @@ fn a_newer_database_is_refused_and_left_alone() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let page_size: u32 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, 1024);
     conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
     drop(conn);
@@ -124,4 +132,25 @@ fn threads_sharing_one_store_get_distinct_blocks() {
     assert_eq!(all.len(), 200);
     assert_eq!(all.iter().collect::<HashSet<_>>().len(), 200);
     assert!(store.check_consistency().unwrap().is_empty());
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let error = match SqliteStore::open(&path, options()) {
+        Err(error) => error,
+        Ok(_) => panic!("opened a text file as a database"),
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("notes.txt") && text.contains("not a database"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![b'x'; 4096],
+        "the file was changed"
+    );
 }

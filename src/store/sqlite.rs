@@ -1457,7 +1457,14 @@ impl SqliteStore {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
                 }
-                Err(e) => return Err(to_public(e)),
+                Err(e) => {
+                    return Err(match to_public(e) {
+                        Error::Storage { message } => Error::Storage {
+                            message: format!("cannot open database {}: {message}", path.display()),
+                        },
+                        other => other,
+                    })
+                }
             }
         };
         Ok(SqliteStore {
