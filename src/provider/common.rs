@@ -109,7 +109,17 @@ impl StoreHandle {
 /// the schema has that attribute.
 pub fn error_diagnostic(summary: &str, schema: &Schema, error: &ipam::Error) -> Diagnostic {
     let diagnostic = Diagnostic::error(summary, sentence(&error.to_string()));
-    match error.input() {
+    // a missing parent object is about the attribute that names it
+    let input = error.input().or(match error {
+        ipam::Error::NotFound { kind, .. } => match kind {
+            ipam::ObjectKind::Ipam => Some("ipam_id"),
+            ipam::ObjectKind::Scope => Some("scope_id"),
+            ipam::ObjectKind::Pool => Some("pool_id"),
+            _ => None,
+        },
+        _ => None,
+    });
+    match input {
         Some(input) if schema.block.find(input).is_some() => {
             diagnostic.with_attribute(AttributePath::root(input))
         }
