@@ -4,6 +4,7 @@
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use tfipam::plugin::codec;
 use tfipam::plugin::{Number, Type, Value};
 
@@ -14,8 +15,24 @@ fn leaf_type() -> impl Strategy<Value = Type> {
 /// Types; `dynamic` appears only where cty allows a value to carry its own type: at the top
 /// and as an object attribute (not as a collection element type).
 fn any_type() -> impl Strategy<Value = Type> {
-    leaf_type().prop_recursive(4, 24, 4, |inner| {
-        let attribute = prop_oneof![4 => inner.clone(), 1 => Just(Type::Dynamic)];
+    types(true)
+}
+
+/// Types without `dynamic` anywhere: the type of an actual value. A value at a dynamic position
+/// has one such type (cty infers it from the value); generating it from a type with nested
+/// `dynamic` attributes would let the elements of one collection carry different types (say a
+/// tuple in one map entry and an object in the next), which is no cty value at all.
+fn concrete_type() -> impl Strategy<Value = Type> {
+    types(false)
+}
+
+fn types(dynamic_attributes: bool) -> impl Strategy<Value = Type> {
+    leaf_type().prop_recursive(4, 24, 4, move |inner| {
+        let attribute = if dynamic_attributes {
+            prop_oneof![4 => inner.clone(), 1 => Just(Type::Dynamic)].boxed()
+        } else {
+            inner.clone().boxed()
+        };
         prop_oneof![
             inner.clone().prop_map(Type::list),
             inner.clone().prop_map(Type::set),
@@ -75,7 +92,7 @@ fn value_of(ty: Type, unknowns: bool) -> BoxedStrategy<Value> {
             .prop_map(Value::Tuple)
             .boxed(),
         // A value of some concrete type, which travels with its type.
-        Type::Dynamic => any_type()
+        Type::Dynamic => concrete_type()
             .prop_flat_map(move |ty| value_of(ty, unknowns))
             .boxed(),
     };
@@ -91,8 +108,27 @@ fn typed_value(unknowns: bool) -> impl Strategy<Value = (Type, Value)> {
         .prop_flat_map(move |ty| (Just(ty.clone()), value_of(ty, unknowns)))
 }
 
+/// 512 cases unless `PROPTEST_CASES` says otherwise (`PROPTEST_RNG_SEED` is honoured too).
+/// Integration tests have no lib.rs/main.rs beside them for the default failure persistence
+/// to find, so the regressions file is named directly (relative to the package root, cargo's
+/// working directory for tests).
+fn config() -> ProptestConfig {
+    let defaults = ProptestConfig::default();
+    ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            defaults.cases
+        } else {
+            512
+        },
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/plugin_values.proptest-regressions",
+        ))),
+        ..defaults
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn msgpack_round_trips((ty, value) in typed_value(true)) {

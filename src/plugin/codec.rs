@@ -915,6 +915,45 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_values_carry_one_unified_type() {
+        let value = Value::List(vec![
+            Value::object([("a", Value::Null)]),
+            Value::object([("a", Value::int(1))]),
+        ]);
+        let json = to_json(&value, &Type::Dynamic).unwrap();
+        assert_eq!(
+            json["type"],
+            serde_json::json!(["list", ["object", {"a": "number"}]])
+        );
+        assert_eq!(json["value"], serde_json::json!([{"a": null}, {"a": 1}]));
+        let bytes = to_json_bytes(&value, &Type::Dynamic).unwrap();
+        assert_eq!(from_json_bytes(&bytes, &Type::Dynamic).unwrap(), value);
+        let bytes = to_msgpack(&value, &Type::Dynamic).unwrap();
+        assert_eq!(from_msgpack(&bytes, &Type::Dynamic).unwrap(), value);
+
+        // Map entries of different types are no cty value: an error naming the place.
+        let mixed = Value::Map(
+            [
+                (
+                    "k".to_string(),
+                    Value::object([("_", Value::Tuple(vec![]))]),
+                ),
+                (
+                    "l".to_string(),
+                    Value::object([("_", Value::object([("f", Value::Set(vec![]))]))]),
+                ),
+            ]
+            .into(),
+        );
+        let error = to_json(&mixed, &Type::Dynamic).unwrap_err();
+        assert_eq!(
+            error.path.steps,
+            vec![PathStep::Key("l".into()), PathStep::Attribute("_".into())]
+        );
+        assert!(to_msgpack(&mixed, &Type::Dynamic).is_err());
+    }
+
+    #[test]
     fn json_state_decodes_with_missing_attributes_as_null() {
         let value = from_json_bytes(br#"{"id":"a","count":1e400}"#, &thing_type()).unwrap();
         assert_eq!(value.attr("id"), &Value::string("a"));

@@ -319,13 +319,16 @@ impl Value {
 
     /// The type this value evidently has, for encoding at a `dynamic` position. Empty
     /// collections and null/unknown values give `dynamic` where nothing more can be known.
+    /// The element type of a collection unifies what its elements show, as cty's element
+    /// types are one type: `[{a = null}, {a = 1}]` is a list of `object({a = number})`.
+    /// Elements with conflicting types (no cty value has them) keep the first element's type,
+    /// so encoding reports where the value does not fit.
     pub fn infer_type(&self) -> Type {
         fn element_type(items: &[Value]) -> Type {
             items
                 .iter()
                 .map(Value::infer_type)
-                .find(|t| *t != Type::Dynamic)
-                .unwrap_or(Type::Dynamic)
+                .fold(Type::Dynamic, |acc, t| unify(&acc, &t).unwrap_or(acc))
         }
         match self {
             Value::Null | Value::Unknown => Type::Dynamic,
@@ -344,6 +347,39 @@ impl Value {
             Value::Tuple(items) => Type::Tuple(items.iter().map(Value::infer_type).collect()),
         }
     }
+}
+
+/// The one type both `a` and `b` describe, with `dynamic` (nothing known) filled in from the
+/// other side; `None` when they conflict.
+fn unify(a: &Type, b: &Type) -> Option<Type> {
+    Some(match (a, b) {
+        (Type::Dynamic, other) | (other, Type::Dynamic) => other.clone(),
+        (Type::List(x), Type::List(y)) => Type::list(unify(x, y)?),
+        (Type::Set(x), Type::Set(y)) => Type::set(unify(x, y)?),
+        (Type::Map(x), Type::Map(y)) => Type::map(unify(x, y)?),
+        (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => Type::Tuple(
+            xs.iter()
+                .zip(ys)
+                .map(|(x, y)| unify(x, y))
+                .collect::<Option<_>>()?,
+        ),
+        (
+            Type::Object {
+                attributes: xs,
+                optional,
+            },
+            Type::Object { attributes: ys, .. },
+        ) if xs.len() == ys.len() && xs.keys().eq(ys.keys()) => Type::Object {
+            attributes: xs
+                .iter()
+                .zip(ys.values())
+                .map(|((name, x), y)| Some((name.clone(), unify(x, y)?)))
+                .collect::<Option<_>>()?,
+            optional: optional.clone(),
+        },
+        (x, y) if x == y => x.clone(),
+        _ => return None,
+    })
 }
 
 impl From<&str> for Value {
@@ -394,6 +430,34 @@ mod tests {
         assert!(Number::parse("1.2.3").is_none());
         assert!(Number::parse("").is_none());
         assert!(Number::parse("abc").is_none());
+    }
+
+    #[test]
+    fn element_types_unify_across_nulls_and_empty_collections() {
+        let list = Value::List(vec![
+            Value::object([("a", Value::Null), ("b", Value::List(vec![]))]),
+            Value::object([("a", Value::int(1)), ("b", Value::Null)]),
+            Value::object([
+                ("a", Value::Null),
+                ("b", Value::List(vec![Value::from("x")])),
+            ]),
+        ]);
+        assert_eq!(
+            list.infer_type(),
+            Type::list(Type::object([
+                ("a", Type::Number),
+                ("b", Type::list(Type::String))
+            ]))
+        );
+        // Conflicting element types (no cty value) keep the first one's type.
+        let conflicting = Value::Map(
+            [
+                ("x".to_string(), Value::Tuple(vec![])),
+                ("y".to_string(), Value::object([("a", Value::Bool(true))])),
+            ]
+            .into(),
+        );
+        assert_eq!(conflicting.infer_type(), Type::map(Type::Tuple(vec![])));
     }
 
     #[test]
