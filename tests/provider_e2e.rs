@@ -484,7 +484,10 @@ resource "ipam_allocation" "explicit" {
     Env = "dev"
   }
 }
+"#;
 
+/// The ids of every object of [`EVERY_TYPE`], by address.
+const EVERY_TYPE_IDS: &str = r#"
 output "ids" {
   value = {
     "ipam.org" = ipam.org.id
@@ -503,13 +506,14 @@ output "ids" {
 fn every_resource_type_imports_and_then_plans_no_changes() {
     for tf in terraform::all() {
         let (_guard, db) = database();
-        let original = workdir(tf, &db, EVERY_TYPE);
+        let original = workdir(tf, &db, &format!("{EVERY_TYPE}{EVERY_TYPE_IDS}"));
         original.init();
         original.apply().success();
         let ids = original.outputs()["ids"]["value"].clone();
         let next = cidr(&original.state_show_attribute("ipam_allocation.next", "cidr"));
         assert_eq!(next.prefix_len(), 24);
 
+        // without outputs: Terraform 1.0 would plan to add them to the fresh state
         let importer = workdir(tf, &db, EVERY_TYPE);
         importer.init();
         for (address, id) in ids.as_object().expect("ids") {
@@ -530,6 +534,10 @@ fn every_resource_type_imports_and_then_plans_no_changes() {
         );
 
         // A made-up id is refused with a clear message.
+        importer.write(
+            "nothing.tf",
+            "resource \"ipam_allocation\" \"nothing\" {\n  pool_id = ipam_pool.child.id\n}\n",
+        );
         let run = importer
             .run([
                 "import",
@@ -539,7 +547,12 @@ fn every_resource_type_imports_and_then_plans_no_changes() {
                 "ipam-alloc-00000000000000000",
             ])
             .failure();
-        let _ = run;
+        assert!(
+            run.text()
+                .contains("ipam-alloc-00000000000000000 does not exist"),
+            "{}",
+            run.describe()
+        );
     }
 }
 
