@@ -902,3 +902,23 @@ fn resource_examples_apply_and_plan_clean() {
         dir.destroy().success();
     }
 }
+
+#[test]
+fn data_source_examples_are_valid_configurations() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data-sources");
+    let tf = terraform::newest();
+    let mut examples: Vec<PathBuf> = fs::read_dir(&root)
+        .expect("examples/data-sources")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    examples.sort();
+    assert_eq!(examples.len(), 5, "one example per data source");
+    for example in examples {
+        let (_guard, db) = database();
+        let text = fs::read_to_string(example.join("data-source.tf")).expect("data-source.tf");
+        let dir = workdir(tf, &db, &text);
+        dir.init();
+        let run = dir.run(["validate", "-no-color"]);
+        assert_eq!(run.code, 0, "{}: {}", example.display(), run.describe());
+    }
+}
