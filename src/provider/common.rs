@@ -8,7 +8,10 @@ use std::sync::{Arc, OnceLock};
 use ipnet::IpNet;
 
 use crate::ipam::{self, parse_cidr, AddressFamily, Tags};
-use crate::plugin::{AttributePath, Diagnostic, Diagnostics, Number, Schema, Value};
+use crate::plugin::{
+    AttributePath, Diagnostic, Diagnostics, ImportedObject, Number, ReadRequest, ReadResponse,
+    Schema, Value,
+};
 use crate::store::Store;
 
 /// The store the provider opens in `ConfigureProvider`, shared by every resource and data source.
@@ -101,6 +104,60 @@ impl StoreHandle {
             Err(error) if is_not_found(&error) => Ok(None),
             Err(error) => Err(error_diagnostic(summary, schema, &error).into()),
         }
+    }
+}
+
+impl StoreHandle {
+    /// ReadResource of an object found by the state's `id`: its state as stored now (shaped like
+    /// the current state), or null when it no longer exists.
+    pub async fn read_by_id<T, G, S>(
+        &self,
+        noun: &str,
+        schema: &Schema,
+        request: ReadRequest,
+        get: G,
+        state: S,
+    ) -> Result<ReadResponse, Diagnostics>
+    where
+        T: Send + 'static,
+        G: FnOnce(&dyn Store, &str) -> ipam::Result<T> + Send + 'static,
+        S: FnOnce(&T, &Value) -> Value,
+    {
+        let id = string_attr(&request.current_state, "id").unwrap_or_default();
+        let found = self
+            .find(&format!("Read {noun} Error"), schema, move |store| {
+                get(store, &id)
+            })
+            .await?;
+        let new_state = found.map_or(Value::Null, |object| state(&object, &request.current_state));
+        Ok(ReadResponse::new(new_state, request.private))
+    }
+
+    /// ImportResourceState of an object by id: its state as stored, with the configuration-only
+    /// attributes null.
+    pub async fn import_by_id<T, G, S>(
+        &self,
+        noun: &str,
+        schema: &Schema,
+        id: &str,
+        get: G,
+        state: S,
+    ) -> Result<ImportedObject, Diagnostics>
+    where
+        T: Send + 'static,
+        G: FnOnce(&dyn Store, &str) -> ipam::Result<T> + Send + 'static,
+        S: FnOnce(&T, &Value) -> Value,
+    {
+        let id = id.trim().to_string();
+        let object = self
+            .run(&format!("Import {noun} Error"), schema, move |store| {
+                get(store, &id)
+            })
+            .await?;
+        Ok(ImportedObject {
+            state: state(&object, &Value::Null),
+            private: Vec::new(),
+        })
     }
 }
 

@@ -210,30 +210,28 @@ impl Resource for AllocationResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let id = string_attr(&request.current_state, "id").unwrap_or_default();
-        let state = self
-            .store
-            .find("Read Allocation Error", &self.schema(), move |store| {
-                store.get_allocation(&id)
-            })
-            .await?
-            .map_or(Value::Null, |found| {
-                AllocationResource::state(&found, &request.current_state)
-            });
-        Ok(ReadResponse::new(state, request.private))
+        let schema = self.schema();
+        self.store
+            .read_by_id(
+                "Allocation",
+                &schema,
+                request,
+                |store, id| store.get_allocation(id),
+                AllocationResource::state,
+            )
+            .await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let id = id.trim().to_string();
-        let found = self
-            .store
-            .run("Import Allocation Error", &self.schema(), move |store| {
-                store.get_allocation(&id)
-            })
-            .await?;
-        Ok(ImportedObject {
-            state: AllocationResource::state(&found, &Value::Null),
-            private: Vec::new(),
-        })
+        let schema = self.schema();
+        self.store
+            .import_by_id(
+                "Allocation",
+                &schema,
+                id,
+                |store, id| store.get_allocation(id),
+                AllocationResource::state,
+            )
+            .await
     }
 }

@@ -133,30 +133,28 @@ impl Resource for IpamResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let id = string_attr(&request.current_state, "id").unwrap_or_default();
-        let state = self
-            .store
-            .find("Read IPAM Error", &self.schema(), move |store| {
-                store.get_ipam(&id)
-            })
-            .await?
-            .map_or(Value::Null, |ipam| {
-                IpamResource::state(&ipam, &request.current_state)
-            });
-        Ok(ReadResponse::new(state, request.private))
+        let schema = self.schema();
+        self.store
+            .read_by_id(
+                "IPAM",
+                &schema,
+                request,
+                |store, id| store.get_ipam(id),
+                IpamResource::state,
+            )
+            .await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let id = id.trim().to_string();
-        let ipam = self
-            .store
-            .run("Import IPAM Error", &self.schema(), move |store| {
-                store.get_ipam(&id)
-            })
-            .await?;
-        Ok(ImportedObject {
-            state: IpamResource::state(&ipam, &Value::Null),
-            private: Vec::new(),
-        })
+        let schema = self.schema();
+        self.store
+            .import_by_id(
+                "IPAM",
+                &schema,
+                id,
+                |store, id| store.get_ipam(id),
+                IpamResource::state,
+            )
+            .await
     }
 }

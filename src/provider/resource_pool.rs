@@ -302,30 +302,28 @@ impl Resource for PoolResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let id = string_attr(&request.current_state, "id").unwrap_or_default();
-        let state = self
-            .store
-            .find("Read Pool Error", &self.schema(), move |store| {
-                store.get_pool(&id)
-            })
-            .await?
-            .map_or(Value::Null, |pool| {
-                PoolResource::state(&pool, &request.current_state)
-            });
-        Ok(ReadResponse::new(state, request.private))
+        let schema = self.schema();
+        self.store
+            .read_by_id(
+                "Pool",
+                &schema,
+                request,
+                |store, id| store.get_pool(id),
+                PoolResource::state,
+            )
+            .await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let id = id.trim().to_string();
-        let pool = self
-            .store
-            .run("Import Pool Error", &self.schema(), move |store| {
-                store.get_pool(&id)
-            })
-            .await?;
-        Ok(ImportedObject {
-            state: PoolResource::state(&pool, &Value::Null),
-            private: Vec::new(),
-        })
+        let schema = self.schema();
+        self.store
+            .import_by_id(
+                "Pool",
+                &schema,
+                id,
+                |store, id| store.get_pool(id),
+                PoolResource::state,
+            )
+            .await
     }
 }

@@ -160,30 +160,28 @@ impl Resource for PoolCidrResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let id = string_attr(&request.current_state, "id").unwrap_or_default();
-        let state = self
-            .store
-            .find("Read Pool CIDR Error", &self.schema(), move |store| {
-                store.get_pool_cidr(&id)
-            })
-            .await?
-            .map_or(Value::Null, |found| {
-                PoolCidrResource::state(&found, &request.current_state)
-            });
-        Ok(ReadResponse::new(state, request.private))
+        let schema = self.schema();
+        self.store
+            .read_by_id(
+                "Pool CIDR",
+                &schema,
+                request,
+                |store, id| store.get_pool_cidr(id),
+                PoolCidrResource::state,
+            )
+            .await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let id = id.trim().to_string();
-        let found = self
-            .store
-            .run("Import Pool CIDR Error", &self.schema(), move |store| {
-                store.get_pool_cidr(&id)
-            })
-            .await?;
-        Ok(ImportedObject {
-            state: PoolCidrResource::state(&found, &Value::Null),
-            private: Vec::new(),
-        })
+        let schema = self.schema();
+        self.store
+            .import_by_id(
+                "Pool CIDR",
+                &schema,
+                id,
+                |store, id| store.get_pool_cidr(id),
+                PoolCidrResource::state,
+            )
+            .await
     }
 }

@@ -130,30 +130,28 @@ impl Resource for ScopeResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let id = string_attr(&request.current_state, "id").unwrap_or_default();
-        let state = self
-            .store
-            .find("Read Scope Error", &self.schema(), move |store| {
-                store.get_scope(&id)
-            })
-            .await?
-            .map_or(Value::Null, |scope| {
-                ScopeResource::state(&scope, &request.current_state)
-            });
-        Ok(ReadResponse::new(state, request.private))
+        let schema = self.schema();
+        self.store
+            .read_by_id(
+                "Scope",
+                &schema,
+                request,
+                |store, id| store.get_scope(id),
+                ScopeResource::state,
+            )
+            .await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let id = id.trim().to_string();
-        let scope = self
-            .store
-            .run("Import Scope Error", &self.schema(), move |store| {
-                store.get_scope(&id)
-            })
-            .await?;
-        Ok(ImportedObject {
-            state: ScopeResource::state(&scope, &Value::Null),
-            private: Vec::new(),
-        })
+        let schema = self.schema();
+        self.store
+            .import_by_id(
+                "Scope",
+                &schema,
+                id,
+                |store, id| store.get_scope(id),
+                ScopeResource::state,
+            )
+            .await
     }
 }
