@@ -922,3 +922,49 @@ fn data_source_examples_are_valid_configurations() {
         assert_eq!(run.code, 0, "{}: {}", example.display(), run.describe());
     }
 }
+
+#[test]
+fn every_change_is_audited_with_the_configured_actor() {
+    let tf = terraform::newest();
+    let (_guard, db) = database();
+    let main = format!(
+        "{}{}",
+        pool_hcl("10.80.0.0/16", 16, 28, 24),
+        "resource \"ipam_allocation\" \"a\" {\n  pool_id = ipam_pool.test.id\n  depends_on = [ipam_pool_cidr.test]\n}\n"
+    );
+    let mut dir = workdir(tf, &db, &main);
+    dir.init();
+    dir.apply().success();
+    // the provider block names its own actor; it wins over IPAM_ACTOR
+    dir.write(
+        "versions.tf",
+        &support::ipam::PROVIDER_HCL.replace(
+            "provider \"ipam\" {}",
+            "provider \"ipam\" {\n  actor = \"platform-team\"\n}",
+        ),
+    );
+    dir.set_env("IPAM_ACTOR", "ignored");
+    dir.destroy().success();
+
+    use tfipam::store::{SqliteOptions, SqliteStore, Store};
+    let store = SqliteStore::open(&db, SqliteOptions::new("reader")).expect("the database opens");
+    let events = store.audit_events(0, 1000).expect("audit events");
+    let actors: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor.as_str()))
+        .collect();
+    assert!(events.len() >= 8, "{actors:?}");
+    let allocate = events
+        .iter()
+        .find(|e| e.action == "allocate")
+        .expect("an allocate event");
+    assert_eq!(allocate.actor, "e2e");
+    let last = events.last().expect("events");
+    assert_eq!(last.actor, "platform-team", "{actors:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.actor == "e2e" || e.actor == "platform-team"),
+        "{actors:?}"
+    );
+}
