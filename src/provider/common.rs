@@ -184,6 +184,15 @@ pub fn error_diagnostic(summary: &str, schema: &Schema, error: &ipam::Error) -> 
     }
 }
 
+/// The same diagnostics, every one pointing at `attribute` (a looked-up object named by an
+/// attribute other than the one its error would name).
+pub fn pointing_at(mut diagnostics: Diagnostics, attribute: &str) -> Diagnostics {
+    for diagnostic in &mut diagnostics.0 {
+        diagnostic.attribute = Some(AttributePath::root(attribute));
+    }
+    diagnostics
+}
+
 /// An error diagnostic about one attribute.
 pub fn attribute_error(
     attribute: &str,

@@ -7,8 +7,8 @@ use crate::plugin::{
 };
 
 use super::common::{
-    attribute_error, family_attr, object, object_type, optional_len, string_attr, tags_attr,
-    tags_value, StoreHandle,
+    attribute_error, family_attr, object, object_type, optional_len, pointing_at, string_attr,
+    tags_attr, tags_value, StoreHandle,
 };
 
 /// The filter attributes both data sources share, with their descriptions.
@@ -221,16 +221,11 @@ impl DataSource for PoolDataSource {
     async fn read(&self, config: Value) -> Result<(Value, Diagnostics), Diagnostics> {
         let schema = self.schema();
         if let Some(id) = string_attr(&config, "id") {
-            let pool =
-                self.store
-                    .run("Read Pool Error", &schema, move |store| store.get_pool(&id))
-                    .await
-                    .map_err(|mut diagnostics| {
-                        diagnostics.0.iter_mut().for_each(|d| {
-                            d.attribute = Some(crate::plugin::AttributePath::root("id"))
-                        });
-                        diagnostics
-                    })?;
+            let pool = self
+                .store
+                .run("Read Pool Error", &schema, move |store| store.get_pool(&id))
+                .await
+                .map_err(|diagnostics| pointing_at(diagnostics, "id"))?;
             return Ok((pool_object(&pool), Diagnostics::new()));
         }
         let wanted = filter(&config)?;

@@ -10,8 +10,8 @@ use crate::plugin::{
 
 use super::common::{
     attribute_error, bool_attr, family_attr, object, optional_bool, optional_len, optional_string,
-    optional_string_opt, optional_tags, prefix_len_attr, sentence, string_attr, tags_attr,
-    StoreHandle,
+    optional_string_opt, optional_tags, pointing_at, prefix_len_attr, sentence, string_attr,
+    tags_attr, StoreHandle,
 };
 
 /// Attributes whose change replaces the pool.
@@ -202,12 +202,7 @@ impl Resource for PoolResource {
                     store.get_pool(&lookup)
                 })
                 .await
-                .map_err(|mut found| {
-                    found.0.iter_mut().for_each(|d| {
-                        d.attribute = Some(crate::plugin::AttributePath::root("source_pool_id"))
-                    });
-                    found
-                })?;
+                .map_err(|diagnostics| pointing_at(diagnostics, "source_pool_id"))?;
             if let Ok(Some(family)) = family_attr(&request.config, "address_family") {
                 if family != source.address_family {
                     diagnostics.push(attribute_error(
