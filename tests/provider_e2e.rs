@@ -882,19 +882,32 @@ output "preview" {
     }
 }
 
-#[test]
-fn resource_examples_apply_and_plan_clean() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/resources");
-    let tf = terraform::newest();
-    let mut examples: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("examples/resources")
+/// `examples/<folder>/<type>/<file>` for every type, in name order: (the type's folder, the text).
+fn examples(folder: &str, file: &str) -> Vec<(PathBuf, String)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(folder);
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.expect("an entry").path())
         .collect();
-    examples.sort();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let text = fs::read_to_string(dir.join(file))
+                .unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()));
+            (dir, text)
+        })
+        .collect()
+}
+
+#[test]
+fn resource_examples_apply_and_plan_clean() {
+    let tf = terraform::newest();
+    let examples = examples("resources", "resource.tf");
     assert_eq!(examples.len(), 5, "one example per resource type");
-    for example in examples {
+    for (_, text) in examples {
         let (_guard, db) = database();
-        let text = fs::read_to_string(example.join("resource.tf")).expect("resource.tf");
         let dir = workdir(tf, &db, &text);
         dir.init();
         dir.apply().success();
@@ -905,17 +918,11 @@ fn resource_examples_apply_and_plan_clean() {
 
 #[test]
 fn data_source_examples_are_valid_configurations() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data-sources");
     let tf = terraform::newest();
-    let mut examples: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("examples/data-sources")
-        .map(|e| e.expect("an entry").path())
-        .collect();
-    examples.sort();
+    let examples = examples("data-sources", "data-source.tf");
     assert_eq!(examples.len(), 5, "one example per data source");
-    for example in examples {
+    for (example, text) in examples {
         let (_guard, db) = database();
-        let text = fs::read_to_string(example.join("data-source.tf")).expect("data-source.tf");
         let dir = workdir(tf, &db, &text);
         dir.init();
         let run = dir.run(["validate", "-no-color"]);
