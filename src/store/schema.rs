@@ -1,11 +1,12 @@
 //! The SQLite schema, its forward-only migrations and the SQL statements, as named constants.
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Migrations: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`. Never edit a
 /// released entry; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE ipams (
     id                TEXT PRIMARY KEY,
     description       TEXT NOT NULL,
@@ -93,7 +94,66 @@ CREATE TABLE audit_events (
     cidr      TEXT,
     details   TEXT NOT NULL
 );
-"#];
+"#,
+    // 2: allocations lose their id index (ids derive from the allocate event's sequence, see
+    // `SequenceIds`), and the two tables written per allocation keep times as Unix milliseconds:
+    // fewer and smaller rows, so fewer pages to write and sync per allocation.
+    r#"
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+INSERT INTO meta (name, value) VALUES ('allocation_id_key', randomblob(16));
+
+CREATE TABLE audit_events_v2 (
+    sequence  INTEGER PRIMARY KEY,  -- never deleted, so increasing without AUTOINCREMENT
+    at        INTEGER NOT NULL,     -- Unix milliseconds
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    cidr      TEXT,
+    pool_num  INTEGER,              -- allocation events: the pool, to find the allocation by id
+    details   TEXT NOT NULL
+);
+INSERT INTO audit_events_v2 (sequence, at, actor, action, object_id, cidr, details)
+    SELECT sequence,
+           CAST(strftime('%s', at) AS INTEGER) * 1000 + CAST(substr(at, 21, 3) AS INTEGER),
+           actor, action, object_id, cidr, details
+    FROM audit_events;
+DROP TABLE audit_events;
+ALTER TABLE audit_events_v2 RENAME TO audit_events;
+
+-- allocations made before this version keep their random ids, indexed (only they are)
+CREATE TABLE allocations_v2 (
+    pool_num           INTEGER NOT NULL REFERENCES pools(num),
+    start              BLOB NOT NULL,
+    prefix_len         INTEGER NOT NULL,
+    sequence           INTEGER,     -- the allocate audit event; the id derives from it
+    legacy_id          TEXT,        -- the id of an allocation made by schema version 1
+    description        TEXT NOT NULL,
+    tags               TEXT NOT NULL,
+    child_pool_cidr_id TEXT,
+    disallowed_cidrs   TEXT NOT NULL DEFAULT '[]',
+    created_at         INTEGER NOT NULL,  -- Unix milliseconds
+    updated_at         INTEGER NOT NULL,
+    PRIMARY KEY (pool_num, start)
+) WITHOUT ROWID;
+CREATE INDEX migration_allocate_events ON audit_events(object_id) WHERE action = 'allocate';
+INSERT INTO allocations_v2 (pool_num, start, prefix_len, sequence, legacy_id, description, tags,
+                            child_pool_cidr_id, disallowed_cidrs, created_at, updated_at)
+    SELECT pool_num, start, prefix_len,
+           (SELECT max(e.sequence) FROM audit_events e
+            WHERE e.object_id = a.id AND e.action = 'allocate'),
+           id, description, tags, child_pool_cidr_id, disallowed_cidrs,
+           CAST(strftime('%s', created_at) AS INTEGER) * 1000 + CAST(substr(created_at, 21, 3) AS INTEGER),
+           CAST(strftime('%s', updated_at) AS INTEGER) * 1000 + CAST(substr(updated_at, 21, 3) AS INTEGER)
+    FROM allocations a;
+DROP INDEX migration_allocate_events;
+DROP TABLE allocations;
+ALTER TABLE allocations_v2 RENAME TO allocations;
+CREATE UNIQUE INDEX allocations_by_legacy_id ON allocations(legacy_id) WHERE legacy_id IS NOT NULL;
+"#,
+];
 
 pub(crate) const FREE_INSERT: &str =
     "INSERT INTO free_blocks (pool_num, start, prefix_len) VALUES (?1, ?2, ?3)";
@@ -163,28 +223,41 @@ pub(crate) const POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE: &str = "SELECT c.id, c.start,
      WHERE c.scope_id = ?1 AND c.family = ?2 AND c.is_top_level = 1 AND c.start <= ?3 ORDER BY c.start DESC LIMIT 1";
 pub(crate) const POOL_CIDR_DELETE: &str = "DELETE FROM pool_cidrs WHERE id = ?1";
 
+/// SQL function (registered on every connection) giving an allocation's id from its
+/// `legacy_id` and `sequence` columns.
+pub(crate) const ALLOCATION_ID_FUNCTION: &str = "ipam_allocation_id";
+
 pub(crate) const ALLOCATION_INSERT: &str =
-    "INSERT INTO allocations (id, pool_num, start, prefix_len, description, tags, \
+    "INSERT INTO allocations (sequence, pool_num, start, prefix_len, description, tags, \
      child_pool_cidr_id, disallowed_cidrs, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8)";
-pub(crate) const ALLOCATION_SELECT: &str = "SELECT a.id, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
-     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs FROM allocations a JOIN pools p ON p.num = a.pool_num";
+pub(crate) const ALLOCATION_SELECT: &str = "SELECT ipam_allocation_id(a.legacy_id, a.sequence), p.id, p.family, a.start, a.prefix_len, \
+     a.description, a.tags, a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs \
+     FROM allocations a JOIN pools p ON p.num = a.pool_num";
+/// The allocation made by an audit event: the event names its pool and CIDR.
+pub(crate) const ALLOCATION_EVENT: &str = "SELECT pool_num, cidr FROM audit_events \
+     WHERE sequence = ?1 AND action = 'allocate' AND object_id = ?2";
 pub(crate) const ALLOCATION_AT_OR_BEFORE: &str =
-    "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
+    "SELECT ipam_allocation_id(legacy_id, sequence), start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start <= ?2 ORDER BY start DESC LIMIT 1";
 pub(crate) const ALLOCATION_IN_RANGE: &str =
-    "SELECT id, start, prefix_len, child_pool_cidr_id FROM allocations \
+    "SELECT ipam_allocation_id(legacy_id, sequence), start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
 pub(crate) const ALLOCATION_UPDATE: &str =
-    "UPDATE allocations SET description = ?2, tags = ?3, updated_at = ?4 WHERE id = ?1";
+    "UPDATE allocations SET description = ?3, tags = ?4, updated_at = ?5 \
+     WHERE pool_num = ?1 AND start = ?2";
 pub(crate) const ALLOCATION_DELETE: &str =
     "DELETE FROM allocations WHERE pool_num = ?1 AND start = ?2";
 
+/// `?1` is NULL (the next sequence) except for allocate events, whose id derives from it.
 pub(crate) const AUDIT_INSERT: &str =
-    "INSERT INTO audit_events (at, actor, action, object_id, cidr, details) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO audit_events (sequence, at, actor, action, object_id, cidr, pool_num, details) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+pub(crate) const AUDIT_NEXT_SEQUENCE: &str =
+    "SELECT coalesce(max(sequence), 0) + 1 FROM audit_events";
 pub(crate) const AUDIT_SELECT: &str =
     "SELECT sequence, at, actor, action, object_id, cidr, details FROM audit_events \
      WHERE sequence > ?1 ORDER BY sequence LIMIT ?2";
 pub(crate) const ALLOCATIONS_WITHOUT_AUDIT: &str =
-    "SELECT a.id FROM allocations a WHERE NOT EXISTS \
-     (SELECT 1 FROM audit_events e WHERE e.object_id = a.id AND e.action = 'allocate')";
+    "SELECT ipam_allocation_id(a.legacy_id, a.sequence) FROM allocations a WHERE NOT EXISTS \
+     (SELECT 1 FROM audit_events e WHERE e.sequence = a.sequence AND e.action = 'allocate' \
+      AND e.object_id = ipam_allocation_id(a.legacy_id, a.sequence))";

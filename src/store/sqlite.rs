@@ -20,12 +20,13 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use ipnet::IpNet;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use serde_json::json;
 
 use super::schema::*;
-use super::util::{new_id, now_rfc3339};
+use super::util::{format_millis, new_id, now_millis, SequenceIds};
 use super::Store;
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release, FreeBlockIndex};
 use crate::ipam::cidr::{check_network, private_use_range_overlapping};
@@ -71,6 +72,7 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     actor: String,
     path: PathBuf,
+    ids: SequenceIds,
 }
 
 /// Errors inside the store: domain errors pass through, SQLite errors are kept for the retry
@@ -277,6 +279,14 @@ struct AllocationRow {
     allocation: Allocation,
 }
 
+/// An allocation by its key and the sequence its id names (`SequenceIds`).
+fn allocation_by_key_sql() -> String {
+    format!(
+        "{ALLOCATION_SELECT} WHERE a.pool_num = ?1 AND a.start = ?2 AND a.sequence = ?3 \
+         AND a.legacy_id IS NULL"
+    )
+}
+
 fn allocation_row(row: &Row<'_>) -> rusqlite::Result<AllocationRow> {
     let family = family_col(row, 2)?;
     let block = block_cols(row, 3, 4)?;
@@ -292,8 +302,8 @@ fn allocation_row(row: &Row<'_>) -> rusqlite::Result<AllocationRow> {
             tags: tags_col(row, 6)?,
             child_pool_cidr_id: row.get(7)?,
             disallowed_cidrs: cidrs_col(row, 11)?,
-            created_at: row.get(8)?,
-            updated_at: row.get(9)?,
+            created_at: format_millis(row.get(8)?),
+            updated_at: format_millis(row.get(9)?),
         },
     })
 }
@@ -335,7 +345,7 @@ fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let cidr: Option<String> = row.get(5)?;
     Ok(AuditEvent {
         sequence: row.get(0)?,
-        at: row.get(1)?,
+        at: format_millis(row.get(1)?),
         actor: row.get(2)?,
         action: row.get(3)?,
         object_id: row.get(4)?,
@@ -469,11 +479,14 @@ struct InsideAllocation {
     child_pool_cidr_id: Option<String>,
 }
 
-/// One transaction's view: the connection (inside the transaction), the actor and the time.
+/// One transaction's view: the connection (inside the transaction), the actor, the time (Unix
+/// milliseconds and as text) and the allocation ids of this database.
 struct Tx<'c> {
     conn: &'c Connection,
     actor: &'c str,
+    now_ms: i64,
     now: String,
+    ids: SequenceIds,
 }
 
 impl<'c> Tx<'c> {
@@ -491,12 +504,28 @@ impl<'c> Tx<'c> {
         cidr: Option<IpNet>,
         details: serde_json::Value,
     ) -> R<()> {
+        self.audit_event(None, action, object_id, cidr, None, details)
+    }
+
+    /// Appends an audit event; `sequence` is given only for allocate events (see `SequenceIds`),
+    /// `pool_num` for events about allocations.
+    fn audit_event(
+        &self,
+        sequence: Option<i64>,
+        action: &str,
+        object_id: &str,
+        cidr: Option<IpNet>,
+        pool_num: Option<i64>,
+        details: serde_json::Value,
+    ) -> R<()> {
         self.conn.prepare_cached(AUDIT_INSERT)?.execute(params![
-            self.now,
+            sequence,
+            self.now_ms,
             self.actor,
             action,
             object_id,
             cidr.map(|c| c.to_string()),
+            pool_num,
             details.to_string()
         ])?;
         Ok(())
@@ -555,8 +584,37 @@ impl<'c> Tx<'c> {
             .collect())
     }
 
+    /// An allocation by id: its allocate event (named by the id) gives the pool and the CIDR,
+    /// which are the allocation's key. Allocations made by schema version 1 have random ids,
+    /// looked up in their own index.
     fn allocation(&self, id: &str) -> R<AllocationRow> {
-        let sql = format!("{ALLOCATION_SELECT} WHERE a.id = ?1");
+        if let Some(sequence) = self.ids.sequence(id) {
+            let event = self
+                .conn
+                .prepare_cached(ALLOCATION_EVENT)?
+                .query_row(params![sequence, id], |row| {
+                    Ok((
+                        row.get::<_, Option<i64>>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                    ))
+                })
+                .optional()?;
+            let key =
+                event.and_then(|(pool_num, cidr)| Some((pool_num?, cidr?.parse::<IpNet>().ok()?)));
+            if let Some((pool_num, cidr)) = key {
+                let sql = allocation_by_key_sql();
+                let start = blob(Block::of(&cidr).start);
+                if let Some(row) = self
+                    .conn
+                    .prepare_cached(&sql)?
+                    .query_row(params![pool_num, &start[..], sequence], allocation_row)
+                    .optional()?
+                {
+                    return Ok(row);
+                }
+            }
+        }
+        let sql = format!("{ALLOCATION_SELECT} WHERE a.legacy_id = ?1");
         self.conn
             .prepare_cached(&sql)?
             .query_row([id], allocation_row)
@@ -715,26 +773,37 @@ impl<'c> Tx<'c> {
     ) -> R<Allocation> {
         let family = pool.family();
         claim(&mut self.index(pool.num), family, free, target)?;
-        let id = new_id("ipam-alloc");
+        // the allocate event's sequence makes the id; this transaction holds the write lock
+        let sequence: i64 = self
+            .conn
+            .prepare_cached(AUDIT_NEXT_SEQUENCE)?
+            .query_row([], |row| row.get(0))?;
+        let id = self.ids.id(sequence);
         self.conn
             .prepare_cached(ALLOCATION_INSERT)?
             .execute(params![
-                id,
+                sequence,
                 pool.num,
                 &blob(target.start)[..],
                 target.prefix_len,
                 description,
                 tags_json(tags),
                 child_pool_cidr_id,
-                self.now,
+                self.now_ms,
                 cidrs_json(disallowed_cidrs)
             ])?;
         let cidr = target.to_net(family);
-        self.audit(
+        let details = match child_pool_cidr_id {
+            Some(child) => json!({ "pool_id": pool.pool.id, "child_pool_cidr_id": child }),
+            None => json!({ "pool_id": pool.pool.id }),
+        };
+        self.audit_event(
+            Some(sequence),
             "allocate",
             &id,
             Some(cidr),
-            json!({ "pool_id": pool.pool.id, "child_pool_cidr_id": child_pool_cidr_id }),
+            Some(pool.num),
+            details,
         )?;
         Ok(Allocation {
             id,
@@ -788,10 +857,12 @@ impl<'c> Tx<'c> {
             row.block,
             pool_cidr.prefix_len,
         )?;
-        self.audit(
+        self.audit_event(
+            None,
             "release",
             &row.allocation.id,
             Some(row.allocation.cidr),
+            Some(row.pool_num),
             json!({ "pool_id": row.allocation.pool_id, "reason": reason }),
         )
     }
@@ -1016,10 +1087,12 @@ impl<'c> Tx<'c> {
                     self.conn
                         .prepare_cached(ALLOCATION_DELETE)?
                         .execute(params![row.pool_num, &blob(block.start)[..]])?;
-                    self.audit(
+                    self.audit_event(
+                        None,
                         "release",
                         &allocation_id,
                         Some(block.to_net(family)),
+                        Some(row.pool_num),
                         json!({ "pool_id": row.pool_cidr.pool_id, "reason": format!("cascade deprovision of {id}") }),
                     )?;
                 }
@@ -1060,7 +1133,8 @@ impl<'c> Tx<'c> {
             id,
         )?;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id FROM allocations WHERE pool_num = ?1 AND child_pool_cidr_id IS NULL ORDER BY start",
+            "SELECT ipam_allocation_id(legacy_id, sequence) FROM allocations \
+             WHERE pool_num = ?1 AND child_pool_cidr_id IS NULL ORDER BY start",
         )?;
         let allocations = stmt
             .query_map([pool.num], |row| row.get(0))?
@@ -1309,7 +1383,8 @@ impl<'c> Tx<'c> {
                 .map(|c| c.block)
                 .collect();
             let mut stmt = self.conn.prepare_cached(
-                "SELECT start, prefix_len, id FROM allocations WHERE pool_num = ?1 ORDER BY start",
+                "SELECT start, prefix_len, ipam_allocation_id(legacy_id, sequence) FROM allocations \
+                 WHERE pool_num = ?1 ORDER BY start",
             )?;
             let mut pieces: Vec<(Block, String)> = stmt
                 .query_map([pool.num], |row| Ok((block_cols(row, 0, 1)?, row.get(2)?)))?
@@ -1383,7 +1458,7 @@ impl<'c> Tx<'c> {
                 )),
             }
         }
-        let mut stmt = self.conn.prepare("SELECT a.id, a.child_pool_cidr_id FROM allocations a WHERE a.child_pool_cidr_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pool_cidrs c WHERE c.id = a.child_pool_cidr_id)")?;
+        let mut stmt = self.conn.prepare("SELECT ipam_allocation_id(a.legacy_id, a.sequence), a.child_pool_cidr_id FROM allocations a WHERE a.child_pool_cidr_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pool_cidrs c WHERE c.id = a.child_pool_cidr_id)")?;
         for row in stmt.query_map([], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })? {
@@ -1450,9 +1525,9 @@ impl SqliteStore {
                 message: format!("cannot create database file {}: {e}", path.display()),
             })?;
         let mut attempt = 0;
-        let conn = loop {
+        let (conn, ids) = loop {
             match Self::connect(path, &options) {
-                Ok(conn) => break conn,
+                Ok(opened) => break opened,
                 Err(Internal::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
@@ -1471,10 +1546,11 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             actor: options.actor,
             path: path.to_path_buf(),
+            ids,
         })
     }
 
-    fn connect(path: &Path, options: &SqliteOptions) -> R<Connection> {
+    fn connect(path: &Path, options: &SqliteOptions) -> R<(Connection, SequenceIds)> {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(options.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -1496,7 +1572,23 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, path)?;
-        Ok(conn)
+        let key: Vec<u8> = conn.query_row(
+            "SELECT value FROM meta WHERE name = 'allocation_id_key'",
+            [],
+            |row| row.get(0),
+        )?;
+        let ids = SequenceIds::new(&key);
+        conn.create_scalar_function(
+            ALLOCATION_ID_FUNCTION,
+            2,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            move |ctx| {
+                let legacy: Option<String> = ctx.get(0)?;
+                let sequence: Option<i64> = ctx.get(1)?;
+                Ok(legacy.or_else(|| sequence.map(|s| ids.id(s))))
+            },
+        )?;
+        Ok((conn, ids))
     }
 
     /// The database file.
@@ -1529,6 +1621,7 @@ impl SqliteStore {
             match Self::run(
                 &mut conn,
                 &self.actor,
+                self.ids,
                 TransactionBehavior::Immediate,
                 true,
                 &op,
@@ -1550,6 +1643,7 @@ impl SqliteStore {
             match Self::run(
                 &mut conn,
                 &self.actor,
+                self.ids,
                 TransactionBehavior::Deferred,
                 false,
                 &op,
@@ -1566,15 +1660,19 @@ impl SqliteStore {
     fn run<T>(
         conn: &mut Connection,
         actor: &str,
+        ids: SequenceIds,
         behavior: TransactionBehavior,
         commit: bool,
         op: &impl Fn(&Tx<'_>) -> R<T>,
     ) -> R<T> {
         let tx = conn.transaction_with_behavior(behavior)?;
+        let now_ms = now_millis();
         let value = op(&Tx {
             conn: &tx,
             actor,
-            now: now_rfc3339(),
+            now_ms,
+            now: format_millis(now_ms),
+            ids,
         })?;
         if commit {
             tx.commit()?;
@@ -1889,7 +1987,8 @@ impl Store for SqliteStore {
 
     fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
         self.write(|tx| {
-            let mut allocation = tx.allocation(id)?.allocation;
+            let row = tx.allocation(id)?;
+            let mut allocation = row.allocation;
             if let Some(description) = &update.description {
                 allocation.description = description.clone();
             }
@@ -1906,15 +2005,18 @@ impl Store for SqliteStore {
                 allocation.tags = tags.clone();
             }
             tx.conn.prepare_cached(ALLOCATION_UPDATE)?.execute(params![
-                id,
+                row.pool_num,
+                &blob(row.block.start)[..],
                 allocation.description,
                 tags_json(&allocation.tags),
-                tx.now
+                tx.now_ms
             ])?;
-            tx.audit(
+            tx.audit_event(
+                None,
                 "update_allocation",
                 id,
                 Some(allocation.cidr),
+                Some(row.pool_num),
                 json!({ "description": allocation.description, "tags": allocation.tags }),
             )?;
             Ok(tx.allocation(id)?.allocation)
@@ -1976,6 +2078,8 @@ mod tests {
             SqliteStore::open(dir.path().join("plan.db"), SqliteOptions::new("test")).unwrap();
         let conn = store.lock();
         let blob = blob(1).to_vec();
+        let by_key = allocation_by_key_sql();
+        let by_legacy_id = format!("{ALLOCATION_SELECT} WHERE a.legacy_id = ?1");
         let queries: &[(&str, &[&dyn rusqlite::ToSql])] = &[
             (FREE_BEST_FIT, &[&1, &28]),
             (FREE_BEST_FIT_SAME_LEN_AFTER, &[&1, &28, &blob]),
@@ -1986,6 +2090,10 @@ mod tests {
             (POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE, &[&"s", &4, &blob]),
             (ALLOCATION_AT_OR_BEFORE, &[&1, &blob]),
             (ALLOCATION_DELETE, &[&1, &blob]),
+            (ALLOCATION_EVENT, &[&1, &"ipam-alloc-0"]),
+            (AUDIT_NEXT_SEQUENCE, &[]),
+            (&by_key, &[&1, &blob, &1]),
+            (&by_legacy_id, &[&"ipam-alloc-0"]),
         ];
         for (sql, params) in queries {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -2041,7 +2149,7 @@ mod reprepare_tests {
         }
         let conn = store.lock();
         let pool_by_id = format!("{POOL_SELECT} WHERE id = ?1");
-        let allocation_by_id = format!("{ALLOCATION_SELECT} WHERE a.id = ?1");
+        let allocation_by_key = allocation_by_key_sql();
         for sql in [
             FREE_BEST_FIT,
             FREE_EXISTS,
@@ -2051,8 +2159,10 @@ mod reprepare_tests {
             ALLOCATION_DELETE,
             AUDIT_INSERT,
             POOL_CIDR_AT_OR_BEFORE,
+            AUDIT_NEXT_SEQUENCE,
+            ALLOCATION_EVENT,
             &pool_by_id,
-            &allocation_by_id,
+            &allocation_by_key,
         ] {
             let stmt = conn.prepare_cached(sql).unwrap();
             assert!(
@@ -2063,6 +2173,177 @@ mod reprepare_tests {
                 stmt.get_status(rusqlite::StatementStatus::RePrepare),
                 0,
                 "{sql}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    const V1_TIME: &str = "2026-11-20T08:30:15.250Z";
+
+    /// A database as schema version 1 wrote it: a /8 pool holding two allocations (random ids,
+    /// text times), its free blocks and its audit events.
+    fn version_1_database(path: &Path) -> (String, String) {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "page_size", PAGE_SIZE).unwrap();
+        let _: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO ipams VALUES ('ipam-1', '', '[]', '{{}}', '{V1_TIME}', '{V1_TIME}');
+             INSERT INTO scopes VALUES ('ipam-scope-1', 'ipam-1', 'private', '', '{{}}', 1, '{V1_TIME}', '{V1_TIME}');
+             INSERT INTO pools (num, id, scope_id, family, description, allocation_resource_tags,
+                 auto_import, publicly_advertisable, tags, depth, created_at, updated_at)
+                 VALUES (1, 'ipam-pool-1', 'ipam-scope-1', 4, '', '{{}}', 0, 0, '{{}}', 0, '{V1_TIME}', '{V1_TIME}');"
+        ))
+        .unwrap();
+        let top: IpNet = "10.0.0.0/8".parse().unwrap();
+        conn.execute(
+            "INSERT INTO pool_cidrs VALUES ('ipam-pool-cidr-1', 1, 'ipam-scope-1', 4, 1, ?1, 8, NULL, ?2)",
+            params![&blob(Block::of(&top).start)[..], V1_TIME],
+        )
+        .unwrap();
+        // 10.0.0.0/24 and 10.0.1.0/24 taken; the rest of the /8 free in aligned blocks
+        let ids = ("ipam-alloc-00000000000000a1", "ipam-alloc-00000000000000a2");
+        for (id, cidr, sequence) in [(ids.0, "10.0.0.0/24", 1), (ids.1, "10.0.1.0/24", 2)] {
+            let net: IpNet = cidr.parse().unwrap();
+            conn.execute(
+                "INSERT INTO allocations VALUES (1, ?1, 24, ?2, 'old', '{\"team\":\"a\"}', NULL, '[]', ?3, ?3)",
+                params![&blob(Block::of(&net).start)[..], id, V1_TIME],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO audit_events VALUES (?1, ?2, 'v1', 'allocate', ?3, ?4, '{}')",
+                params![sequence, V1_TIME, id, cidr],
+            )
+            .unwrap();
+        }
+        for len in 9..=23u8 {
+            let start = 0x0a00_0000u128 + (1u128 << (32 - len));
+            conn.execute(
+                "INSERT INTO free_blocks VALUES (1, ?1, ?2)",
+                params![len, &blob(start)[..]],
+            )
+            .unwrap();
+        }
+        (ids.0.to_string(), ids.1.to_string())
+    }
+
+    #[test]
+    fn version_1_databases_are_migrated_keeping_ids_times_and_audit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let (first, second) = version_1_database(&path);
+        let store = SqliteStore::open(&path, SqliteOptions::new("t")).unwrap();
+        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+        let old = store.get_allocation(&first).unwrap();
+        assert_eq!(old.cidr.to_string(), "10.0.0.0/24");
+        assert_eq!(
+            (old.created_at.as_str(), old.updated_at.as_str()),
+            (V1_TIME, V1_TIME)
+        );
+        assert_eq!(old.tags.get("team").map(String::as_str), Some("a"));
+        let events = store.audit_events(0, 10).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].at, V1_TIME);
+        assert_eq!(events[1].object_id, second);
+
+        // old and new allocations live side by side
+        let request = AllocationRequest {
+            pool_id: "ipam-pool-1".into(),
+            netmask_length: Some(24),
+            ..Default::default()
+        };
+        let new = store.allocate(&request).unwrap();
+        assert_eq!(new.cidr.to_string(), "10.0.2.0/24");
+        assert_eq!(store.get_allocation(&new.id).unwrap(), new);
+        let listed: Vec<String> = store
+            .list_allocations("ipam-pool-1")
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(listed, [first.clone(), second.clone(), new.id.clone()]);
+        let updated = store
+            .update_allocation(
+                &second,
+                &AllocationUpdate {
+                    description: Some("renamed".into()),
+                    tags: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(updated.description, "renamed");
+        store.release_allocation(&first).unwrap();
+        assert!(matches!(
+            store.get_allocation(&first),
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// An id names one allocation for good: once released, its id is not found even when the
+    /// same CIDR is handed out again, and ids that were never issued are not found either.
+    #[test]
+    fn ids_are_never_reused_or_guessed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("ids.db"), SqliteOptions::new("t")).unwrap();
+        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
+        let pool = store
+            .create_pool(&NewPool::new(
+                &ipam.private_default_scope_id,
+                AddressFamily::Ipv4,
+            ))
+            .unwrap();
+        store
+            .provision_pool_cidr(
+                &pool.id,
+                PoolCidrRequest::Cidr("10.0.0.0/24".parse().unwrap()),
+            )
+            .unwrap();
+        let request = AllocationRequest {
+            pool_id: pool.id.clone(),
+            netmask_length: Some(28),
+            ..Default::default()
+        };
+        let first = store.allocate(&request).unwrap();
+        store.release_allocation(&first.id).unwrap();
+        let again = store.allocate(&request).unwrap();
+        assert_eq!(again.cidr, first.cidr);
+        assert_ne!(again.id, first.id);
+        assert!(matches!(
+            store.get_allocation(&first.id),
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(store.get_allocation(&again.id).unwrap(), again);
+        // the ids of other events' sequences (the ipam, the pool, ...) are not allocations
+        for sequence in 1..=5 {
+            let id = store.ids.id(sequence);
+            assert!(
+                matches!(store.get_allocation(&id), Err(Error::NotFound { .. })),
+                "{id}"
+            );
+        }
+        for id in [
+            "ipam-alloc-0000000000000000",
+            "ipam-alloc-ffffffffffffffff",
+            "ipam-alloc-",
+            "x",
+        ] {
+            assert!(
+                matches!(store.get_allocation(id), Err(Error::NotFound { .. })),
+                "{id}"
             );
         }
     }

@@ -16,12 +16,16 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{hex}")
 }
 
-/// The current UTC time as RFC 3339 with milliseconds (`2026-11-23T21:21:38.123Z`).
-pub fn now_rfc3339() -> String {
-    let since = SystemTime::now()
+/// The current time in Unix milliseconds.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs() as i64;
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A Unix time in milliseconds as RFC 3339 UTC with milliseconds (`2026-11-23T21:21:38.123Z`).
+pub fn format_millis(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
     format!(
@@ -29,8 +33,87 @@ pub fn now_rfc3339() -> String {
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
-        since.subsec_millis()
+        millis.rem_euclid(1000)
     )
+}
+
+/// The current UTC time as RFC 3339 with milliseconds (`2026-11-23T21:21:38.123Z`).
+pub fn now_rfc3339() -> String {
+    format_millis(now_millis())
+}
+
+/// Allocation ids: `ipam-alloc-` and 16 hex digits, like every other id, but derived from the
+/// sequence number of the allocation's `allocate` audit event by a keyed permutation of 64-bit
+/// numbers (a four-round Feistel network; the key is random per database). Distinct sequences
+/// give distinct ids that look random, and an id leads back to its event, which names the pool
+/// and the CIDR: the allocation is then found by its primary key. So an allocation needs no
+/// index of its own id, which would be one more b-tree page to write and sync per allocation.
+/// Not a secret: ids are identifiers, not capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequenceIds {
+    keys: [u32; 4],
+}
+
+/// The prefix of allocation ids.
+pub const ALLOCATION_ID_PREFIX: &str = "ipam-alloc-";
+
+impl SequenceIds {
+    /// The permutation for a 16-byte key (shorter keys are zero-padded).
+    pub fn new(key: &[u8]) -> SequenceIds {
+        let mut bytes = [0u8; 16];
+        for (to, from) in bytes.iter_mut().zip(key) {
+            *to = *from;
+        }
+        let word =
+            |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        SequenceIds {
+            keys: [word(0), word(4), word(8), word(12)],
+        }
+    }
+
+    /// The round function: a keyed 32-bit mixer (xor-shift-multiply).
+    fn round(half: u32, key: u32) -> u32 {
+        let mut h = half ^ key;
+        h ^= h >> 16;
+        h = h.wrapping_mul(0x7feb_352d);
+        h ^= h >> 15;
+        h = h.wrapping_mul(0x846c_a68b);
+        h ^ (h >> 16)
+    }
+
+    fn permute(&self, value: u64) -> u64 {
+        let (mut left, mut right) = ((value >> 32) as u32, value as u32);
+        for key in self.keys {
+            (left, right) = (right, left ^ Self::round(right, key));
+        }
+        (u64::from(left) << 32) | u64::from(right)
+    }
+
+    fn unpermute(&self, value: u64) -> u64 {
+        let (mut left, mut right) = ((value >> 32) as u32, value as u32);
+        for key in self.keys.into_iter().rev() {
+            (left, right) = (right ^ Self::round(left, key), left);
+        }
+        (u64::from(left) << 32) | u64::from(right)
+    }
+
+    /// The id of the allocation made by audit event `sequence`.
+    pub fn id(&self, sequence: i64) -> String {
+        format!(
+            "{ALLOCATION_ID_PREFIX}{:016x}",
+            self.permute(sequence as u64)
+        )
+    }
+
+    /// The audit sequence an allocation id was made from, when `id` has the shape of one.
+    pub fn sequence(&self, id: &str) -> Option<i64> {
+        let hex = id.strip_prefix(ALLOCATION_ID_PREFIX)?;
+        if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let value = u64::from_str_radix(hex, 16).ok()?;
+        i64::try_from(self.unpermute(value)).ok().filter(|&s| s > 0)
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
@@ -67,5 +150,37 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_hexdigit()));
         assert!(now_rfc3339().ends_with('Z'));
+    }
+
+    #[test]
+    fn millis_format_as_rfc3339() {
+        assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_millis(1_795_468_898_123), "2026-11-23T21:21:38.123Z");
+        assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn sequence_ids_round_trip_and_look_random() {
+        let ids = SequenceIds::new(b"0123456789abcdef");
+        let mut seen = std::collections::HashSet::new();
+        for sequence in (1..5_000).chain([i64::MAX, 1 << 40]) {
+            let id = ids.id(sequence);
+            assert_eq!(id.len(), ALLOCATION_ID_PREFIX.len() + 16, "{id}");
+            assert_eq!(ids.sequence(&id), Some(sequence), "{id}");
+            assert!(seen.insert(id));
+        }
+        // consecutive sequences do not give neighbouring ids
+        let (a, b) = (ids.id(7), ids.id(8));
+        assert_ne!(a[..a.len() - 4], b[..b.len() - 4]);
+        // another database's key gives other ids
+        assert_ne!(SequenceIds::new(b"another key 0001").id(7), a);
+        for bad in [
+            "ipam-alloc-xyz",
+            "ipam-pool-0123456789abcdef",
+            "ipam-alloc-0123456789abcdef0",
+            "",
+        ] {
+            assert_eq!(ids.sequence(bad), None, "{bad}");
+        }
     }
 }
