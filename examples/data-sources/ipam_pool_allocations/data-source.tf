@@ -1,6 +1,6 @@
 variable "pool_id" {
   type        = string
-  description = "The pool whose allocations to list, e.g. ipam-pool-0123456789abcdef0."
+  description = "The pool whose allocations to list, e.g. ipam-pool-0123456789abcdef."
 }
 
 data "ipam_pool_allocations" "this" {

@@ -1,6 +1,6 @@
 variable "pool_id" {
   type        = string
-  description = "The pool to report on, e.g. ipam-pool-0123456789abcdef0."
+  description = "The pool to report on, e.g. ipam-pool-0123456789abcdef."
 }
 
 # A pool's CIDRs with their address counts: useful for capacity alarms.

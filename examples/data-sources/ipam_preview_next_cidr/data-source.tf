@@ -1,6 +1,6 @@
 variable "pool_id" {
   type        = string
-  description = "The pool to look into, e.g. ipam-pool-0123456789abcdef0."
+  description = "The pool to look into, e.g. ipam-pool-0123456789abcdef."
 }
 
 # The CIDR the next /24 allocation from the pool would get right now. Nothing is reserved: a

@@ -1,1 +1,1 @@
-terraform import ipam.org ipam-0123456789abcdef0
+terraform import ipam.org ipam-0123456789abcdef

@@ -1,1 +1,1 @@
-terraform import ipam_allocation.app ipam-alloc-0123456789abcdef0
+terraform import ipam_allocation.app ipam-alloc-0123456789abcdef

@@ -1,1 +1,1 @@
-terraform import ipam_pool.production ipam-pool-0123456789abcdef0
+terraform import ipam_pool.production ipam-pool-0123456789abcdef

@@ -1,1 +1,1 @@
-terraform import ipam_scope.lab ipam-scope-0123456789abcdef0
+terraform import ipam_scope.lab ipam-scope-0123456789abcdef
