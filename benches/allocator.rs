@@ -22,9 +22,9 @@ use tfipam::ipam::{
 };
 use tfipam::store::{SqliteOptions, SqliteStore, Store};
 
-const SAMPLES: usize = 300;
+const SAMPLES: usize = 1000;
 const RUN: usize = 10;
-const COLD_SAMPLES: usize = 100;
+const COLD_SAMPLES: usize = 200;
 const SEED_BATCH: usize = 10_000;
 const LEVELS: [usize; 3] = [1_000, 100_000, 1_000_000];
 

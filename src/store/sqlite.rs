@@ -1389,6 +1389,17 @@ impl<'c> Tx<'c> {
             let mut pieces: Vec<(Block, String)> = stmt
                 .query_map([pool.num], |row| Ok((block_cols(row, 0, 1)?, row.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            // every allocation is found by its id (through its allocate event)
+            for (block, id) in &pieces {
+                match self.allocation(id) {
+                    Ok(found) if found.pool_num == pool.num && found.block == *block => {}
+                    _ => problems.push(format!(
+                        "pool {}: allocation {id} ({}) is not found by its id",
+                        pool.pool.id,
+                        block.to_net(family)
+                    )),
+                }
+            }
             let mut stmt = self.conn.prepare_cached(
                 "SELECT start, prefix_len FROM free_blocks WHERE pool_num = ?1 ORDER BY start",
             )?;
@@ -2291,6 +2302,62 @@ mod migration_tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// The consistency check notices an allocation whose allocate event no longer leads to it.
+    #[test]
+    fn consistency_check_reports_allocations_their_ids_do_not_reach() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let store = SqliteStore::open(&path, SqliteOptions::new("t")).unwrap();
+        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
+        let pool = store
+            .create_pool(&NewPool::new(
+                &ipam.private_default_scope_id,
+                AddressFamily::Ipv4,
+            ))
+            .unwrap();
+        store
+            .provision_pool_cidr(
+                &pool.id,
+                PoolCidrRequest::Cidr("10.0.0.0/24".parse().unwrap()),
+            )
+            .unwrap();
+        let request = AllocationRequest {
+            pool_id: pool.id.clone(),
+            netmask_length: Some(28),
+            ..Default::default()
+        };
+        let (first, second) = (
+            store.allocate(&request).unwrap(),
+            store.allocate(&request).unwrap(),
+        );
+        assert_eq!(store.check_consistency().unwrap(), Vec::<String>::new());
+        {
+            let conn = store.lock();
+            conn.execute(
+                "UPDATE audit_events SET cidr = '10.0.0.128/28' WHERE object_id = ?1",
+                [&first.id],
+            )
+            .unwrap();
+            conn.execute(
+                "DELETE FROM audit_events WHERE object_id = ?1",
+                [&second.id],
+            )
+            .unwrap();
+        }
+        let problems = store.check_consistency().unwrap().join("\n");
+        assert!(
+            problems.contains(&format!(
+                "allocation {} (10.0.0.0/28) is not found by its id",
+                first.id
+            )),
+            "{problems}"
+        );
+        assert!(
+            problems.contains(&format!("allocation {} has no audit event", second.id)),
+            "{problems}"
+        );
     }
 
     /// An id names one allocation for good: once released, its id is not found even when the
