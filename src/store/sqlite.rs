@@ -2076,6 +2076,28 @@ impl Store for SqliteStore {
     }
 }
 
+/// A store at `path` with one IPv4 pool holding `cidr`, and a request for a /28 from it.
+#[cfg(test)]
+fn store_with_pool(path: impl AsRef<Path>, cidr: &str) -> (SqliteStore, AllocationRequest) {
+    let store = SqliteStore::open(path, SqliteOptions::new("t")).unwrap();
+    let ipam = store.create_ipam(&NewIpam::default()).unwrap();
+    let pool = store
+        .create_pool(&NewPool::new(
+            &ipam.private_default_scope_id,
+            AddressFamily::Ipv4,
+        ))
+        .unwrap();
+    store
+        .provision_pool_cidr(&pool.id, PoolCidrRequest::Cidr(cidr.parse().unwrap()))
+        .unwrap();
+    let request = AllocationRequest {
+        pool_id: pool.id,
+        netmask_length: Some(28),
+        ..Default::default()
+    };
+    (store, request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2137,23 +2159,7 @@ mod reprepare_tests {
     #[test]
     fn hot_statements_are_never_reprepared() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("p.db"), SqliteOptions::new("t")).unwrap();
-        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
-        let pool = store
-            .create_pool(&NewPool::new(
-                &ipam.private_default_scope_id,
-                AddressFamily::Ipv4,
-            ))
-            .unwrap();
-        let cidr = "10.0.0.0/8".parse().unwrap();
-        store
-            .provision_pool_cidr(&pool.id, PoolCidrRequest::Cidr(cidr))
-            .unwrap();
-        let request = AllocationRequest {
-            pool_id: pool.id.clone(),
-            netmask_length: Some(28),
-            ..Default::default()
-        };
+        let (store, request) = store_with_pool(dir.path().join("p.db"), "10.0.0.0/8");
         for _ in 0..50 {
             let allocation = store.allocate(&request).unwrap();
             store.release_allocation(&allocation.id).unwrap();
@@ -2309,25 +2315,7 @@ mod migration_tests {
     fn consistency_check_reports_allocations_their_ids_do_not_reach() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
-        let store = SqliteStore::open(&path, SqliteOptions::new("t")).unwrap();
-        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
-        let pool = store
-            .create_pool(&NewPool::new(
-                &ipam.private_default_scope_id,
-                AddressFamily::Ipv4,
-            ))
-            .unwrap();
-        store
-            .provision_pool_cidr(
-                &pool.id,
-                PoolCidrRequest::Cidr("10.0.0.0/24".parse().unwrap()),
-            )
-            .unwrap();
-        let request = AllocationRequest {
-            pool_id: pool.id.clone(),
-            netmask_length: Some(28),
-            ..Default::default()
-        };
+        let (store, request) = store_with_pool(&path, "10.0.0.0/24");
         let (first, second) = (
             store.allocate(&request).unwrap(),
             store.allocate(&request).unwrap(),
@@ -2365,25 +2353,7 @@ mod migration_tests {
     #[test]
     fn ids_are_never_reused_or_guessed() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("ids.db"), SqliteOptions::new("t")).unwrap();
-        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
-        let pool = store
-            .create_pool(&NewPool::new(
-                &ipam.private_default_scope_id,
-                AddressFamily::Ipv4,
-            ))
-            .unwrap();
-        store
-            .provision_pool_cidr(
-                &pool.id,
-                PoolCidrRequest::Cidr("10.0.0.0/24".parse().unwrap()),
-            )
-            .unwrap();
-        let request = AllocationRequest {
-            pool_id: pool.id.clone(),
-            netmask_length: Some(28),
-            ..Default::default()
-        };
+        let (store, request) = store_with_pool(dir.path().join("ids.db"), "10.0.0.0/24");
         let first = store.allocate(&request).unwrap();
         store.release_allocation(&first.id).unwrap();
         let again = store.allocate(&request).unwrap();
