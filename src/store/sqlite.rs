@@ -531,40 +531,43 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
-    fn ipam(&self, id: &str) -> R<Ipam> {
-        let sql = format!("{IPAM_SELECT} WHERE i.id = ?1");
+    /// The one row of `select` whose `column` is `id`, or `NotFound` for a `kind`.
+    fn by_id<T>(
+        &self,
+        select: &str,
+        column: &str,
+        kind: ObjectKind,
+        id: &str,
+        row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> R<T> {
+        let sql = format!("{select} WHERE {column} = ?1");
         self.conn
             .prepare_cached(&sql)?
-            .query_row([id], ipam_row)
+            .query_row([id], row)
             .optional()?
-            .ok_or_else(|| Error::not_found(ObjectKind::Ipam, id).into())
+            .ok_or_else(|| Error::not_found(kind, id).into())
+    }
+
+    fn ipam(&self, id: &str) -> R<Ipam> {
+        self.by_id(IPAM_SELECT, "i.id", ObjectKind::Ipam, id, ipam_row)
     }
 
     fn scope(&self, id: &str) -> R<Scope> {
-        let sql = format!("{SCOPE_SELECT} WHERE s.id = ?1");
-        self.conn
-            .prepare_cached(&sql)?
-            .query_row([id], scope_row)
-            .optional()?
-            .ok_or_else(|| Error::not_found(ObjectKind::Scope, id).into())
+        self.by_id(SCOPE_SELECT, "s.id", ObjectKind::Scope, id, scope_row)
     }
 
     fn pool(&self, id: &str) -> R<PoolRow> {
-        let sql = format!("{POOL_SELECT} WHERE id = ?1");
-        self.conn
-            .prepare_cached(&sql)?
-            .query_row([id], pool_row)
-            .optional()?
-            .ok_or_else(|| Error::not_found(ObjectKind::Pool, id).into())
+        self.by_id(POOL_SELECT, "id", ObjectKind::Pool, id, pool_row)
     }
 
     fn pool_cidr(&self, id: &str) -> R<PoolCidrRow> {
-        let sql = format!("{POOL_CIDR_SELECT} WHERE c.id = ?1");
-        self.conn
-            .prepare_cached(&sql)?
-            .query_row([id], pool_cidr_row)
-            .optional()?
-            .ok_or_else(|| Error::not_found(ObjectKind::PoolCidr, id).into())
+        self.by_id(
+            POOL_CIDR_SELECT,
+            "c.id",
+            ObjectKind::PoolCidr,
+            id,
+            pool_cidr_row,
+        )
     }
 
     fn pool_cidrs_of(&self, pool_num: i64) -> R<Vec<PoolCidrRow>> {
@@ -614,12 +617,13 @@ impl<'c> Tx<'c> {
                 }
             }
         }
-        let sql = format!("{ALLOCATION_SELECT} WHERE a.legacy_id = ?1");
-        self.conn
-            .prepare_cached(&sql)?
-            .query_row([id], allocation_row)
-            .optional()?
-            .ok_or_else(|| Error::not_found(ObjectKind::Allocation, id).into())
+        self.by_id(
+            ALLOCATION_SELECT,
+            "a.legacy_id",
+            ObjectKind::Allocation,
+            id,
+            allocation_row,
+        )
     }
 
     /// The pool CIDR of `pool_num` that contains `block`.
