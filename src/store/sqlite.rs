@@ -1630,39 +1630,25 @@ impl SqliteStore {
 
     /// Runs `op` in one `BEGIN IMMEDIATE` transaction, retrying the whole of it when busy.
     fn write<T>(&self, op: impl Fn(&Tx<'_>) -> R<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let mut attempt = 0;
-        loop {
-            match Self::run(
-                &mut conn,
-                &self.actor,
-                self.ids,
-                TransactionBehavior::Immediate,
-                true,
-                &op,
-            ) {
-                Err(Internal::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
-                }
-                other => return other.map_err(to_public),
-            }
-        }
+        self.retrying(TransactionBehavior::Immediate, true, op)
     }
 
     /// Runs `op` in a read transaction that is rolled back: previews and reads write nothing.
     fn read<T>(&self, op: impl Fn(&Tx<'_>) -> R<T>) -> Result<T> {
+        self.retrying(TransactionBehavior::Deferred, false, op)
+    }
+
+    /// Runs `op` in one transaction, retrying the whole of it while SQLite reports busy.
+    fn retrying<T>(
+        &self,
+        behavior: TransactionBehavior,
+        commit: bool,
+        op: impl Fn(&Tx<'_>) -> R<T>,
+    ) -> Result<T> {
         let mut conn = self.lock();
         let mut attempt = 0;
         loop {
-            match Self::run(
-                &mut conn,
-                &self.actor,
-                self.ids,
-                TransactionBehavior::Deferred,
-                false,
-                &op,
-            ) {
+            match Self::run(&mut conn, &self.actor, self.ids, behavior, commit, &op) {
                 Err(Internal::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
