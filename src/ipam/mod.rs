@@ -12,6 +12,7 @@
 
 pub mod allocator;
 pub mod cidr;
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod netmask;
