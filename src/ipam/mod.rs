@@ -7,7 +7,11 @@
 //!   [`Block`] arithmetic the allocator works on.
 //! - [`netmask`]: the allocation netmask guardrails ([`NetmaskRule`]).
 //! - [`allocator`]: the best-fit buddy allocator, written once and generic over a
-//!   [`FreeBlockIndex`]; [`MemoryIndex`] is the in-memory index, the SQLite store has its own.
+//!   [`FreeBlockIndex`]; [`MemoryIndex`] is the in-memory index, each storage backend has its
+//!   own.
+//! - [`engine`]: every operation (allocate, provision, deprovision, cascade deletes, updates,
+//!   the consistency check) with all its rules, written once against a transactional port
+//!   ([`engine::Backend`], [`engine::Transaction`]) that a storage backend implements.
 //! - [`error`]: the public [`Error`] every layer returns.
 
 pub mod allocator;

@@ -381,13 +381,7 @@ impl<'c> Transaction for SqliteTx<'c> {
                 cidrs_json(new.disallowed_cidrs)
             ],
         )?;
-        self.append(
-            Some(sequence),
-            &AuditRecord {
-                object_id: &id,
-                ..new.event.clone()
-            },
-        )?;
+        self.append(Some(sequence), &id, &new.event)?;
         Ok(id)
     }
 
@@ -432,7 +426,7 @@ impl<'c> Transaction for SqliteTx<'c> {
     }
 
     fn append_audit(&self, record: &AuditRecord<'_>) -> Result<()> {
-        self.append(None, record)
+        self.append(None, record.object_id, record)
     }
 
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
@@ -442,9 +436,14 @@ impl<'c> Transaction for SqliteTx<'c> {
 }
 
 impl SqliteTx<'_> {
-    /// Appends an audit event; `sequence` is given only for allocate events (the id derives
-    /// from it), otherwise the next one is taken.
-    fn append(&self, sequence: Option<i64>, record: &AuditRecord<'_>) -> Result<()> {
+    /// Appends an audit event about `object_id`; `sequence` is given only for allocate events
+    /// (the id derives from it), otherwise the next one is taken.
+    fn append(
+        &self,
+        sequence: Option<i64>,
+        object_id: &str,
+        record: &AuditRecord<'_>,
+    ) -> Result<()> {
         self.execute(
             AUDIT_INSERT,
             params![
@@ -452,7 +451,7 @@ impl SqliteTx<'_> {
                 record.at_millis,
                 record.actor,
                 record.action,
-                record.object_id,
+                object_id,
                 record.cidr.map(|c| c.to_string()),
                 record.pool,
                 record.details.to_string()
