@@ -133,29 +133,11 @@ impl<'c> Transaction for SqliteTx<'c> {
     }
 
     fn insert_ipam(&self, ipam: &Ipam) -> Result<()> {
-        self.execute(
-            IPAM_INSERT,
-            params![
-                ipam.id,
-                ipam.description,
-                strings_json(&ipam.operating_regions),
-                tags_json(&ipam.tags),
-                ipam.created_at
-            ],
-        )
+        self.execute(IPAM_INSERT, ipam_params(ipam))
     }
 
     fn update_ipam(&self, ipam: &Ipam) -> Result<()> {
-        self.execute(
-            IPAM_UPDATE,
-            params![
-                ipam.id,
-                ipam.description,
-                strings_json(&ipam.operating_regions),
-                tags_json(&ipam.tags),
-                ipam.updated_at
-            ],
-        )
+        self.execute(IPAM_UPDATE, ipam_params(ipam))
     }
 
     fn delete_ipam(&self, id: &str) -> Result<()> {
@@ -171,30 +153,11 @@ impl<'c> Transaction for SqliteTx<'c> {
     }
 
     fn insert_scope(&self, scope: &Scope) -> Result<()> {
-        self.execute(
-            SCOPE_INSERT,
-            params![
-                scope.id,
-                scope.ipam_id,
-                scope.kind.as_str(),
-                scope.description,
-                tags_json(&scope.tags),
-                scope.is_default,
-                scope.created_at
-            ],
-        )
+        self.execute(SCOPE_INSERT, scope_params(scope))
     }
 
     fn update_scope(&self, scope: &Scope) -> Result<()> {
-        self.execute(
-            SCOPE_UPDATE,
-            params![
-                scope.id,
-                scope.description,
-                tags_json(&scope.tags),
-                scope.updated_at
-            ],
-        )
+        self.execute(SCOPE_UPDATE, scope_params(scope))
     }
 
     fn delete_scope(&self, id: &str) -> Result<()> {
@@ -219,44 +182,11 @@ impl<'c> Transaction for SqliteTx<'c> {
     }
 
     fn insert_pool(&self, pool: &Pool) -> Result<()> {
-        self.execute(
-            POOL_INSERT,
-            params![
-                pool.id,
-                pool.scope_id,
-                pool.source_pool_id,
-                family_num(pool.address_family),
-                pool.locale,
-                pool.description,
-                pool.netmask.min,
-                pool.netmask.max,
-                pool.netmask.default,
-                tags_json(&pool.allocation_resource_tags),
-                pool.auto_import,
-                pool.publicly_advertisable,
-                tags_json(&pool.tags),
-                pool.depth,
-                pool.created_at
-            ],
-        )
+        self.execute(POOL_INSERT, pool_params(pool))
     }
 
     fn update_pool(&self, pool: &Pool) -> Result<()> {
-        self.execute(
-            POOL_UPDATE,
-            params![
-                pool.id,
-                pool.description,
-                pool.netmask.min,
-                pool.netmask.max,
-                pool.netmask.default,
-                tags_json(&pool.allocation_resource_tags),
-                pool.auto_import,
-                pool.publicly_advertisable,
-                tags_json(&pool.tags),
-                pool.updated_at
-            ],
-        )
+        self.execute(POOL_UPDATE, pool_params(pool))
     }
 
     fn delete_pool(&self, id: &str) -> Result<()> {
