@@ -192,6 +192,7 @@ impl Resource for AllocationResource {
         } else {
             let id = string_attr(&request.prior_state, "id").unwrap_or_default();
             let update = AllocationUpdate {
+                name: Some(string_attr(&request.planned_state, "name")),
                 description: Some(
                     string_attr(&request.planned_state, "description").unwrap_or_default(),
                 ),

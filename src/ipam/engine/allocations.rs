@@ -24,7 +24,7 @@ pub(super) struct AllocationSpec<'a> {
 }
 
 impl<'a> AllocationSpec<'a> {
-    fn of(request: &'a AllocationRequest) -> AllocationSpec<'a> {
+    pub(super) fn of(request: &'a AllocationRequest) -> AllocationSpec<'a> {
         AllocationSpec {
             netmask_length: request.netmask_length,
             cidr: request.cidr,
@@ -43,6 +43,7 @@ pub(super) struct Placement {
 
 /// What a new allocation carries besides its place.
 pub(super) struct AllocationFields<'a> {
+    pub(super) name: Option<&'a str>,
     pub(super) description: &'a str,
     pub(super) tags: &'a Tags,
     pub(super) child_pool_cidr_id: Option<&'a str>,
@@ -94,6 +95,16 @@ impl<T: Transaction> Tx<'_, T> {
         pool: &StoredPool,
         spec: &AllocationSpec<'_>,
     ) -> Result<Placement> {
+        let (len, disallowed) = self.check_allocation(pool, spec)?;
+        self.place(pool, spec, len, &disallowed)
+    }
+
+    /// Runs every check of an allocation: its prefix length and the disallowed blocks.
+    pub(super) fn check_allocation(
+        &self,
+        pool: &StoredPool,
+        spec: &AllocationSpec<'_>,
+    ) -> Result<(u8, Vec<Block>)> {
         let family = pool.family();
         let pool_id = &pool.pool.id;
         let (len, len_input) = match (spec.cidr, spec.netmask_length) {
@@ -132,6 +143,19 @@ impl<T: Transaction> Tx<'_, T> {
             check_family(net, "disallowed_cidrs", family, pool_id)?;
             disallowed.push(Block::of(net));
         }
+        Ok((len, disallowed))
+    }
+
+    /// Finds the place of a checked allocation: the explicit CIDR, or the best fit.
+    pub(super) fn place(
+        &self,
+        pool: &StoredPool,
+        spec: &AllocationSpec<'_>,
+        len: u8,
+        disallowed: &[Block],
+    ) -> Result<Placement> {
+        let family = pool.family();
+        let pool_id = &pool.pool.id;
         let mut index = self.port.free_index(pool.key);
         match spec.cidr {
             Some(cidr) => {
@@ -141,7 +165,7 @@ impl<T: Transaction> Tx<'_, T> {
                     None => Err(self.explain_taken(pool, cidr)?),
                 }
             }
-            None => match find_best_fit(&mut index, family, len, &disallowed)? {
+            None => match find_best_fit(&mut index, family, len, disallowed)? {
                 Some((free, target)) => Ok(Placement { free, target }),
                 None => Err(Error::Exhausted {
                     requested_len: len,
@@ -155,7 +179,7 @@ impl<T: Transaction> Tx<'_, T> {
     }
 
     /// Why an explicit CIDR is not free: outside the pool, or who holds it.
-    fn explain_taken(&self, pool: &StoredPool, cidr: IpNet) -> Result<Error> {
+    pub(super) fn explain_taken(&self, pool: &StoredPool, cidr: IpNet) -> Result<Error> {
         let family = pool.family();
         let target = Block::of(&cidr);
         if self
@@ -192,6 +216,23 @@ impl<T: Transaction> Tx<'_, T> {
                     with_cidr: holder.block.to_net(family),
                 })
             }
+            _ => self.explain_reserved(pool, cidr),
+        }
+    }
+
+    /// Why an explicit CIDR that no allocation holds is not free: another plan's reservation.
+    fn explain_reserved(&self, pool: &StoredPool, cidr: IpNet) -> Result<Error> {
+        let family = pool.family();
+        let target = Block::of(&cidr);
+        match self
+            .port
+            .held_reservation_at_or_before(pool.key, target.last(family))?
+        {
+            Some(held) if held.block.overlaps(&target, family) => Ok(Error::Overlap {
+                cidr,
+                with_id: super::reservations::holder_name(&held.name),
+                with_cidr: held.block.to_net(family),
+            }),
             _ => Ok(Error::Storage {
                 message: format!(
                     "the free-space index of pool {} disagrees with its allocations at {cidr}; run a consistency check",
@@ -209,9 +250,25 @@ impl<T: Transaction> Tx<'_, T> {
         placement: Placement,
         fields: &AllocationFields<'_>,
     ) -> Result<Allocation> {
-        let family = pool.family();
         let Placement { free, target } = placement;
-        claim(&mut self.port.free_index(pool.key), family, free, target)?;
+        claim(
+            &mut self.port.free_index(pool.key),
+            pool.family(),
+            free,
+            target,
+        )?;
+        self.write_allocation(pool, target, fields)
+    }
+
+    /// Writes the allocation of a block already out of the free space, with its `allocate`
+    /// event.
+    pub(super) fn write_allocation(
+        &self,
+        pool: &StoredPool,
+        target: Block,
+        fields: &AllocationFields<'_>,
+    ) -> Result<Allocation> {
+        let family = pool.family();
         let cidr = target.to_net(family);
         let details = match fields.child_pool_cidr_id {
             Some(child) => json!({ "pool_id": pool.pool.id, "child_pool_cidr_id": child }),
@@ -220,6 +277,7 @@ impl<T: Transaction> Tx<'_, T> {
         let id = self.port.insert_allocation(&NewAllocation {
             pool_key: pool.key,
             block: target,
+            name: fields.name,
             description: fields.description,
             tags: fields.tags,
             child_pool_cidr_id: fields.child_pool_cidr_id,
@@ -230,6 +288,7 @@ impl<T: Transaction> Tx<'_, T> {
             id,
             pool_id: pool.pool.id.clone(),
             cidr,
+            name: fields.name.map(str::to_string),
             description: fields.description.to_string(),
             tags: fields.tags.clone(),
             child_pool_cidr_id: fields.child_pool_cidr_id.map(str::to_string),
@@ -246,6 +305,7 @@ impl<T: Transaction> Tx<'_, T> {
             &pool,
             placement,
             &AllocationFields {
+                name: None,
                 description: &request.description,
                 tags: &request.tags,
                 child_pool_cidr_id: None,
@@ -258,21 +318,11 @@ impl<T: Transaction> Tx<'_, T> {
     /// to the pool CIDR it lies in). The caller holds the pool's lock.
     pub(super) fn release_row(&self, row: &StoredAllocation, reason: &str) -> Result<()> {
         self.port.delete_allocation(row.pool_key, row.block)?;
-        let Some((_, pool_cidr)) =
-            self.containing_pool_cidr(row.pool_key, row.family(), row.block)?
-        else {
-            return Err(Error::Storage {
-                message: format!(
-                    "allocation {} ({}) lies in no cidr of its pool; run a consistency check",
-                    row.allocation.id, row.allocation.cidr
-                ),
-            });
-        };
-        release(
-            &mut self.port.free_index(row.pool_key),
+        self.return_space(
+            row.pool_key,
             row.family(),
             row.block,
-            pool_cidr.prefix_len,
+            &format!("allocation {}", row.allocation.id),
         )?;
         self.port.append_audit(&self.record(
             "release",
@@ -281,6 +331,31 @@ impl<T: Transaction> Tx<'_, T> {
             Some(row.pool_key),
             json!({ "pool_id": row.allocation.pool_id, "reason": reason }),
         ))
+    }
+
+    /// Returns a block to its pool's free space, merging with free buddies up to the pool
+    /// CIDR it lies in. `what` names the holder for the message when it lies in none.
+    pub(super) fn return_space(
+        &self,
+        pool: PoolKey,
+        family: AddressFamily,
+        block: Block,
+        what: &str,
+    ) -> Result<()> {
+        let Some((_, pool_cidr)) = self.containing_pool_cidr(pool, family, block)? else {
+            return Err(Error::Storage {
+                message: format!(
+                    "{what} ({}) lies in no cidr of its pool; run a consistency check",
+                    block.to_net(family)
+                ),
+            });
+        };
+        release(
+            &mut self.port.free_index(pool),
+            family,
+            block,
+            pool_cidr.prefix_len,
+        )
     }
 
     fn release_allocation(&self, id: &str) -> Result<()> {
@@ -297,6 +372,16 @@ impl<T: Transaction> Tx<'_, T> {
 
     fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
         let mut row = self.allocation(id)?;
+        if let Some(name) = &update.name {
+            let renamed = name
+                .as_deref()
+                .filter(|&n| row.allocation.name.as_deref() != Some(n));
+            if let Some(name) = renamed {
+                let pool = self.pool_for_update(&row.allocation.pool_id)?;
+                self.check_name_free(&pool, name)?;
+            }
+            row.allocation.name = name.clone();
+        }
         if let Some(description) = &update.description {
             row.allocation.description = description.clone();
         }
@@ -317,7 +402,7 @@ impl<T: Transaction> Tx<'_, T> {
             id,
             Some(row.allocation.cidr),
             Some(row.pool_key),
-            json!({ "description": row.allocation.description, "tags": row.allocation.tags }),
+            json!({ "name": row.allocation.name, "description": row.allocation.description, "tags": row.allocation.tags }),
         ))?;
         Ok(self.allocation(id)?.allocation)
     }

@@ -1414,7 +1414,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
                 &allocation.id,
                 &AllocationUpdate {
                     tags: Some(Tags::new()),
-                    description: None,
+                    ..AllocationUpdate::default()
                 },
             )
         },
@@ -1426,6 +1426,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
             &AllocationUpdate {
                 description: Some("vpc".into()),
                 tags: Some(tags(&[("owner", "a"), ("x", "y")])),
+                name: None,
             },
         )
         .unwrap();

@@ -35,6 +35,8 @@ pub struct SqliteOptions {
     pub actor: String,
     /// How long to wait for another process's write transaction before retrying.
     pub busy_timeout: Duration,
+    /// How long a plan's reservation holds its space (see `ipam::engine::reservations`).
+    pub reservation_ttl: Duration,
 }
 
 impl SqliteOptions {
@@ -43,6 +45,7 @@ impl SqliteOptions {
         SqliteOptions {
             actor: actor.into(),
             busy_timeout: Duration::from_secs(30),
+            reservation_ttl: crate::ipam::engine::DEFAULT_RESERVATION_TTL,
         }
     }
 }

@@ -54,7 +54,7 @@ impl Engine<SqliteBackend> {
     /// ([`Error::NewerDatabase`](crate::ipam::Error::NewerDatabase)).
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
         let backend = SqliteBackend::open(path.as_ref(), &options)?;
-        Ok(Engine::new(backend, options.actor))
+        Ok(Engine::new(backend, options.actor).with_reservation_ttl(options.reservation_ttl))
     }
 
     /// The database file.

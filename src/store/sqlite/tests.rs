@@ -222,7 +222,7 @@ mod migration_tests {
                 &second,
                 &AllocationUpdate {
                     description: Some("renamed".into()),
-                    tags: None,
+                    ..AllocationUpdate::default()
                 },
             )
             .unwrap();
