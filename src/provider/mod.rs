@@ -97,6 +97,35 @@ fn setting(
     }
 }
 
+/// `plan_reservation_seconds`, else `IPAM_PLAN_RESERVATION_SECONDS`, else the default.
+fn reservation_ttl(config: &Value) -> Result<std::time::Duration, Diagnostics> {
+    const NAME: &str = "plan_reservation_seconds";
+    let (text, from) = match config.attr(NAME) {
+        Value::Number(number) => (number.as_str().to_string(), NAME),
+        Value::Unknown => {
+            return Err(common::attribute_error(
+                NAME,
+                "Invalid Provider Configuration",
+                format!("{NAME} depends on a value that is only known after apply. The provider must be configured at plan time: use a literal, a variable or the IPAM_PLAN_RESERVATION_SECONDS environment variable."),
+            )
+            .into())
+        }
+        _ => match std::env::var("IPAM_PLAN_RESERVATION_SECONDS") {
+            Ok(text) if !text.trim().is_empty() => (text.trim().to_string(), "IPAM_PLAN_RESERVATION_SECONDS"),
+            _ => return Ok(crate::ipam::engine::DEFAULT_RESERVATION_TTL),
+        },
+    };
+    match text.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
+        _ => Err(common::attribute_error(
+            NAME,
+            "Invalid Provider Configuration",
+            format!("{from} is {text}, which is not a whole number of seconds above 0. Give for example 3600 (an hour), or remove it for the default."),
+        )
+        .into()),
+    }
+}
+
 #[async_trait]
 impl Provider for IpamProvider {
     fn type_name(&self) -> &str {
@@ -113,6 +142,10 @@ impl Provider for IpamProvider {
                     "Path of the SQLite database file, created on first use (mode 0600). Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file share one address space."
                 )),
             )
+            .attribute(Attribute::optional("plan_reservation_seconds", Type::Number).description(format!(
+                "How long, in seconds, a plan's reservation holds the exact CIDR it showed for a named `ipam_allocation` (or a pool CIDR carved by `netmask_length`) before its space may go to others. Each plan of the same allocation renews it; the apply turns it into the allocation. A plan applied after its reservation expired and its space was taken fails, naming the CIDR and who holds it. Defaults to the `IPAM_PLAN_RESERVATION_SECONDS` environment variable, else {} (a day, so a plan can wait for review).",
+                crate::ipam::engine::DEFAULT_RESERVATION_TTL.as_secs()
+            )))
             .attribute(Attribute::optional("actor", Type::String).description(
                 "Name recorded as the actor of every change in the audit log. Defaults to the `IPAM_ACTOR` environment variable, else the operating-system user.",
             )),
@@ -124,17 +157,17 @@ impl Provider for IpamProvider {
             DEFAULT_DATABASE.to_string()
         })?;
         let actor = setting(&config, "actor", "IPAM_ACTOR", os_user)?;
+        let mut options = SqliteOptions::new(actor);
+        options.reservation_ttl = reservation_ttl(&config)?;
         let path = PathBuf::from(&database);
-        let opened = tokio::task::spawn_blocking(move || {
-            SqliteStore::open(&path, SqliteOptions::new(actor))
-        })
-        .await
-        .map_err(|join| {
-            Diagnostics::from(Diagnostic::error(
-                "Provider Configuration Error",
-                format!("opening the database did not complete: {join}"),
-            ))
-        })?;
+        let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&path, options))
+            .await
+            .map_err(|join| {
+                Diagnostics::from(Diagnostic::error(
+                    "Provider Configuration Error",
+                    format!("opening the database did not complete: {join}"),
+                ))
+            })?;
         match opened {
             Ok(store) => {
                 self.store.install(Arc::new(store));

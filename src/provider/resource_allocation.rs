@@ -9,8 +9,9 @@ use crate::plugin::{
 };
 
 use super::common::{
-    attribute_error, cidr_attr, cidr_value, cidrs_attr, object, optional_cidr_set, optional_string,
-    optional_tags, prefix_len_attr, string_attr, tags_attr, StoreHandle,
+    attribute_error, cidr_attr, cidr_value, cidrs_attr, error_diagnostic, object,
+    optional_cidr_set, optional_string, optional_string_opt, optional_tags, prefix_len_attr,
+    string_attr, tags_attr, StoreHandle,
 };
 
 /// Attributes whose change replaces the allocation (it moves to another block).
@@ -31,6 +32,10 @@ impl AllocationResource {
         object(vec![
             ("id", Value::string(&allocation.id)),
             ("pool_id", Value::string(&allocation.pool_id)),
+            (
+                "name",
+                optional_string_opt(allocation.name.as_deref(), like.attr("name")),
+            ),
             ("cidr", cidr_value(&allocation.cidr, like.attr("cidr"))),
             (
                 "netmask_length",
@@ -46,6 +51,23 @@ impl AllocationResource {
             ),
             ("tags", optional_tags(&allocation.tags, like.attr("tags"))),
         ])
+    }
+
+    /// Reserves the named allocation's block at plan and returns its CIDR; `None` (known after
+    /// apply) when the database cannot take the reservation (read-only for this user, or a
+    /// storage failure: the apply reports it).
+    async fn reserve(
+        &self,
+        wanted: AllocationRequest,
+        name: String,
+    ) -> Result<Option<ipnet::IpNet>, Diagnostics> {
+        reserved_cidr(
+            &self.store,
+            "Plan Allocation Error",
+            &self.schema(),
+            move |store| store.reserve_allocation(&wanted, &name),
+        )
+        .await
     }
 
     /// The allocation a configuration asks for, or `None` while any input it needs is unknown.
@@ -79,6 +101,7 @@ impl AllocationResource {
         }
         let known = [
             "pool_id",
+            "name",
             "cidr",
             "netmask_length",
             "disallowed_cidrs",
@@ -100,6 +123,25 @@ impl AllocationResource {
     }
 }
 
+/// Runs a plan-time reservation and returns its CIDR; `None` (known after apply) when the
+/// database cannot take it (read-only for this user, or a storage failure: the apply reports
+/// it). Rule errors (exhausted pool, guardrails, a stale plan) are diagnostics.
+pub(super) async fn reserved_cidr<F>(
+    store: &StoreHandle,
+    summary: &str,
+    schema: &Schema,
+    call: F,
+) -> Result<Option<ipnet::IpNet>, Diagnostics>
+where
+    F: FnOnce(&dyn crate::store::Store) -> crate::ipam::Result<ipnet::IpNet> + Send + 'static,
+{
+    match store.try_run(call).await? {
+        Ok(cidr) => Ok(Some(cidr)),
+        Err(crate::ipam::Error::Storage { .. }) => Ok(None),
+        Err(error) => Err(error_diagnostic(summary, schema, &error).into()),
+    }
+}
+
 #[async_trait]
 impl Resource for AllocationResource {
     fn schema(&self) -> Schema {
@@ -113,8 +155,11 @@ impl Resource for AllocationResource {
             .attribute(Attribute::required("pool_id", Type::String).description(
                 "The pool to allocate from. Changing it replaces the allocation.",
             ))
+            .attribute(Attribute::optional("name", Type::String).description(
+                "A name that identifies the allocation within its pool, unique among the pool's live allocations (for example `\"app-${count.index}\"` or a `for_each` key). With a name, an allocation by length plans its exact `cidr`: the plan reserves the block in the database (keyed by pool and name, for the provider's `plan_reservation_seconds`), the apply takes exactly that block, and everything built from `cidr` is known at plan. Without a name the provider cannot recognise the same allocation when Terraform plans it again during apply, so `cidr` stays known after apply. Renaming keeps the block.",
+            ))
             .attribute(Attribute::optional_computed("cidr", Type::String).description(
-                "The allocated CIDR. Give it to take an explicit block (no host bits set, of the pool's family, inside one of the pool's CIDRs, within its guardrails and free); otherwise it is known after apply. Changing it replaces the allocation.",
+                "The allocated CIDR. Give it to take an explicit block (no host bits set, of the pool's family, inside one of the pool's CIDRs, within its guardrails and free). Otherwise it is known at plan when the allocation has a `name` and every input is known (the plan reserves it), and known after apply when not (no name, inputs known only after apply, or a database this user can only read). Changing it replaces the allocation.",
             ))
             .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
                 "The prefix length of the block to take, within the pool's guardrails; defaults to the pool's `allocation_default_netmask_length`. Changing it replaces the allocation.",
@@ -144,12 +189,20 @@ impl Resource for AllocationResource {
         if request.prior_state.is_null() {
             if let Some(wanted) = AllocationResource::request(&request.config)? {
                 let explicit = wanted.cidr;
-                self.store
-                    .run("Plan Allocation Error", &self.schema(), move |store| {
-                        store.preview_allocation(&wanted)
-                    })
-                    .await?;
-                if let Some(cidr) = explicit {
+                let name = string_attr(&request.config, "name").filter(|_| explicit.is_none());
+                let cidr = match name {
+                    Some(name) => self.reserve(wanted, name).await?,
+                    None => {
+                        self.store
+                            .run("Plan Allocation Error", &self.schema(), move |store| {
+                                store.preview_allocation(&wanted)
+                            })
+                            .await?;
+                        explicit
+                    }
+                };
+                if let Some(cidr) = cidr {
+                    planned.set_attr("cidr", cidr_value(&cidr, request.config.attr("cidr")));
                     planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
                 }
             }
@@ -184,10 +237,20 @@ impl Resource for AllocationResource {
                 )
                 .into());
             };
+            let name = string_attr(&request.config, "name");
+            // the CIDR the plan showed (a reservation's), to be given exactly or refused
+            let planned = cidr_attr(&request.planned_state, "cidr", "Invalid Allocation CIDR")
+                .ok()
+                .flatten();
             self.store
-                .run("Create Allocation Error", &schema, move |store| {
-                    store.allocate(&wanted)
-                })
+                .run(
+                    "Create Allocation Error",
+                    &schema,
+                    move |store| match name {
+                        Some(name) => store.allocate_named(&wanted, &name, planned),
+                        None => store.allocate(&wanted),
+                    },
+                )
                 .await?
         } else {
             let id = string_attr(&request.prior_state, "id").unwrap_or_default();

@@ -10,6 +10,7 @@ use crate::plugin::{
 use super::common::{
     attribute_error, cidr_attr, cidr_value, object, prefix_len_attr, string_attr, StoreHandle,
 };
+use super::resource_allocation::reserved_cidr;
 
 /// Attributes whose change replaces the pool CIDR (every input: a CIDR is never edited).
 const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length"];
@@ -82,7 +83,7 @@ impl Resource for PoolCidrResource {
                 "The pool to provision the CIDR into. Changing it replaces the pool CIDR.",
             ))
             .attribute(Attribute::optional_computed("cidr", Type::String).description(
-                "The CIDR, such as `10.1.0.0/16`: given explicitly, or known after apply when `netmask_length` is given. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
+                "The CIDR, such as `10.1.0.0/16`: given explicitly, or carved by `netmask_length`: then known at plan when the pool exists already (the carve names itself by its pool: the plan reserves the block in the source pool for the provider's `plan_reservation_seconds` and the apply takes exactly it), known after apply otherwise or when the database is read-only for this user. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
             ))
             .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
                 "The prefix length of a block to carve from the source pool, instead of `cidr`. When `cidr` is given, this is its prefix length.",
@@ -103,12 +104,26 @@ impl Resource for PoolCidrResource {
             let wanted = PoolCidrResource::request(&request.config)?;
             if let (Some(pool_id), Some(wanted)) = (string_attr(&request.config, "pool_id"), wanted)
             {
-                self.store
-                    .run("Plan Pool CIDR Error", &self.schema(), move |store| {
-                        store.preview_pool_cidr(&pool_id, wanted)
-                    })
-                    .await?;
-                if let PoolCidrRequest::Cidr(cidr) = wanted {
+                let schema = self.schema();
+                let cidr = match wanted {
+                    // a carve by length names itself by its pool: the plan reserves it
+                    PoolCidrRequest::NetmaskLength(len) => {
+                        reserved_cidr(&self.store, "Plan Pool CIDR Error", &schema, move |store| {
+                            store.reserve_pool_cidr(&pool_id, len)
+                        })
+                        .await?
+                    }
+                    PoolCidrRequest::Cidr(cidr) => {
+                        self.store
+                            .run("Plan Pool CIDR Error", &schema, move |store| {
+                                store.preview_pool_cidr(&pool_id, wanted)
+                            })
+                            .await?;
+                        Some(cidr)
+                    }
+                };
+                if let Some(cidr) = cidr {
+                    planned.set_attr("cidr", cidr_value(&cidr, request.config.attr("cidr")));
                     planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
                 }
             }

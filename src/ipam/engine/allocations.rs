@@ -300,6 +300,7 @@ impl<T: Transaction> Tx<'_, T> {
 
     pub(super) fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
         let pool = self.pool_for_update(&request.pool_id)?;
+        self.sweep_expired(&pool)?;
         let placement = self.plan_allocation(&pool, &AllocationSpec::of(request))?;
         self.commit_allocation(
             &pool,
@@ -425,12 +426,34 @@ impl<B: Backend> Engine<B> {
     }
 
     /// The CIDR `allocate` would return now, or its exact error; writes nothing.
+    /// When the space is taken and expired reservations hold some of it, their space is
+    /// returned first (a write, skipped when the database cannot be written) and the preview
+    /// runs again.
     pub(crate) fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
-        self.read(|tx| {
-            let pool = tx.pool(&request.pool_id)?;
-            let placement = tx.plan_allocation(&pool, &AllocationSpec::of(request))?;
-            Ok(placement.target.to_net(pool.family()))
-        })
+        let preview = || {
+            self.read(|tx| {
+                let pool = tx.pool(&request.pool_id)?;
+                match tx.plan_allocation(&pool, &AllocationSpec::of(request)) {
+                    Ok(placement) => Ok(Ok(placement.target.to_net(pool.family()))),
+                    Err(error @ (Error::Exhausted { .. } | Error::Overlap { .. })) => {
+                        let expired = tx.port.expired_reservations(pool.key, tx.now.millis)?;
+                        Ok(Err((error, !expired.is_empty())))
+                    }
+                    Err(error) => Err(error),
+                }
+            })
+        };
+        match preview()? {
+            Ok(cidr) => Ok(cidr),
+            Err((_, true))
+                if self
+                    .write(|tx| tx.sweep_expired(&tx.pool_for_update(&request.pool_id)?))
+                    .is_ok() =>
+            {
+                preview()?.map_err(|(error, _)| error)
+            }
+            Err((error, _)) => Err(error),
+        }
     }
 
     /// Reads an allocation.

@@ -53,7 +53,7 @@ impl<T: Transaction> Tx<'_, T> {
 
     /// Returns the space of the pool's expired reservations to its free space; each stays as
     /// a lost record. The caller holds the pool's lock.
-    fn sweep_expired(&self, pool: &StoredPool) -> Result<()> {
+    pub(super) fn sweep_expired(&self, pool: &StoredPool) -> Result<()> {
         for mut expired in self.port.expired_reservations(pool.key, self.now.millis)? {
             let what = format!("reservation {:?}", expired.name);
             self.return_space(pool.key, pool.family(), expired.block, &what)?;
@@ -177,6 +177,7 @@ impl<T: Transaction> Tx<'_, T> {
         let pool = self.pool_for_update(&request.pool_id)?;
         let family = pool.family();
         self.check_name_free(&pool, name)?;
+        self.sweep_expired(&pool)?;
         let wanted = request.cidr.or(planned);
         let fields = AllocationFields {
             name: Some(name),
