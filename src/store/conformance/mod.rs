@@ -13,6 +13,7 @@
 //! resolves again; a writer process killed mid-stream leaves a sound, consistent database.
 
 pub mod concurrency;
+pub mod reservations;
 pub mod sequences;
 
 use ipnet::IpNet;
@@ -28,6 +29,7 @@ pub use concurrency::{
     a_refused_request_fails_alone_among_concurrent_good_ones, processes_allocate_disjoint_blocks,
     threads_allocate_disjoint_audited_blocks, worker_process, Worker,
 };
+pub use reservations::reservations_hold_space_until_the_apply_takes_them;
 pub use sequences::{
     ipv4_nested_sequences_keep_every_invariant, ipv6_nested_sequences_keep_every_invariant,
 };
@@ -79,6 +81,7 @@ macro_rules! store_conformance_tests {
             audit_events_record_every_mutation,
             allocate_many_is_all_or_nothing,
             released_ids_never_resolve_again,
+            reservations_hold_space_until_the_apply_takes_them,
             threads_allocate_disjoint_audited_blocks,
             a_refused_request_fails_alone_among_concurrent_good_ones,
             ipv4_nested_sequences_keep_every_invariant,

@@ -297,3 +297,76 @@ mod migration_tests {
         }
     }
 }
+
+/// Reservation expiry needs a store opened with a short time to live (the conformance factory
+/// opens stores with the default), so it is checked here.
+mod reservation_expiry_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn expire() {
+        std::thread::sleep(Duration::from_millis(400));
+    }
+
+    #[test]
+    fn expired_reservations_free_their_space_and_a_stale_plan_says_who_took_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = SqliteOptions::new("t");
+        options.reservation_ttl = Duration::from_millis(200);
+        let store = SqliteStore::open(dir.path().join("t.db"), options).unwrap();
+        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
+        let pool = store
+            .create_pool(&NewPool::new(
+                &ipam.private_default_scope_id,
+                AddressFamily::Ipv4,
+            ))
+            .unwrap();
+        store
+            .provision_pool_cidr(
+                &pool.id,
+                PoolCidrRequest::Cidr("10.0.0.0/24".parse().unwrap()),
+            )
+            .unwrap();
+        let whole = AllocationRequest {
+            pool_id: pool.id.clone(),
+            netmask_length: Some(24),
+            ..Default::default()
+        };
+        let planned = store.reserve_allocation(&whole, "web").unwrap();
+
+        // expired and not taken: the same name takes the same block again
+        expire();
+        assert_eq!(store.reserve_allocation(&whole, "web").unwrap(), planned);
+
+        // expired and taken by another allocation: the stale plan names the block and holder
+        expire();
+        let taker = store.allocate(&whole).unwrap();
+        let error = store.reserve_allocation(&whole, "web").unwrap_err();
+        assert!(
+            matches!(&error, Error::StalePlan { cidr, holder, .. } if *cidr == planned && *holder == taker.id),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("run terraform plan again"));
+        // reported once: the next plan starts afresh (and finds the pool full)
+        assert!(matches!(
+            store.reserve_allocation(&whole, "web"),
+            Err(Error::Exhausted { .. })
+        ));
+        // the apply of the stale plan fails the same way
+        assert!(matches!(
+            store.allocate_named(&whole, "web", Some(planned)),
+            Err(Error::StalePlan { .. })
+        ));
+
+        // abandoned: after the expiry a preview and an allocation find the space free
+        store.release_allocation(&taker.id).unwrap();
+        store.reserve_allocation(&whole, "abandoned").unwrap();
+        assert!(store.preview_allocation(&whole).is_err());
+        expire();
+        assert_eq!(store.preview_allocation(&whole).unwrap(), planned);
+        assert!(store.list_reservations(&pool.id).unwrap().is_empty());
+        assert_eq!(store.allocate(&whole).unwrap().cidr, planned);
+        assert!(store.check_consistency().unwrap().is_empty());
+    }
+}
