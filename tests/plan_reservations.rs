@@ -359,3 +359,37 @@ resource "ipam_allocation" "half" {{
         );
     }
 }
+
+#[test]
+fn a_new_length_plans_the_exact_replacement_cidr() {
+    for tf in terraform::all() {
+        let (_guard, db, outputs) = base(tf);
+        let parent = output_string(&outputs, "parent_id");
+        let config = |len: u8| {
+            format!(
+                r#"
+resource "ipam_allocation" "web" {{
+  pool_id = "{parent}"
+  name = "web"
+  netmask_length = {len}
+}}
+"#
+            )
+        };
+        let dir = workdir(tf, &db, &config(24));
+        dir.init();
+        dir.apply().success();
+        let before = state_cidrs(&dir, "ipam_allocation")["ipam_allocation.web"];
+        dir.write("main.tf", &config(25));
+        let plan = plan_out(&dir);
+        let planned = planned_cidrs(&plan, "ipam_allocation")["ipam_allocation.web"];
+        assert_eq!(planned.prefix_len(), 25);
+        assert!(!planned.contains(&before.network()), "{planned} {before}");
+        apply_saved(&dir).success();
+        assert_eq!(
+            state_cidrs(&dir, "ipam_allocation")["ipam_allocation.web"],
+            planned
+        );
+        dir.assert_no_changes();
+    }
+}
