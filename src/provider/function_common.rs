@@ -232,12 +232,17 @@ pub(super) fn prefix_length_within(
         family_name(family),
         family.width()
     );
-    let Value::Number(number) = &arguments[index] else {
+    let Value::Number(given) = &arguments[index] else {
         return Err(place.error(format!("{place} must be a number")));
     };
-    match number.as_i64().map(u8::try_from) {
+    // as people write it: msgpack carries 24.5 as a float, which decodes as 2.45e1
+    let number = match given.as_exact_f64() {
+        Some(float) => float.to_string(),
+        None => given.to_string(),
+    };
+    match given.as_i64().map(u8::try_from) {
         Some(Ok(length)) if (shortest..=family.width()).contains(&length) => Ok(length),
-        None if number.as_f64().fract() != 0.0 => {
+        None if given.as_f64().fract() != 0.0 => {
             Err(place.error(format!("{place} {number} is not a whole number; {range}")))
         }
         _ => Err(place.error(format!("{place} {number} is out of range; {range}"))),
