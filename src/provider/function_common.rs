@@ -147,9 +147,18 @@ fn parse<'a>(
         Err(Error::HostBitsSet { network, .. }) => Err(place.error(format!(
             "{place} {text} has host bits set; the network is {network}, write that instead"
         ))),
-        Err(Error::InvalidCidr { reason, .. }) => Err(place.error(format!(
-            "{place} {text:?} is not a CIDR: {reason}; write an address and a prefix length such as 10.0.0.0/16 or 2001:db8::/48"
-        ))),
+        Err(Error::InvalidCidr { reason, .. }) => {
+            // without a slash the core's reason ("the prefix length is missing") misleads for
+            // text that is no address either
+            let reason = if text.contains('/') {
+                format!(": {reason}")
+            } else {
+                String::new()
+            };
+            Err(place.error(format!(
+                "{place} {text:?} is not a CIDR{reason}; write an address and a prefix length such as 10.0.0.0/16 or 2001:db8::/48"
+            )))
+        }
         Err(other) => Err(place.error(format!("{place}: {other}"))),
     }
 }
