@@ -24,6 +24,9 @@ const FUNCTIONS: [&str; 6] = [
     "ula_prefix",
 ];
 
+/// The arguments of one call, each with its type.
+type Arguments = Vec<(Value, Type)>;
+
 fn strings(texts: &[&str]) -> Value {
     Value::List(texts.iter().map(|t| Value::string(*t)).collect())
 }
@@ -75,7 +78,7 @@ async fn functions_answer_without_provider_configuration() {
 
     let list = Type::list(Type::String);
     let s = Type::String;
-    let ok: Vec<(&str, Vec<(Value, Type)>, Type, Value)> = vec![
+    let ok: Vec<(&str, Arguments, Type, Value)> = vec![
         (
             "cidr_contains",
             vec![
@@ -137,7 +140,7 @@ async fn functions_answer_without_provider_configuration() {
     }
 
     // Errors point at the argument at fault.
-    let bad: Vec<(&str, Vec<(Value, Type)>, i64, &str)> = vec![
+    let bad: Vec<(&str, Arguments, i64, &str)> = vec![
         (
             "cidr_contains",
             vec![

@@ -391,7 +391,7 @@ mod tests {
             // in address order, disjoint, and never two that could be one
             assert!(pair[0].last(family) < pair[1].start);
             assert!(
-                !(pair[0].buddy(family) == Some(pair[1])),
+                pair[0].buddy(family) != Some(pair[1]),
                 "{pair:?} are buddies and should have merged"
             );
         }
