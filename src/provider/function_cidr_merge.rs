@@ -1,6 +1,6 @@
 //! `provider::ipam::cidr_merge(cidrs)`: the shortest list of CIDRs covering the same addresses.
 
-use super::function_common::{all_known, cidr_list, cidr_list_value, definition};
+use super::function_common::{all_known, blocks, cidr_list, cidr_list_value, definition};
 use crate::ipam::cidr_set;
 use crate::plugin::{
     async_trait, Function, FunctionDefinition, FunctionError, Parameter, Type, Value,
@@ -33,7 +33,9 @@ impl Function for CidrMergeFunction {
             return Ok(Value::List(Vec::new()));
         };
         let family = first.family();
-        let blocks: Vec<_> = cidrs.iter().map(|c| c.block()).collect();
-        Ok(cidr_list_value(family, &cidr_set::merge(family, &blocks)))
+        Ok(cidr_list_value(
+            family,
+            &cidr_set::merge(family, &blocks(&cidrs)),
+        ))
     }
 }

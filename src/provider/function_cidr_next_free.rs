@@ -2,7 +2,7 @@
 //! hand out next, computed from the arguments alone.
 
 use super::function_common::{
-    all_known, cidr, cidr_list, definition, family_name, prefix_length_within,
+    all_known, blocks, cidr, cidr_list, definition, family_name, prefix_length_within,
 };
 use crate::ipam::{cidr_set, find_best_fit, FreeBlockIndex};
 use crate::plugin::{
@@ -47,7 +47,7 @@ impl Function for CidrNextFreeFunction {
         let used = cidr_list(&arguments, 1, "used", Some(&parent))?;
         let length = prefix_length_within(&arguments, 2, "prefix_length", &parent)?;
         let family = parent.family();
-        let used: Vec<_> = used.iter().map(|c| c.block()).collect();
+        let used = blocks(&used);
         let mut free = cidr_set::free_space_index(family, parent.block(), &used);
         let unavailable = |e: crate::ipam::Error| FunctionError::new(e.to_string());
         if let Some((_, target)) =

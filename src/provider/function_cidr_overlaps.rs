@@ -1,6 +1,6 @@
 //! `provider::ipam::cidr_overlaps(cidrs)`: the pairs of CIDRs in a list that share addresses.
 
-use super::function_common::{all_known, cidr_list, definition};
+use super::function_common::{all_known, blocks, cidr_list, definition};
 use crate::ipam::cidr_set;
 use crate::plugin::{
     async_trait, Function, FunctionDefinition, FunctionError, Parameter, Type, Value,
@@ -32,8 +32,7 @@ impl Function for CidrOverlapsFunction {
         let Some(first) = cidrs.first() else {
             return Ok(Value::List(Vec::new()));
         };
-        let blocks: Vec<_> = cidrs.iter().map(|c| c.block()).collect();
-        let pairs = cidr_set::overlapping_pairs(first.family(), &blocks)
+        let pairs = cidr_set::overlapping_pairs(first.family(), &blocks(&cidrs))
             .into_iter()
             .map(|(i, j)| {
                 Value::List(vec![

@@ -1,7 +1,7 @@
 //! `provider::ipam::cidr_subtract(cidr, remove)`: what is left of a CIDR once a list is taken
 //! out.
 
-use super::function_common::{all_known, cidr, cidr_list, cidr_list_value, definition};
+use super::function_common::{all_known, blocks, cidr, cidr_list, cidr_list_value, definition};
 use crate::ipam::cidr_set;
 use crate::plugin::{
     async_trait, Function, FunctionDefinition, FunctionError, Parameter, Type, Value,
@@ -39,7 +39,7 @@ impl Function for CidrSubtractFunction {
         let from = cidr(&arguments, 0, "cidr")?;
         let remove = cidr_list(&arguments, 1, "remove", Some(&from))?;
         let family = from.family();
-        let removed: Vec<_> = remove.iter().map(|c| c.block()).collect();
+        let removed = blocks(&remove);
         Ok(cidr_list_value(
             family,
             &cidr_set::subtract(family, &[from.block()], &removed),

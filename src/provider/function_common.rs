@@ -258,6 +258,11 @@ pub(super) fn prefix_length_within(
     }
 }
 
+/// The blocks of a list of CIDRs, in the same order.
+pub(super) fn blocks(cidrs: &[Cidr<'_>]) -> Vec<Block> {
+    cidrs.iter().map(Cidr::block).collect()
+}
+
 /// A list of CIDRs as a Terraform list of strings.
 pub(super) fn cidr_list_value(family: AddressFamily, blocks: &[Block]) -> Value {
     Value::List(
