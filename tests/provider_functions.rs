@@ -536,7 +536,7 @@ fn bad_arguments_fail_the_plan_naming_the_parameter() {
         return;
     };
     // (call, what Terraform prints: the parameter, then our message)
-    let cases: [(&str, &str); 14] = [
+    let cases: [(&str, &str); 15] = [
         (
             r#"cidr_contains("10.0.0.1", "10.0.0.1")"#,
             r#"Invalid value for "container" parameter: container "10.0.0.1" is an address, not a CIDR; write 10.0.0.1/32 for that single address."#,
@@ -588,6 +588,10 @@ fn bad_arguments_fail_the_plan_naming_the_parameter() {
         (
             r#"cidr_next_free("10.0.0.0/24", ["10.0.0.0/25", "10.0.0.128/26"], 25)"#,
             r#"no free /25 in 10.0.0.0/24 (IPv4) once used is taken: the largest free block is /26 (10.0.0.192/26); ask for a smaller block (a longer prefix_length) or give a larger parent."#,
+        ),
+        (
+            r#"cidr_next_free("10.0.0.0/24", ["10.0.0.0/8"], 24)"#,
+            r#"no free /24 in 10.0.0.0/24 (IPv4) once used is taken: nothing in it is free;"#,
         ),
         (
             r#"ula_prefix("")"#,

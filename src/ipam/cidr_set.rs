@@ -364,7 +364,9 @@ mod tests {
             .any(|b| b.start <= address && address <= b.last(family))
     }
 
-    /// Addresses worth probing: every block's edges and their neighbours.
+    /// Addresses worth probing: every block's edges and their neighbours. Whether an address is
+    /// covered changes only at a block's first address or just after its last, so checking
+    /// these checks every address.
     fn probes(family: AddressFamily, lists: &[&[Block]]) -> Vec<u128> {
         let mut out = Vec::new();
         for list in lists {
