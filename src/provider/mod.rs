@@ -1,13 +1,17 @@
 //! The IPAM provider: resources and data sources on top of the [`crate::plugin`] layer, backed
-//! by a [`crate::store::Store`].
+//! by a [`crate::store::Store`], and provider-defined functions that need neither.
 //!
 //! # Organization
-//! One file per resource or data source, each in the same order: schema (the descriptions are
-//! the documentation), validate, plan, apply, read, import.
+//! One file per resource, data source or function; resources and data sources each in the same
+//! order: schema (the descriptions are the documentation), validate, plan, apply, read, import.
 //! - [`IpamProvider`]: the provider block (`database`, `actor`) and the type registry.
 //! - `resource_*`: `ipam`, `ipam_scope`, `ipam_pool`, `ipam_pool_cidr`, `ipam_allocation`.
 //! - `data_source_*`: `ipam_pool`, `ipam_pools`, `ipam_pool_cidrs`, `ipam_pool_allocations`,
 //!   `ipam_preview_next_cidr`.
+//! - `function_*`: `cidr_contains`, `cidr_overlaps`, `cidr_merge`, `cidr_subtract`,
+//!   `cidr_next_free`, `ula_prefix` (`provider::ipam::NAME`, Terraform >= 1.8). They are pure:
+//!   no database and no provider configuration, as OpenTofu calls functions on an unconfigured
+//!   provider; `function_common` decodes their arguments.
 //! - [`docs`]: renders `docs/` from the schemas and `examples/`.
 
 mod common;
@@ -16,6 +20,13 @@ mod data_source_pool_allocations;
 mod data_source_pool_cidrs;
 mod data_source_preview_next_cidr;
 pub mod docs;
+mod function_cidr_contains;
+mod function_cidr_merge;
+mod function_cidr_next_free;
+mod function_cidr_overlaps;
+mod function_cidr_subtract;
+mod function_common;
+mod function_ula_prefix;
 mod resource_allocation;
 mod resource_ipam;
 mod resource_pool;
@@ -27,8 +38,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::plugin::{
-    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema,
-    Type, Value,
+    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Function, Provider,
+    Resource, Schema, Type, Value,
 };
 use crate::store::{SqliteOptions, SqliteStore};
 
@@ -199,6 +210,35 @@ impl Provider for IpamProvider {
         map.insert(
             "ipam_preview_next_cidr".into(),
             Arc::new(data_source_preview_next_cidr::PreviewNextCidrDataSource::new(store)),
+        );
+        map
+    }
+
+    fn functions(&self) -> BTreeMap<String, Arc<dyn Function>> {
+        let mut map: BTreeMap<String, Arc<dyn Function>> = BTreeMap::new();
+        map.insert(
+            "cidr_contains".into(),
+            Arc::new(function_cidr_contains::CidrContainsFunction),
+        );
+        map.insert(
+            "cidr_overlaps".into(),
+            Arc::new(function_cidr_overlaps::CidrOverlapsFunction),
+        );
+        map.insert(
+            "cidr_merge".into(),
+            Arc::new(function_cidr_merge::CidrMergeFunction),
+        );
+        map.insert(
+            "cidr_subtract".into(),
+            Arc::new(function_cidr_subtract::CidrSubtractFunction),
+        );
+        map.insert(
+            "cidr_next_free".into(),
+            Arc::new(function_cidr_next_free::CidrNextFreeFunction),
+        );
+        map.insert(
+            "ula_prefix".into(),
+            Arc::new(function_ula_prefix::UlaPrefixFunction),
         );
         map
     }
