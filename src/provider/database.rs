@@ -1,0 +1,145 @@
+//! The database a configured provider works on, and what it says when that database is not the
+//! one Terraform's state was made in.
+//!
+//! A wrong `database` must never silently mean a new, empty address space. So the file is opened
+//! lazily and never created by a plan, a refresh or a data source: only an apply that creates an
+//! `ipam` (the root of everything else) creates it. And when an object in the state is missing,
+//! the database's audit log (its identity, which copies and backups carry along) tells an object
+//! deleted from this database from one that was never made in it; only the first is "gone".
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::ipam::{self, Error};
+use crate::plugin::{logging, Diagnostic};
+use crate::store::{ObjectHistory, SqliteOptions, SqliteStore, Store};
+
+/// The database of one configured provider: its path, and the store once the file exists.
+pub struct Database {
+    path: PathBuf,
+    options: SqliteOptions,
+    opened: Mutex<Option<Arc<dyn Store>>>,
+}
+
+/// What probably happened, and what to do, when the database lacks objects Terraform has in
+/// its state. Shared by every message about a database that is not the expected one.
+const CAUSES: &str = "the provider's `database` (or IPAM_DATABASE) changed or has a typo, this root module lacks the `database` setting its objects were made with (the default is terraform-ipam.db in the working directory), or the database file was moved";
+
+impl Database {
+    /// The database at `path` (relative to the working directory), opened when it exists.
+    pub fn configure(path: &Path, options: SqliteOptions) -> ipam::Result<Database> {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let database = Database {
+            path,
+            options,
+            opened: Mutex::new(None),
+        };
+        if let Some(dir) = database.path.parent() {
+            if !dir.is_dir() {
+                return Err(Error::Storage {
+                    message: format!(
+                        "the directory of the database {} does not exist; create it, or fix the path",
+                        database.location()
+                    ),
+                });
+            }
+        }
+        match database.existing()? {
+            Some(_) => logging::debug(format!("database {}: opened", database.location())),
+            None => logging::debug(format!(
+                "database {}: does not exist; an apply that creates an ipam creates it",
+                database.location()
+            )),
+        }
+        Ok(database)
+    }
+
+    /// The absolute path, as shown in errors and logs.
+    pub fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The store when the database exists (it is opened on first use), else `None`. Never
+    /// creates a file.
+    pub fn existing(&self) -> ipam::Result<Option<Arc<dyn Store>>> {
+        let mut opened = self.lock();
+        if opened.is_none() {
+            if let Some(store) = SqliteStore::open_existing(&self.path, self.options.clone())? {
+                if store.is_read_only() {
+                    logging::debug(format!(
+                        "database {}: opened read-only (changes will be refused)",
+                        self.location()
+                    ));
+                }
+                *opened = Some(Arc::new(store));
+            }
+        }
+        Ok(opened.clone())
+    }
+
+    /// The store, creating the database file (mode 0600) when it does not exist.
+    pub fn create(&self) -> ipam::Result<Arc<dyn Store>> {
+        if let Some(store) = self.existing()? {
+            return Ok(store);
+        }
+        let mut opened = self.lock();
+        if let Some(store) = opened.as_ref() {
+            return Ok(store.clone());
+        }
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&self.path, self.options.clone())?);
+        logging::info(format!("database {}: created", self.location()));
+        *opened = Some(store.clone());
+        Ok(store)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<dyn Store>>> {
+        self.opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The error for a call that needs a database that does not exist.
+    pub fn absent(&self) -> Diagnostic {
+        Diagnostic::error(
+            "IPAM Database Not Found",
+            format!(
+                "The database {} does not exist; a plan, a refresh or a data source never creates one (an apply that creates an `ipam` resource does). If it should exist, perhaps {CAUSES}. Nothing was changed and no database file was created.",
+                self.location()
+            ),
+        )
+    }
+
+    /// The error for an object in the state that this database does not hold, or `None` when
+    /// the database's audit log says it was made here and has been deleted since (then it is
+    /// gone, and Terraform plans to create it again). `store` is `None` when the database file
+    /// does not exist.
+    pub fn missing_object(
+        &self,
+        store: Option<&dyn Store>,
+        noun: &str,
+        id: &str,
+    ) -> ipam::Result<Option<Diagnostic>> {
+        let location = self.location();
+        let what = match store.map(|store| store.history(id)).transpose()? {
+            Some(ObjectHistory::Recorded) => {
+                logging::debug(format!(
+                    "{noun} {id}: deleted from database {location} (its audit log records it); Terraform will plan to create it again"
+                ));
+                return Ok(None);
+            }
+            None => format!("the database {location} does not exist"),
+            Some(ObjectHistory::Unrecorded { empty: true }) => format!(
+                "the database {location} has never held any object (an empty file, perhaps created by mistake)"
+            ),
+            Some(ObjectHistory::Unrecorded { empty: false }) => format!(
+                "the database {location} has no record of it, so it was not made in this database (or the database is a copy or backup older than the object)"
+            ),
+        };
+        Ok(Some(Diagnostic::error(
+            "Object Not In This IPAM Database",
+            format!(
+                "The {noun} {id} is in the Terraform state, but {what}. Probably {CAUSES}. Nothing was changed and no database file was created. Point `database` at the database file this object was made in and run the command again. If that database is lost for good, remove this provider's objects from the state (`terraform state rm`) before applying again."
+            ),
+        )))
+    }
+}
