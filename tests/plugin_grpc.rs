@@ -766,7 +766,10 @@ async fn logs_are_hclog_json_lines_at_the_tf_log_level() {
     assert_eq!(call["@level"], "debug");
     assert_eq!(call["tf_resource_type"], "plugintest_thing");
     assert_eq!(call["outcome"], "ok");
-    assert!(call["duration_ms"].as_str().unwrap().parse::<f64>().is_ok(), "{call}");
+    assert!(
+        call["duration_ms"].as_str().unwrap().parse::<f64>().is_ok(),
+        "{call}"
+    );
     for line in lines {
         let json: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));

@@ -92,6 +92,15 @@ impl Database {
         Ok(store)
     }
 
+    /// Why there is no store: the file does not exist, or is empty (SQLite never wrote to it).
+    fn absence(&self) -> &'static str {
+        if self.path.exists() {
+            "is an empty file"
+        } else {
+            "does not exist"
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<dyn Store>>> {
         self.opened
             .lock()
@@ -103,8 +112,9 @@ impl Database {
         Diagnostic::error(
             "IPAM Database Not Found",
             format!(
-                "The database {} does not exist; a plan, a refresh or a data source never creates one (an apply that creates an `ipam` resource does). If it should exist, perhaps {CAUSES}. Nothing was changed and no database file was created.",
-                self.location()
+                "The database {} {}; a plan, a refresh or a data source never creates one (an apply that creates an `ipam` resource does). If it should exist, perhaps {CAUSES}. Nothing was changed and no database file was created.",
+                self.location(),
+                self.absence()
             ),
         )
     }
@@ -127,7 +137,7 @@ impl Database {
                 ));
                 return Ok(None);
             }
-            None => format!("the database {location} does not exist"),
+            None => format!("the database {location} {}", self.absence()),
             Some(ObjectHistory::Unrecorded { empty: true }) => format!(
                 "the database {location} has never held any object (an empty file, perhaps created by mistake)"
             ),
