@@ -47,22 +47,27 @@ output "cidr" {
 /// Asserts that a plan failed because the state's objects are not in the database at `path`,
 /// with `why` in the message, and that nothing claims they were deleted.
 fn assert_not_in_database(run: &Run, path: &Path, why: &str) {
-    let text = run.text();
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    for expected in [
-        "Object Not In This IPAM Database",
-        &path.display().to_string(),
-        why,
-        "Point `database` at the database file this object was made in",
-    ] {
-        assert!(
-            flat.contains(expected),
-            "{expected:?} missing:\n{}",
-            run.describe()
-        );
-    }
+    let flat = assert_says(
+        run,
+        &[
+            "Object Not In This IPAM Database",
+            &path.display().to_string(),
+            why,
+            "Point `database` at the database file this object was made in",
+        ],
+    );
     assert!(!flat.contains("deleted outside"), "{}", run.describe());
     assert!(!flat.contains("will be created"), "{}", run.describe());
+}
+
+/// Asserts that the output of `run` says each of `expected` (line breaks read as spaces, as
+/// Terraform wraps messages); returns the output so read.
+fn assert_says(run: &Run, expected: &[&str]) -> String {
+    let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    for text in expected {
+        assert!(flat.contains(text), "{text:?} missing:\n{}", run.describe());
+    }
+    flat
 }
 
 /// A root module applied on its own database, with its outputs.
@@ -149,18 +154,14 @@ fn a_second_root_module_without_database_does_not_get_an_empty_default() {
         reader.init();
         let run = reader.plan().failure();
         let default = reader.path().join("terraform-ipam.db");
-        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
-        for expected in [
-            "IPAM Database Not Found",
-            &format!("The database {} does not exist", default.display()),
-            "the default is terraform-ipam.db in the working directory",
-        ] {
-            assert!(
-                flat.contains(expected),
-                "{expected:?} missing:\n{}",
-                run.describe()
-            );
-        }
+        assert_says(
+            &run,
+            &[
+                "IPAM Database Not Found",
+                &format!("The database {} does not exist", default.display()),
+                "the default is terraform-ipam.db in the working directory",
+            ],
+        );
         assert!(!default.exists());
 
         // with `database` it works
@@ -264,17 +265,13 @@ fn a_read_only_database_plans_and_refuses_changes() {
 
         // the change needs write access, and the error says so
         let run = reader.apply().failure();
-        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
-        for expected in [
-            &format!("the database {} is read-only for you", db.display()),
-            "plans, refreshes and data sources work, but this change needs write access",
-        ] {
-            assert!(
-                flat.contains(expected),
-                "{expected:?} missing:\n{}",
-                run.describe()
-            );
-        }
+        assert_says(
+            &run,
+            &[
+                &format!("the database {} is read-only for you", db.display()),
+                "plans, refreshes and data sources work, but this change needs write access",
+            ],
+        );
 
         // the owner still writes it
         fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o700)).unwrap();
