@@ -98,6 +98,14 @@ fn a_wrong_database_fails_the_refresh_naming_it_and_creates_nothing() {
             .failure();
         assert_not_in_database(&run, &typo, "does not exist");
         assert!(!typo.exists());
+        // without a refresh, the plan of each object checks the database itself
+        for command in [&["plan"][..], &["apply", "-auto-approve"]] {
+            let run = dir
+                .run([command, &["-refresh=false", "-no-color"]].concat())
+                .failure();
+            assert_not_in_database(&run, &typo, "does not exist");
+            assert!(!typo.exists());
+        }
 
         // an empty database (as an earlier provider version created at plan time)
         let empty = folder.join("empty.db");

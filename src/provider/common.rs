@@ -116,6 +116,22 @@ impl StoreHandle {
         }
     }
 
+    /// Fails as a refresh would when the database does not exist: an object of `type_name` with
+    /// this `id` is in the state, so it must have been made in some database.
+    pub async fn check_present(&self, type_name: &str, id: &str) -> Result<(), Diagnostics> {
+        let database = self.database()?;
+        let (type_name, id) = (type_name.to_string(), id.to_string());
+        let missing = self
+            .blocking(move || {
+                Ok(Some(match database.existing()? {
+                    Some(_) => None,
+                    None => database.missing_object(None, &type_name, &id)?,
+                }))
+            })
+            .await?;
+        missing.map_or(Ok(()), |diagnostic| Err(diagnostic.into()))
+    }
+
     /// [`error_diagnostic`], naming the database when the error is about storage or a missing
     /// object.
     fn diagnostic(&self, summary: &str, schema: &Schema, error: &ipam::Error) -> Diagnostic {

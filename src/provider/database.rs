@@ -11,8 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::ipam::{self, Error};
-use crate::plugin::{logging, Diagnostic};
+use crate::plugin::{
+    async_trait, logging, ApplyRequest, ApplyResponse, Diagnostic, Diagnostics, ImportedObject,
+    MoveStateRequest, MoveStateResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
+    Resource, Schema, Value,
+};
 use crate::store::{ObjectHistory, SqliteOptions, SqliteStore, Store};
+
+use super::StoreHandle;
 
 /// The database of one configured provider: its path, and the store once the file exists.
 pub struct Database {
@@ -151,5 +157,71 @@ impl Database {
                 "The {noun} {id} is in the Terraform state, but {what}. Probably {CAUSES}. Nothing was changed and no database file was created. Point `database` at the database file this object was made in and run the command again. If that database is lost for good, remove this provider's objects from the state (`terraform state rm`) before applying again."
             ),
         )))
+    }
+}
+
+/// A resource whose plans first check that the database holds what the state says: a plan of
+/// an object in the state against a database that does not exist fails as a refresh would. This
+/// matters with `-refresh=false`, where no refresh runs and the plan would otherwise go ahead
+/// (and the apply of a new `ipam` would create a new, empty address space beside the state).
+pub struct Guarded {
+    type_name: String,
+    inner: Arc<dyn Resource>,
+    store: StoreHandle,
+}
+
+impl Guarded {
+    /// `inner`, guarded by the database of `store`.
+    pub fn new(type_name: &str, inner: Arc<dyn Resource>, store: &StoreHandle) -> Guarded {
+        Guarded {
+            type_name: type_name.to_string(),
+            inner,
+            store: store.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for Guarded {
+    fn schema(&self) -> Schema {
+        self.inner.schema()
+    }
+
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        self.inner.validate(config).await
+    }
+
+    async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, Diagnostics> {
+        if let Some(id) = request.prior_state.attr("id").as_str() {
+            self.store.check_present(&self.type_name, id).await?;
+        }
+        self.inner.plan(request).await
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, Diagnostics> {
+        self.inner.apply(request).await
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
+        self.inner.read(request).await
+    }
+
+    async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
+        self.inner.import(id).await
+    }
+
+    async fn upgrade_state(
+        &self,
+        version: i64,
+        raw_state: serde_json::Value,
+    ) -> Result<Value, Diagnostics> {
+        self.inner.upgrade_state(version, raw_state).await
+    }
+
+    async fn move_state(
+        &self,
+        request: MoveStateRequest,
+    ) -> Result<MoveStateResponse, Diagnostics> {
+        self.inner.move_state(request).await
     }
 }

@@ -45,7 +45,9 @@ locking SQLite cannot rely on.
   `database` or `IPAM_DATABASE`, a second root module without `database` (each then gets its own
   `terraform-ipam.db` in its working directory: set the same `database` in every root module that
   shares an address space), or a database file that was moved. Point `database` at the right file
-  and run the command again; nothing was changed.
+  and run the command again; nothing was changed. With `-refresh=false` no refresh runs, so the
+  plan of each object in the state checks that the database file exists (it cannot tell a
+  wrong database that exists from the right one without a refresh).
 - **Copies and backups keep working.** The identity is the content (the audit log), not the path:
   a copy of the file (`cp`, taken while no apply runs, or `sqlite3 ipam.db ".backup copy.db"` at
   any time) serves the same state. A backup older than some objects reports those objects as

@@ -176,7 +176,13 @@ impl Provider for IpamProvider {
             "ipam_allocation".into(),
             Arc::new(resource_allocation::AllocationResource::new(store)),
         );
-        map
+        map.into_iter()
+            .map(|(name, resource)| {
+                let guarded: Arc<dyn Resource> =
+                    Arc::new(database::Guarded::new(&name, resource, store));
+                (name, guarded)
+            })
+            .collect()
     }
 
     fn data_sources(&self) -> BTreeMap<String, Arc<dyn DataSource>> {
