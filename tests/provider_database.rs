@@ -107,6 +107,21 @@ fn a_wrong_database_fails_the_refresh_naming_it_and_creates_nothing() {
             assert!(!typo.exists());
         }
 
+        // a directory that does not exist
+        let nowhere = folder.join("no-such-dir/ipam.db");
+        dir.set_env("IPAM_DATABASE", nowhere.display().to_string());
+        assert_says(
+            &dir.plan().failure(),
+            &[
+                "Cannot Open The IPAM Database",
+                &format!(
+                    "the directory of the database {} does not exist",
+                    nowhere.display()
+                ),
+            ],
+        );
+        assert!(!folder.join("no-such-dir").exists());
+
         // an empty database (as an earlier provider version created at plan time)
         let empty = folder.join("empty.db");
         drop(SqliteStore::open(&empty, SqliteOptions::new("test")).unwrap());
@@ -171,6 +186,18 @@ fn a_second_root_module_without_database_does_not_get_an_empty_default() {
             ],
         );
         assert!(!default.exists());
+
+        // an empty database does not hold the pool, and says so
+        let empty = db.with_file_name("empty.db");
+        drop(SqliteStore::open(&empty, SqliteOptions::new("test")).unwrap());
+        reader.set_env("IPAM_DATABASE", empty.display().to_string());
+        assert_says(
+            &reader.plan().failure(),
+            &[&format!(
+                "The pool {pool_id} is not in the database {}, which has never held any object",
+                empty.display()
+            )],
+        );
 
         // with `database` it works
         reader.set_env("IPAM_DATABASE", db.display().to_string());

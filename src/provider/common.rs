@@ -56,9 +56,10 @@ impl StoreHandle {
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
     {
-        self.try_run(call)
-            .await?
-            .map_err(|error| self.diagnostic(summary, schema, &error).into())
+        match self.try_run(call).await? {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.explained(summary, schema, error).await.into()),
+        }
     }
 
     /// Like [`StoreHandle::run`], creating the database file when it does not exist yet: only
@@ -130,6 +131,19 @@ impl StoreHandle {
             })
             .await?;
         missing.map_or(Ok(()), |diagnostic| Err(diagnostic.into()))
+    }
+
+    /// [`StoreHandle::diagnostic`], and for an object that does not exist, what the database's
+    /// audit log knows of it: deleted from this database, or never made in it.
+    async fn explained(&self, summary: &str, schema: &Schema, error: ipam::Error) -> Diagnostic {
+        let mut diagnostic = self.diagnostic(summary, schema, &error);
+        if let (ipam::Error::NotFound { kind, id }, Ok(database)) = (&error, self.database()) {
+            let lookup = id.clone();
+            if let Ok(Ok(history)) = self.try_run(move |store| store.history(&lookup)).await {
+                diagnostic.detail = database.not_found(history, *kind, id);
+            }
+        }
+        diagnostic
     }
 
     /// [`error_diagnostic`], naming the database when the error is about storage or a missing

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::ipam::{self, Error};
+use crate::ipam::{self, Error, ObjectKind};
 use crate::plugin::{
     async_trait, logging, ApplyRequest, ApplyResponse, Diagnostic, Diagnostics, ImportedObject,
     MoveStateRequest, MoveStateResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
@@ -123,6 +123,27 @@ impl Database {
                 self.absence()
             ),
         )
+    }
+
+    /// What to say of an object named in a request (an id in the configuration, an import) that
+    /// this database does not hold, given what its audit log knows of it.
+    pub fn not_found(&self, history: ObjectHistory, kind: ObjectKind, id: &str) -> String {
+        let location = self.location();
+        match history {
+            ObjectHistory::Recorded => format!(
+                "The {kind} {id} was deleted from the database {location} (its audit log records it). Check the id."
+            ),
+            ObjectHistory::Unrecorded { empty } => {
+                let why = if empty {
+                    "which has never held any object"
+                } else {
+                    "and was never made in it (its audit log has no record of the id)"
+                };
+                format!(
+                    "The {kind} {id} is not in the database {location}, {why}. Check the id, and that `database` (or IPAM_DATABASE) points at the database it was made in."
+                )
+            }
+        }
     }
 
     /// The error for an object in the state that this database does not hold, or `None` when
