@@ -298,6 +298,23 @@ fn a_read_only_database_plans_and_refuses_changes() {
             "the reader left files beside the database"
         );
 
+        assert!(plan.stdout.contains("used = 256"), "{}", plan.describe());
+
+        // while the owner writes (its -wal and -shm exist), the reader sees its commits
+        let owner = SqliteStore::open(&db, SqliteOptions::new("owner")).unwrap();
+        let request = tfipam::ipam::AllocationRequest {
+            pool_id: pool_id.clone(),
+            netmask_length: Some(24),
+            ..Default::default()
+        };
+        let extra = owner.allocate(&request).unwrap();
+        assert!(db.with_file_name("ipam.db-wal").exists());
+        let plan = reader.plan();
+        assert_eq!(plan.code, 2, "{}", plan.describe());
+        assert!(plan.stdout.contains("used = 512"), "{}", plan.describe());
+        owner.release_allocation(&extra.id).unwrap();
+        drop(owner);
+
         // the change needs write access, and the error says so
         let run = reader.apply().failure();
         assert_says(
