@@ -109,7 +109,7 @@ impl Provider for IpamProvider {
                 )),
             )
             .attribute(Attribute::optional("actor", Type::String).description(
-                "Name recorded as the actor of every change in the audit log. Defaults to the `IPAM_ACTOR` environment variable, else the operating-system user.",
+                "Name recorded as the actor of every change in the audit log. Defaults to the `IPAM_ACTOR` environment variable, else the operating-system user (`USER` or `LOGNAME`, else the system's account name for the user Terraform runs as).",
             )),
         )
     }
