@@ -246,3 +246,70 @@ impl Resource for Guarded {
         self.inner.move_state(request).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipam::NewIpam;
+
+    fn options() -> SqliteOptions {
+        SqliteOptions::new("test")
+    }
+
+    #[test]
+    fn only_create_makes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ipam.db");
+        let database = Database::configure(&path, options()).unwrap();
+        assert!(database.existing().unwrap().is_none());
+        assert!(!path.exists());
+        assert!(database.absent().detail.contains("does not exist"));
+        let missing = database
+            .missing_object(None, "pool", "ipam-pool-1")
+            .unwrap();
+        assert!(missing.unwrap().detail.contains("does not exist"));
+        database.create().unwrap();
+        assert!(path.exists());
+        assert!(database.existing().unwrap().is_some());
+    }
+
+    #[test]
+    fn a_missing_directory_is_refused_at_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nowhere/ipam.db");
+        let error = Database::configure(&path, options()).err().unwrap();
+        assert!(error.to_string().contains("does not exist"), "{error}");
+        assert!(!dir.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn missing_objects_are_told_apart_by_the_audit_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::configure(&dir.path().join("ipam.db"), options()).unwrap();
+        let store = database.create().unwrap();
+        let never = database
+            .missing_object(Some(store.as_ref()), "ipam", "ipam-0123456789abcdef")
+            .unwrap()
+            .unwrap();
+        assert!(
+            never.detail.contains("has never held any object"),
+            "{}",
+            never.detail
+        );
+        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
+        store.delete_ipam(&ipam.id, false).unwrap();
+        let deleted = database.missing_object(Some(store.as_ref()), "ipam", &ipam.id);
+        assert!(deleted.unwrap().is_none());
+        let elsewhere = database
+            .missing_object(Some(store.as_ref()), "ipam", "ipam-0123456789abcdef")
+            .unwrap()
+            .unwrap();
+        assert!(
+            elsewhere.detail.contains("has no record of it"),
+            "{}",
+            elsewhere.detail
+        );
+        assert!(elsewhere.detail.contains(&database.location()));
+        assert!(!elsewhere.detail.contains("deleted outside"));
+    }
+}
