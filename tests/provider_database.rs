@@ -381,17 +381,18 @@ fn the_debug_log_names_the_database_and_every_call() {
 
 #[test]
 fn the_default_actor_is_the_account_name_when_user_is_unset() {
-    let tf = terraform::newest();
-    let (_guard, db) = database();
-    let mut dir = workdir(tf, &db, "resource \"ipam\" \"main\" {}\n");
-    for key in ["IPAM_ACTOR", "USER", "LOGNAME"] {
-        dir.unset_env(key);
+    for tf in terraform::all() {
+        let (_guard, db) = database();
+        let mut dir = workdir(tf, &db, "resource \"ipam\" \"main\" {}\n");
+        for key in ["IPAM_ACTOR", "USER", "LOGNAME"] {
+            dir.unset_env(key);
+        }
+        dir.init();
+        dir.apply().success();
+        let store = SqliteStore::open(&db, SqliteOptions::new("reader")).unwrap();
+        let events = store.audit_events(0, 10).unwrap();
+        assert_eq!(events[0].actor, tfipam::store::current_account());
+        assert!(!events[0].actor.starts_with("uid "), "{}", events[0].actor);
+        dir.destroy().success();
     }
-    dir.init();
-    dir.apply().success();
-    let store = SqliteStore::open(&db, SqliteOptions::new("reader")).unwrap();
-    let events = store.audit_events(0, 10).unwrap();
-    assert_eq!(events[0].actor, tfipam::store::current_account());
-    assert!(!events[0].actor.starts_with("uid "), "{}", events[0].actor);
-    dir.destroy().success();
 }
