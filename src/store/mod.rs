@@ -8,6 +8,7 @@
 pub mod conformance;
 mod schema;
 mod sqlite;
+mod sqlite_access;
 mod util;
 
 use ipnet::IpNet;
@@ -20,7 +21,21 @@ use crate::ipam::{
 
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{SqliteOptions, SqliteStore};
-pub use util::{new_id, now_rfc3339};
+pub use util::{account_name, current_account, new_id, now_rfc3339};
+
+/// What a database remembers of an object it does not hold (see [`Store::history`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectHistory {
+    /// The audit log names the object: it was made in this database and has since been
+    /// deleted (by Terraform or outside it).
+    Recorded,
+    /// The audit log never named the object: it was not made in this database (or the database
+    /// is an older copy). `empty` when the database has no audit events at all.
+    Unrecorded {
+        /// The database has never held anything.
+        empty: bool,
+    },
+}
 
 /// Everything the Terraform resources and data sources need from a backend.
 ///
@@ -92,6 +107,10 @@ pub trait Store: Send + Sync {
 
     /// Audit events with a sequence greater than `after_sequence`, oldest first, at most `limit`.
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// What the audit log says of `id`, an object this database does not hold: whether it was
+    /// ever made here. This is the database's identity: a copy or a backup of the database
+    /// carries its audit log, another database does not know the id.
+    fn history(&self, id: &str) -> Result<ObjectHistory>;
     /// Checks every invariant (containment, no overlap, free + used = provisioned, an audit
     /// event per allocation, pool CIDRs and parent allocations matched); returns the problems
     /// found, empty when consistent.

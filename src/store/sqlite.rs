@@ -26,8 +26,9 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 use serde_json::json;
 
 use super::schema::*;
+use super::sqlite_access;
 use super::util::{format_millis, new_id, now_millis, SequenceIds};
-use super::Store;
+use super::{ObjectHistory, Store};
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release, FreeBlockIndex};
 use crate::ipam::cidr::{check_network, private_use_range_overlapping};
 use crate::ipam::{
@@ -73,6 +74,8 @@ pub struct SqliteStore {
     actor: String,
     path: PathBuf,
     ids: SequenceIds,
+    /// Why this process may not change the database, when it may not (opened read-only).
+    read_only: Option<String>,
 }
 
 /// Errors inside the store: domain errors pass through, SQLite errors are kept for the retry
@@ -1539,9 +1542,38 @@ impl SqliteStore {
             .map_err(|e| Error::Storage {
                 message: format!("cannot create database file {}: {e}", path.display()),
             })?;
+        Self::open_file(path, options, None)
+    }
+
+    /// Opens an existing database and never creates one: `None` when the file does not exist
+    /// or is empty. A database this process cannot write is opened read-only: reads work,
+    /// changes fail with an error that says so.
+    pub fn open_existing(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Option<SqliteStore>> {
+        let path = path.as_ref();
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.len() > 0 => {}
+            _ => return Ok(None),
+        }
+        let read_only = sqlite_access::read_only_reason(path);
+        Self::open_file(path, options, read_only).map(Some)
+    }
+
+    /// True when this store was opened read-only (changes are refused).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
+    fn open_file(
+        path: &Path,
+        options: SqliteOptions,
+        read_only: Option<String>,
+    ) -> Result<SqliteStore> {
         let mut attempt = 0;
         let (conn, ids) = loop {
-            match Self::connect(path, &options) {
+            match Self::connect(path, &options, read_only.is_some()) {
                 Ok(opened) => break opened,
                 Err(Internal::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
@@ -1562,11 +1594,20 @@ impl SqliteStore {
             actor: options.actor,
             path: path.to_path_buf(),
             ids,
+            read_only,
         })
     }
 
-    fn connect(path: &Path, options: &SqliteOptions) -> R<(Connection, SequenceIds)> {
-        let mut conn = Connection::open(path)?;
+    fn connect(
+        path: &Path,
+        options: &SqliteOptions,
+        read_only: bool,
+    ) -> R<(Connection, SequenceIds)> {
+        let mut conn = if read_only {
+            sqlite_access::open_read_only(path)?
+        } else {
+            Connection::open(path)?
+        };
         conn.busy_timeout(options.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(64);
         // Plans must not depend on bound values: without this, SQLite (built with STAT4)
@@ -1575,18 +1616,22 @@ impl SqliteStore {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
-        // only takes effect on a new, empty file (before WAL is on); see PAGE_SIZE
-        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(storage(format!(
-                "{} cannot use the WAL journal (got {mode})",
-                path.display()
-            )));
+        if read_only {
+            sqlite_access::check_version(&conn, path)?;
+        } else {
+            // only takes effect on a new, empty file (before WAL is on); see PAGE_SIZE
+            conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(storage(format!(
+                    "{} cannot use the WAL journal (got {mode})",
+                    path.display()
+                )));
+            }
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate(&mut conn, path)?;
         }
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn, path)?;
         let key: Vec<u8> = conn.query_row(
             "SELECT value FROM meta WHERE name = 'allocation_id_key'",
             [],
@@ -1630,6 +1675,11 @@ impl SqliteStore {
 
     /// Runs `op` in one `BEGIN IMMEDIATE` transaction, retrying the whole of it when busy.
     fn write<T>(&self, op: impl Fn(&Tx<'_>) -> R<T>) -> Result<T> {
+        if let Some(reason) = &self.read_only {
+            return Err(Error::Storage {
+                message: sqlite_access::read_only_message(&self.path, reason),
+            });
+        }
         self.retrying(TransactionBehavior::Immediate, true, op)
     }
 
@@ -2059,6 +2109,10 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
+    }
+
+    fn history(&self, id: &str) -> Result<ObjectHistory> {
+        self.read(|tx| Ok(sqlite_access::history(tx.conn, tx.ids, id)?))
     }
 
     fn check_consistency(&self) -> Result<Vec<String>> {
