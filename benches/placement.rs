@@ -14,29 +14,13 @@
 //! the core: none met the target without a size threshold tuned to the churn workload (see
 //! docs/performance.md), so best fit stays the policy.
 
+use tfipam::ipam::allocator::SplitMix64;
 use tfipam::ipam::{
     churn_fragmentation, claim, find_best_fit, find_first_fit, release, AddressFamily, Block,
     FitStrategy, FreeBlockIndex, MemoryIndex,
 };
 
 const SEEDS: u64 = 30;
-
-/// splitmix64, as in the core's churn simulation.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Policy {
@@ -276,7 +260,7 @@ fn simulate(workload: &Workload, policy: Policy, seed: u64, totals: &mut Totals)
     for _ in 0..workload.steps {
         // the same draws, in the same order, as `churn_fragmentation`
         let size_draw = rng.below(weights);
-        let victim = rng.next();
+        let victim = rng.next_u64();
         let allocate = live.is_empty()
             || match workload.releases {
                 Releases::AboveFullness(num, den) => used < pool.size(family) / den * num,
