@@ -190,17 +190,20 @@ impl Resource for AllocationResource {
             if let Some(wanted) = AllocationResource::request(&request.config)? {
                 let explicit = wanted.cidr;
                 let name = string_attr(&request.config, "name").filter(|_| explicit.is_none());
-                let cidr = match name {
-                    Some(name) => self.reserve(wanted, name).await?,
-                    None => {
-                        self.store
-                            .run("Plan Allocation Error", &self.schema(), move |store| {
-                                store.preview_allocation(&wanted)
-                            })
-                            .await?;
-                        explicit
-                    }
+                let reserved = match name {
+                    Some(name) => self.reserve(wanted.clone(), name).await?,
+                    None => None,
                 };
+                // without a reservation (no name, or a database this user cannot write) the
+                // checks still run, on a preview
+                if reserved.is_none() {
+                    self.store
+                        .run("Plan Allocation Error", &self.schema(), move |store| {
+                            store.preview_allocation(&wanted)
+                        })
+                        .await?;
+                }
+                let cidr = reserved.or(explicit);
                 if let Some(cidr) = cidr {
                     planned.set_attr("cidr", cidr_value(&cidr, request.config.attr("cidr")));
                     planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));

@@ -373,12 +373,13 @@ impl<T: Transaction> Tx<'_, T> {
 
     fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
         let mut row = self.allocation(id)?;
+        self.port.lock_pool(row.pool_key)?;
         if let Some(name) = &update.name {
             let renamed = name
                 .as_deref()
                 .filter(|&n| row.allocation.name.as_deref() != Some(n));
             if let Some(name) = renamed {
-                let pool = self.pool_for_update(&row.allocation.pool_id)?;
+                let pool = self.pool(&row.allocation.pool_id)?;
                 self.check_name_free(&pool, name)?;
             }
             row.allocation.name = name.clone();

@@ -183,3 +183,11 @@ pub(super) const RESERVATION_PUT: &str = "INSERT OR REPLACE INTO reservations \
      (pool_num, name, start, prefix_len, expires_at, lost) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 pub(super) const RESERVATION_DELETE: &str =
     "DELETE FROM reservations WHERE pool_num = ?1 AND name = ?2";
+/// An event of the audit log that names this object (any action).
+pub(super) const EVENT_ABOUT_OBJECT: &str =
+    "SELECT EXISTS (SELECT 1 FROM audit_events WHERE object_id = ?1)";
+/// The allocate event an allocation id stands for.
+pub(super) const ALLOCATE_EVENT_OF: &str = "SELECT EXISTS (SELECT 1 FROM audit_events \
+     WHERE sequence = ?1 AND action = 'allocate' AND object_id = ?2)";
+/// Whether the audit log holds anything at all.
+pub(super) const ANY_EVENT: &str = "SELECT EXISTS (SELECT 1 FROM audit_events)";
