@@ -81,6 +81,12 @@ impl<B: Backend> Engine<B> {
     fn write<T>(&self, op: impl Fn(&Tx<'_, B::Tx<'_>>) -> Result<T>) -> Result<T> {
         self.backend.write(|port| op(&Tx::new(port, &self.actor)))
     }
+
+    /// Runs `op` in one write transaction whose loss in a crash is harmless (reservations).
+    fn write_volatile<T>(&self, op: impl Fn(&Tx<'_, B::Tx<'_>>) -> Result<T>) -> Result<T> {
+        self.backend
+            .write_volatile(|port| op(&Tx::new(port, &self.actor)))
+    }
 }
 
 /// One run of an operation: the backend's transaction, the actor and the transaction's time.

@@ -59,6 +59,15 @@ pub trait Backend: Send + Sync {
     /// Runs `op` in one serialisable write transaction, committed when `op` returns `Ok`; may
     /// run `op` again from the start after a transient failure (see the module's contract).
     fn write<T>(&self, op: impl Fn(&Self::Tx<'_>) -> Result<T>) -> Result<T>;
+
+    /// Like [`Backend::write`] (one serialisable, atomic transaction, same retries), for
+    /// changes whose loss in a power failure or OS crash is harmless: a plan's reservation (its
+    /// loss makes the apply-time plan reserve again, or report the plan stale). A backend may
+    /// commit it without waiting for the disk, provided a later durable commit also makes
+    /// this one durable (it never survives while an earlier one is lost). Defaults to `write`.
+    fn write_volatile<T>(&self, op: impl Fn(&Self::Tx<'_>) -> Result<T>) -> Result<T> {
+        self.write(op)
+    }
 }
 
 /// A transaction's time: Unix milliseconds, and the same as RFC 3339 text (what objects show).

@@ -252,7 +252,7 @@ impl<B: Backend> Engine<B> {
         request: &AllocationRequest,
         name: &str,
     ) -> Result<IpNet> {
-        self.write(|tx| {
+        self.write_volatile(|tx| {
             let pool = tx.pool(&request.pool_id)?;
             tx.reserve(
                 &pool,
@@ -279,7 +279,7 @@ impl<B: Backend> Engine<B> {
     /// Creates or reuses the reservation of the CIDR of length `netmask_length` that pool
     /// `pool_id` would carve from its source pool; `provision_pool_cidr` by that length takes it.
     pub(crate) fn reserve_pool_cidr(&self, pool_id: &str, netmask_length: u8) -> Result<IpNet> {
-        self.write(|tx| {
+        self.write_volatile(|tx| {
             let pool = tx.pool(pool_id)?;
             let Some(source_id) = &pool.pool.source_pool_id else {
                 return Err(Error::NoSourcePool {
