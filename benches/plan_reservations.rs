@@ -12,15 +12,8 @@ mod support;
 
 use std::time::Instant;
 
-use support::ipam::{database, output_string, workdir};
+use support::ipam::{database, env_number, output_string, workdir};
 use support::terraform;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const POOL: &str = r#"
 resource "ipam" "bench" {

@@ -17,7 +17,16 @@ use crate::ipam::{
 
 /// A store at `path` with one IPv4 pool holding `cidr`, and a request for a /28 from it.
 fn store_with_pool(path: impl AsRef<Path>, cidr: &str) -> (SqliteStore, AllocationRequest) {
-    let store = SqliteStore::open(path, SqliteOptions::new("t")).unwrap();
+    store_with_pool_and(path, cidr, SqliteOptions::new("t"))
+}
+
+/// [`store_with_pool`] with these options.
+fn store_with_pool_and(
+    path: impl AsRef<Path>,
+    cidr: &str,
+    options: SqliteOptions,
+) -> (SqliteStore, AllocationRequest) {
+    let store = SqliteStore::open(path, options).unwrap();
     let ipam = store.create_ipam(&NewIpam::default()).unwrap();
     let pool = store
         .create_pool(&NewPool::new(
@@ -314,25 +323,10 @@ mod reservation_expiry_tests {
         let dir = tempfile::tempdir().unwrap();
         let mut options = SqliteOptions::new("t");
         options.reservation_ttl = Duration::from_millis(200);
-        let store = SqliteStore::open(dir.path().join("t.db"), options).unwrap();
-        let ipam = store.create_ipam(&NewIpam::default()).unwrap();
-        let pool = store
-            .create_pool(&NewPool::new(
-                &ipam.private_default_scope_id,
-                AddressFamily::Ipv4,
-            ))
-            .unwrap();
-        store
-            .provision_pool_cidr(
-                &pool.id,
-                PoolCidrRequest::Cidr("10.0.0.0/24".parse().unwrap()),
-            )
-            .unwrap();
-        let whole = AllocationRequest {
-            pool_id: pool.id.clone(),
-            netmask_length: Some(24),
-            ..Default::default()
-        };
+        let (store, mut whole) =
+            store_with_pool_and(dir.path().join("t.db"), "10.0.0.0/24", options);
+        whole.netmask_length = Some(24);
+        let pool_id = whole.pool_id.clone();
         let planned = store.reserve_allocation(&whole, "web").unwrap();
 
         // expired and not taken: the same name takes the same block again
@@ -365,7 +359,7 @@ mod reservation_expiry_tests {
         assert!(store.preview_allocation(&whole).is_err());
         expire();
         assert_eq!(store.preview_allocation(&whole).unwrap(), planned);
-        assert!(store.list_reservations(&pool.id).unwrap().is_empty());
+        assert!(store.list_reservations(&pool_id).unwrap().is_empty());
         assert_eq!(store.allocate(&whole).unwrap().cidr, planned);
         assert!(store.check_consistency().unwrap().is_empty());
     }
