@@ -110,14 +110,15 @@
   // ---- numbers and text ----------------------------------------------------------------------
   function fmt(n) { return Number(n).toLocaleString("en-US"); }
   function bigText(s) { return s.length > 15 ? "≈" + Number(s).toExponential(2) : fmt(s); }
-  // An amount of addresses of pool CIDR C: IPv6 space of /64 or more is counted in /64 subnets.
+  // "used of total addresses" for pool CIDR C: IPv6 space of /64 or more counts /64 subnets.
   function amount(C, text) {
     if (C.v6 && C.hostBits >= 64) {
       var n = BigInt(text) >> 64n, exact = (BigInt(text) & 0xffffffffffffffffn) === 0n;
-      return (exact ? "" : "≈") + bigText(n.toString()) + " /64s";
+      return (exact ? "" : "≈") + bigText(n.toString());
     }
-    return bigText(text) + " addresses";
+    return bigText(text);
   }
+  function unit(C) { return C.v6 && C.hostBits >= 64 ? " /64s" : " addresses"; }
   function percent(used, total) { var t = Number(total); return t > 0 ? Number(used) / t * 100 : 0; }
   function pctText(p) { return p === 0 ? "0%" : p < 0.1 ? "<0.1%" : p < 10 ? p.toFixed(1) + "%" : Math.round(p) + "%"; }
   function el(tag, cls, text) {
@@ -217,7 +218,7 @@
           ctx.lineWidth = 1;
           ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
         }
-        if (w >= 74 && h >= 30) labels.push(label.bind(null, ctx, x, y, w, h, k));
+        if (w >= 24 && h >= 14) labels.push(label.bind(null, ctx, x, y, w, h, k));
       }
     }
   }
@@ -257,8 +258,10 @@
     ctx.fillStyle = "rgba(255,255,255,0.96)";
     ctx.textBaseline = "top";
     ctx.font = "600 11px ui-monospace, 'DejaVu Sans Mono', monospace";
-    var line1 = fitText(ctx, allocationCidr(k), w - 8);
-    if (line1) ctx.fillText(line1, x + 4, y + 4);
+    var cidr = allocationCidr(k);
+    // a block too narrow for its CIDR still shows its size
+    var line1 = ctx.measureText(cidr).width <= w - 8 ? cidr : fitText(ctx, cidr.slice(cidr.indexOf("/")), w - 6);
+    if (line1) ctx.fillText(line1, x + 3, y + 3);
     ctx.font = "11px system-ui, 'DejaVu Sans', sans-serif";
     var line2 = fitText(ctx, DATA.strings[A.desc[k]], w - 8);
     if (line2 && h >= 32) ctx.fillText(line2, x + 4, y + 17);
@@ -404,7 +407,7 @@
       title.appendChild(el("span", "cidr", C.cidr));
       caption.appendChild(title);
       var n = countAllocations(c), p = percent(C.used, C.total);
-      caption.appendChild(el("div", "meta", pctText(p) + " used · " + amount(C, C.used) + " of " + amount(C, C.total) +
+      caption.appendChild(el("div", "meta", pctText(p) + " used · " + amount(C, C.used) + " of " + amount(C, C.total) + unit(C) +
         " · " + fmt(n) + " allocation" + (n === 1 ? "" : "s") + " · " + amount(C, C.free) + " free · " + pool.id));
       figure.appendChild(caption);
       var canvas = el("canvas");
@@ -447,7 +450,7 @@
     DATA.ipams.forEach(function (ipam) {
       var li = el("li", "ipam");
       li.dataset.ipamId = ipam.id;
-      li.appendChild(node("ipam", ipam.description || ipam.id, ipam.id, 0, null));
+      li.appendChild(node("ipam", ipam.description || ipam.id, ipam.description ? ipam.id : null, 0, null));
       var scopes = el("ul");
       ipam.scopes.forEach(function (scope) {
         var sli = el("li", "scope");

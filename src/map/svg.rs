@@ -124,8 +124,18 @@ impl Tile<'_> {
                         r##"<rect x="{x:.2}" y="{y:.2}" width="{w:.2}" height="{h:.2}" fill="{color}"{stroke}><title>{}</title></rect>"##,
                         escape(&title)
                     );
-                    if w >= 74.0 && h >= 30.0 {
-                        let cidr = fit(&a.allocation.cidr.to_string(), w - 8.0, 6.7);
+                    if w >= 24.0 && h >= 14.0 {
+                        let full = a.allocation.cidr.to_string();
+                        // a block too narrow for its CIDR still shows its size
+                        let cidr = if full.chars().count() as f64 * 6.7 <= w - 8.0 {
+                            full
+                        } else {
+                            fit(
+                                &format!("/{}", a.allocation.cidr.prefix_len()),
+                                w - 6.0,
+                                6.7,
+                            )
+                        };
                         let description = fit(&a.allocation.description, w - 8.0, 6.2);
                         let _ = write!(
                             self.labels,
@@ -200,6 +210,32 @@ fn fit(text: &str, width: f64, char_width: f64) -> String {
             .collect()
     } else {
         String::new()
+    }
+}
+
+/// A count with thousands separators (`16,777,216`).
+fn grouped(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// "used of total addresses" of a pool CIDR; IPv6 space of /64 or more counts /64 subnets.
+fn usage_text(net: &ipnet::IpNet, used: u128, total: u128) -> String {
+    if matches!(net, ipnet::IpNet::V6(_)) && net.prefix_len() <= 64 {
+        let approx = |n: u128| {
+            let exact = n.is_multiple_of(1 << 64);
+            format!("{}{}", if exact { "" } else { "≈" }, grouped(n >> 64))
+        };
+        format!("{} of {} /64s", approx(used), approx(total))
+    } else {
+        format!("{} of {} addresses", grouped(used), grouped(total))
     }
 }
 
@@ -392,7 +428,7 @@ pub fn render(model: &Model, _options: &MapOptions) -> String {
             .count();
         let _ = write!(
             tiles,
-            r##"<g transform="translate({:.1},{:.1})"><rect x="-12" y="-10" width="{}" height="{}" rx="8" fill="#fff" stroke="#dfe3e8"/><rect x="0" y="3" width="12" height="12" rx="2" fill="{}"/><text x="18" y="14" class="strong">{} <tspan class="mono">{}</tspan></text><text x="0" y="32" class="muted">{:.1}% used · {} of {} addresses · {} allocations · {}</text><g transform="translate(0,{CAPTION})"><rect width="{TILE}" height="{height}" fill="{FREE}"/>{}{}</g></g>"##,
+            r##"<g transform="translate({:.1},{:.1})"><rect x="-12" y="-10" width="{}" height="{}" rx="8" fill="#fff" stroke="#dfe3e8"/><rect x="0" y="3" width="12" height="12" rx="2" fill="{}"/><text x="18" y="14" class="strong">{} <tspan class="mono">{}</tspan></text><text x="0" y="32" class="muted">{}</text><g transform="translate(0,{CAPTION})"><rect width="{TILE}" height="{height}" fill="{FREE}"/>{}{}</g></g>"##,
             x0,
             y0,
             TILE + 24.0,
@@ -400,11 +436,17 @@ pub fn render(model: &Model, _options: &MapOptions) -> String {
             super::model::color(pool.color),
             escape(&pool_label(&pool.pool)),
             net,
-            node.usage.utilization_percent,
-            node.usage.used_addresses,
-            node.usage.total_addresses,
-            count,
-            escape(&pool.pool.id),
+            escape(&fit(
+                &format!(
+                    "{:.1}% used · {} · {} allocations · {}",
+                    node.usage.utilization_percent,
+                    usage_text(&net, node.usage.used_addresses, node.usage.total_addresses),
+                    grouped(count as u128),
+                    pool.pool.id
+                ),
+                TILE,
+                6.4
+            )),
             tile.body,
             tile.labels
         );
@@ -424,7 +466,7 @@ pub fn render(model: &Model, _options: &MapOptions) -> String {
     let mut legend = String::new();
     let mut lx = MARGIN;
     for (k, entry) in model.legend.iter().enumerate().take(24) {
-        let text = fit(&entry.label, 200.0, 6.6);
+        let text = fit(&entry.label, 200.0, 7.2);
         let _ = write!(
             legend,
             r##"<rect x="{lx}" y="{}" width="12" height="12" rx="2" fill="{}"/><text x="{}" y="{}">{}</text>"##,
@@ -434,7 +476,7 @@ pub fn render(model: &Model, _options: &MapOptions) -> String {
             MARGIN + 46.0,
             escape(&text)
         );
-        lx += 30.0 + text.chars().count() as f64 * 6.6;
+        lx += 34.0 + text.chars().count() as f64 * 7.2;
     }
     let _ = write!(
         legend,

@@ -1,6 +1,7 @@
 //! Headless Chromium for the map tests: open a page as a person would, take a screenshot, dump
 //! the DOM after the page's script ran. Each run gets a fresh profile directory and no network
 //! features, so runs do not interfere and nothing is fetched.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
