@@ -143,6 +143,54 @@ fn the_map_of_the_complete_example_shows_every_pool_and_allocation_in_chromium()
     }
 }
 
+/// What a click on the map pins (the same text the hover shows): the page is opened with
+/// `#pin=TILE,U,V`, which pins the point (U, V) of tile TILE as a click there does.
+#[test]
+fn a_click_shows_the_cidr_id_description_tags_created_time_and_actor() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = example(dir.path());
+    let html = render_html(&example.store, None, &MapOptions::default()).unwrap();
+    write(dir.path(), "map.html", &html);
+    let details = |fragment: &str| {
+        let dom = dump_dom(&dir.path().join(format!("map.html#pin={fragment}")));
+        let start = dom.find("id=\"details\"").expect("details panel");
+        let end = start + dom[start..].find("</div></div>").expect("details end");
+        dom[start..end].to_string()
+    };
+    // tile 1 is the production /16; its top-left /20 is prod-app-vpc
+    let app = example
+        .store
+        .list_allocations(&example.production)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.description == "prod-app-vpc")
+        .unwrap();
+    let text = details("1,0.1,0.1");
+    for expected in [
+        "10.1.0.0/20",
+        app.id.as_str(),
+        "prod-app-vpc",
+        "Environment = Production, Name = prod-app-vpc",
+        app.created_at.as_str(),
+        "alice",
+        "Production VPCs",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in the details: {text}");
+    }
+    // the bottom half of the production /16 is free: the largest aligned free block there
+    let text = details("1,0.9,0.9");
+    assert!(text.contains("10.1.128.0/17</b> free"), "{text}");
+    assert!(text.contains("32,768"), "{text}");
+    // IPv6 (tile 3, the /48): the first /56 is site-0
+    let text = details("3,0.01,0.01");
+    assert!(text.contains("fd00:ec2:1::/56</b> allocation"), "{text}");
+    assert!(text.contains("site-0"), "{text}");
+    // in the top /8 (tile 0), the development /16 is a child pool: the point inside it names the
+    // child pool and the allocation under it
+    let text = details("0,0.01,0.07");
+    assert!(text.contains("Development VPCs"), "{text}");
+}
+
 #[test]
 fn a_pool_root_maps_that_pool_and_its_children_and_colours_by_tag() {
     let dir = tempfile::tempdir().unwrap();

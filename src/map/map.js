@@ -366,12 +366,15 @@
     t.canvas.addEventListener("click", function (event) {
       var result = pointer(t, event);
       if (!result) return;
-      details.innerHTML = describe(result);
-      details.className = "card pinned";
+      pin(result);
       // a click on a child pool's block goes to that pool's own picture
       var k = result.chain.length ? result.chain[0] : -1;
       if (k >= 0 && childOf[k] >= 0 && tileOfCidr[childOf[k]]) show(tileOfCidr[childOf[k]]);
     });
+  }
+  function pin(result) {
+    details.innerHTML = describe(result);
+    details.className = "card pinned";
   }
   function show(t) {
     t.figure.scrollIntoView({ behavior: "smooth", block: "center" });
@@ -534,6 +537,10 @@
   buildTree();
   buildTiles();
   buildSample();
+  // map.html#pin=TILE,U,V pins what lies at (U, V) of tile TILE (fractions of its width and
+  // height), as a click there would: a link to one block, and how the tests check the details
+  var probe = /^#pin=(\d+),([0-9.]+),([0-9.]+)$/.exec(location.hash);
+  if (probe && tiles[+probe[1]]) pin(hit(tiles[+probe[1]].c, +probe[2], +probe[3], []));
   var scopes = DATA.ipams.reduce(function (s, i) { return s + i.scopes.length; }, 0);
   document.getElementById("stats").textContent = DATA.ipams.length + " ipam" + (DATA.ipams.length === 1 ? "" : "s") +
     " · " + scopes + " scopes · " + DATA.pools.length + " pools · " + DATA.cidrs.length + " pool CIDRs · " +

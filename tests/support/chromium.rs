@@ -29,12 +29,17 @@ pub fn chromium() -> PathBuf {
     );
 }
 
-/// Runs headless Chromium on `page` with `args`, returning its standard output.
+/// Runs headless Chromium on `page` (a path, optionally with a `#fragment`) with `args`,
+/// returning its standard output.
 fn run(page: &Path, args: &[String]) -> String {
     let profile = tempfile::tempdir().expect("chromium profile directory");
+    let (path, fragment) = match page.to_str().and_then(|p| p.split_once('#')) {
+        Some((path, fragment)) => (Path::new(path), format!("#{fragment}")),
+        None => (page, String::new()),
+    };
     let url = format!(
-        "file://{}",
-        page.canonicalize().expect("page exists").display()
+        "file://{}{fragment}",
+        path.canonicalize().expect("page exists").display()
     );
     let child = Command::new(chromium())
         .args([
