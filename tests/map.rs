@@ -175,7 +175,10 @@ fn a_click_shows_the_cidr_id_description_tags_created_time_and_actor() {
         "alice",
         "Production VPCs",
     ] {
-        assert!(text.contains(expected), "{expected:?} in the details: {text}");
+        assert!(
+            text.contains(expected),
+            "{expected:?} in the details: {text}"
+        );
     }
     // the bottom half of the production /16 is free: the largest aligned free block there
     let text = details("1,0.9,0.9");
@@ -294,4 +297,13 @@ fn a_slash_8_with_100000_allocations_stays_small_and_renders() {
         "every allocation is drawn or aggregated"
     );
     assert!(attribute_values(&dom, "data-pool-id").contains(&pool));
+    // the aggregated blocks are visible: 1.6M of 16.7M addresses is about a tenth of the tile's
+    // 512 × 512 pixels in the pool's colour (a pixel is a /26: four /28s fill it)
+    let png = dir.path().join("big.png");
+    screenshot(&page, &png, 1400, 800);
+    let filled = Image::open(&png).count(hex("#4e79a7"));
+    assert!(
+        (24_000..=27_000).contains(&filled),
+        "{filled} pixels in the pool's colour"
+    );
 }

@@ -425,6 +425,7 @@
       tiles.push(t);
       tileOfCidr[c] = t;
     });
+    if (!order.length) box.appendChild(el("div", "card muted", "Nothing to draw: no CIDR is provisioned in any pool of this map."));
     tiles.forEach(function (t) { drawTile(t); attach(t); });
   }
 
