@@ -113,10 +113,11 @@ fn the_map_of_the_complete_example_shows_every_pool_and_allocation_in_chromium()
     // the IPv6 sites are formatted as IPv6 CIDRs
     assert!(dom.contains("data-cidr=\"fd00:ec2:1::/56\""), "{dom}");
 
+    // with the production pool's first allocation pinned, as after a click on it
     let png = dir.path().join("map.png");
-    screenshot(&page, &png, 1600, 1400);
+    screenshot(&dir.path().join("map.html#pin=1,0.1,0.1"), &png, 1600, 1520);
     let image = Image::open(&png);
-    assert_eq!((image.width, image.height), (1600, 1400));
+    assert_eq!((image.width, image.height), (1600, 1520));
     assert!(image.distinct_colors() > 200, "a picture, not a blank page");
     let background = [0xf5, 0xf6, 0xf8];
     let plain = image.count(background) + image.count([255, 255, 255]);

@@ -263,8 +263,9 @@
     var line1 = ctx.measureText(cidr).width <= w - 8 ? cidr : fitText(ctx, cidr.slice(cidr.indexOf("/")), w - 6);
     if (line1) ctx.fillText(line1, x + 3, y + 3);
     ctx.font = "11px system-ui, 'DejaVu Sans', sans-serif";
-    var line2 = fitText(ctx, DATA.strings[A.desc[k]], w - 8);
-    if (line2 && h >= 32) ctx.fillText(line2, x + 4, y + 17);
+    // the description only where the whole CIDR fits
+    var line2 = line1 === cidr ? fitText(ctx, DATA.strings[A.desc[k]], w - 8) : "";
+    if (line2 && h >= 32) ctx.fillText(line2, x + 3, y + 16);
     ctx.restore();
   }
 
@@ -543,10 +544,10 @@
   var probe = /^#pin=(\d+),([0-9.]+),([0-9.]+)$/.exec(location.hash);
   if (probe && tiles[+probe[1]]) pin(hit(tiles[+probe[1]].c, +probe[2], +probe[3], []));
   var scopes = DATA.ipams.reduce(function (s, i) { return s + i.scopes.length; }, 0);
-  document.getElementById("stats").textContent = DATA.ipams.length + " ipam" + (DATA.ipams.length === 1 ? "" : "s") +
-    " · " + scopes + " scopes · " + DATA.pools.length + " pools · " + DATA.cidrs.length + " pool CIDRs · " +
-    fmt(DATA.allocationCount) + " allocations · generated " + DATA.generated +
-    (DATA.colorBy ? " · coloured by tag " + DATA.colorBy : " · coloured by pool");
+  function plural(n, word) { return fmt(n) + " " + word + (n === 1 ? "" : "s"); }
+  document.getElementById("stats").textContent = [plural(DATA.ipams.length, "ipam"), plural(scopes, "scope"),
+    plural(DATA.pools.length, "pool"), plural(DATA.cidrs.length, "pool CIDR"), plural(DATA.allocationCount, "allocation"),
+    "generated " + DATA.generated, DATA.colorBy ? "coloured by tag " + DATA.colorBy : "coloured by pool"].join(" · ");
   var summary = document.getElementById("map-summary");
   summary.dataset.pools = DATA.pools.length;
   summary.dataset.poolCidrs = DATA.cidrs.length;

@@ -127,7 +127,8 @@ impl Tile<'_> {
                     if w >= 24.0 && h >= 14.0 {
                         let full = a.allocation.cidr.to_string();
                         // a block too narrow for its CIDR still shows its size
-                        let cidr = if full.chars().count() as f64 * 6.7 <= w - 8.0 {
+                        let fits = full.chars().count() as f64 * 6.7 <= w - 8.0;
+                        let cidr = if fits {
                             full
                         } else {
                             fit(
@@ -144,7 +145,8 @@ impl Tile<'_> {
                             y + 14.0,
                             escape(&cidr)
                         );
-                        if h >= 32.0 && !description.is_empty() {
+                        // the description only where the whole CIDR fits
+                        if fits && h >= 32.0 && !description.is_empty() {
                             let _ = write!(
                                 self.labels,
                                 r##"<text x="{:.2}" y="{:.2}" class="desc">{}</text>"##,
