@@ -144,6 +144,14 @@ fn the_map_of_the_complete_example_shows_every_pool_and_allocation_in_chromium()
     }
 }
 
+/// The details panel of `page` (opened with a `#pin=` fragment) after the page's script ran.
+fn pinned(page: &Path) -> String {
+    let dom = dump_dom(page);
+    let start = dom.find("id=\"details\"").expect("details panel");
+    let end = start + dom[start..].find("</div></div>").expect("details end");
+    dom[start..end].to_string()
+}
+
 /// What a click on the map pins (the same text the hover shows): the page is opened with
 /// `#pin=TILE,U,V`, which pins the point (U, V) of tile TILE as a click there does.
 #[test]
@@ -152,12 +160,7 @@ fn a_click_shows_the_cidr_id_description_tags_created_time_and_actor() {
     let example = example(dir.path());
     let html = render_html(&example.store, None, &MapOptions::default()).unwrap();
     write(dir.path(), "map.html", &html);
-    let details = |fragment: &str| {
-        let dom = dump_dom(&dir.path().join(format!("map.html#pin={fragment}")));
-        let start = dom.find("id=\"details\"").expect("details panel");
-        let end = start + dom[start..].find("</div></div>").expect("details end");
-        dom[start..end].to_string()
-    };
+    let details = |fragment: &str| pinned(&dir.path().join(format!("map.html#pin={fragment}")));
     // tile 1 is the production /16; its top-left /20 is prod-app-vpc
     let app = example
         .store
@@ -229,6 +232,50 @@ fn a_pool_root_maps_that_pool_and_its_children_and_colours_by_tag() {
     )
     .unwrap();
     assert!(html.contains(&example.ipv6));
+}
+
+#[test]
+fn markup_in_descriptions_and_tags_stays_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = example(dir.path());
+    let hostile = "</script><img src=x onerror=alert(1)> & \"quoted\"";
+    let allocation = example
+        .store
+        .allocate(&tfipam::ipam::AllocationRequest {
+            pool_id: example.development.clone(),
+            description: hostile.to_string(),
+            tags: map_fixtures::tags(&[("Name", hostile)]),
+            ..Default::default()
+        })
+        .unwrap();
+    let html = render_html(&example.store, None, &MapOptions::default()).unwrap();
+    assert!(
+        !html.contains("</script><img"),
+        "the data cannot end the script element"
+    );
+    let svg = render_svg(&example.store, None, &MapOptions::default()).unwrap();
+    assert!(!svg.contains("<img"), "the svg escapes text");
+    write(dir.path(), "map.html", &html);
+    // the page still runs and lists the allocation with its description as text (outside the
+    // embedded data, where "<img" is JSON text, no element came from it)
+    let dom = dump_dom(&dir.path().join("map.html"));
+    let data = dom.find("id=\"ipam-map-data\"").unwrap();
+    assert!(
+        !dom[..data].contains("<img"),
+        "no element made from the description"
+    );
+    let development = &example.store.list_pool_cidrs(&example.development).unwrap()[0];
+    let index = attribute_values(&dom, "data-pool-cidr-id")
+        .iter()
+        .position(|id| *id == development.pool_cidr.id)
+        .expect("the development tile");
+    // pinned: the fourth /24, second row and column of the /16's 16 × 16 grid of /24s
+    let details = pinned(&dir.path().join(format!("map.html#pin={index},0.09,0.09")));
+    assert!(details.contains(&allocation.id), "{details}");
+    assert!(
+        details.contains("&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &amp; \"quoted\""),
+        "{details}"
+    );
 }
 
 #[test]
