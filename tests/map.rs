@@ -3,6 +3,8 @@
 //! colours are there) and read (the DOM after the page's script ran holds every pool and a
 //! sample of allocations with their real CIDRs). Needs `chromium` (see `support/chromium.rs`).
 
+mod support;
+
 #[path = "support/chromium.rs"]
 mod chromium;
 #[path = "support/map_fixtures.rs"]
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use tfipam::ipam::{Error, PoolFilter};
 use tfipam::map::{render_html, render_svg, MapOptions};
-use tfipam::store::Store;
+use tfipam::store::{SqliteOptions, SqliteStore, Store};
 
 use chromium::{attribute_values, dump_dom, hex, screenshot, Image};
 use map_fixtures::{big_pool, example};
@@ -142,6 +144,54 @@ fn the_map_of_the_complete_example_shows_every_pool_and_allocation_in_chromium()
     if let Some(out) = std::env::var_os("MAP_SCREENSHOT") {
         std::fs::copy(&png, out).unwrap();
     }
+}
+
+/// The map of a database made by a real `terraform apply` of examples/complete: every pool and
+/// allocation the provider made is on the page, with the provider's actor.
+#[test]
+fn the_map_of_a_database_made_by_terraform_apply() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete");
+    let (guard, db) = support::ipam::database();
+    let dir = support::ipam::workdir(support::terraform::newest(), &db, "");
+    dir.remove("versions.tf");
+    dir.remove("main.tf");
+    for entry in std::fs::read_dir(&example).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "tf") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            dir.write(&name, &std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    dir.init();
+    dir.apply().success();
+
+    let store = SqliteStore::open(&db, SqliteOptions::new("map-test")).unwrap();
+    let html = render_html(&store, None, &MapOptions::default()).unwrap();
+    let page = write(guard.path(), "applied.html", &html);
+    let dom = dump_dom(&page);
+    check_dom(&dom, &store, 8);
+    // the production pool's first allocation, pinned: made by the provider as actor "e2e"
+    let production = store
+        .find_pools(&PoolFilter {
+            description: Some("Production VPCs".into()),
+            ..PoolFilter::default()
+        })
+        .unwrap()
+        .remove(0);
+    let cidr = store.list_pool_cidrs(&production.id).unwrap().remove(0);
+    let tile = attribute_values(&dom, "data-pool-cidr-id")
+        .iter()
+        .position(|id| *id == cidr.pool_cidr.id)
+        .expect("the production tile");
+    let details = pinned(
+        &guard
+            .path()
+            .join(format!("applied.html#pin={tile},0.1,0.1")),
+    );
+    for expected in ["10.1.0.0/20", "prod-app-vpc", "Name = prod-app-vpc", "e2e"] {
+        assert!(details.contains(expected), "{expected:?} in {details}");
+    }
+    dir.destroy().success();
 }
 
 /// The details panel of `page` (opened with a `#pin=` fragment) after the page's script ran.
