@@ -383,6 +383,10 @@ fn a_slash_8_with_100000_allocations_stays_small_and_renders() {
     let (store, pool) = big_pool(&dir.path().join("big.db"), 100_000);
     let html = render_html(&store, None, &MapOptions::default()).unwrap();
     assert!(html.len() < 10_000_000, "the page is {} bytes", html.len());
+    // the SVG aggregates server-side: runs of fully used pixels in the pool's colour
+    let svg = render_svg(&store, None, &MapOptions::default()).unwrap();
+    assert!(svg.len() < 1_000_000, "the svg is {} bytes", svg.len());
+    assert!(svg.contains(r##"height="1" fill="#4e79a7" fill-opacity="1.00""##));
     let page = write(dir.path(), "big.html", &html);
     let dom = dump_dom(&page);
     let summary = check_dom(&dom, &store, 200);
