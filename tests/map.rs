@@ -194,6 +194,41 @@ fn the_map_of_a_database_made_by_terraform_apply() {
     dir.destroy().success();
 }
 
+/// Many pools: every one is in the tree and has its tile; tiles far below the fold are drawn
+/// when scrolled to, so the page opens fast.
+#[test]
+fn many_pools_are_all_listed_and_the_first_tiles_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = example(dir.path());
+    let scope = example.store.get_pool(&example.top).unwrap().scope_id;
+    for i in 0..40u8 {
+        let mut new = tfipam::ipam::NewPool::new(&scope, tfipam::ipam::AddressFamily::Ipv4);
+        new.source_pool_id = Some(example.top.clone());
+        new.description = format!("team {i}");
+        let pool = example.store.create_pool(&new).unwrap();
+        let cidr = map_fixtures::net(&format!("10.{}.0.0/16", 100 + i));
+        example
+            .store
+            .provision_pool_cidr(&pool.id, tfipam::ipam::PoolCidrRequest::Cidr(cidr))
+            .unwrap();
+    }
+    let html = render_html(&example.store, None, &MapOptions::default()).unwrap();
+    let page = write(dir.path(), "many.html", &html);
+    let dom = dump_dom(&page);
+    check_dom(&dom, &example.store, 8);
+    assert_eq!(
+        attribute_values(&dom, "data-pool-cidr-id").len() / 2,
+        44,
+        "a tile and a tree entry per pool cidr"
+    );
+    let png = dir.path().join("many.png");
+    screenshot(&page, &png, 1600, 1200);
+    assert!(
+        Image::open(&png).count(hex("#f28e2b")) > 400,
+        "the first tiles are drawn"
+    );
+}
+
 /// The details panel of `page` (opened with a `#pin=` fragment) after the page's script ran.
 fn pinned(page: &Path) -> String {
     let dom = dump_dom(page);

@@ -160,6 +160,7 @@
   var drawnBlocks = 0, aggregatedBlocks = 0;
 
   function drawTile(t) {
+    t.drawn = true;
     var ctx = t.canvas.getContext("2d");
     ctx.fillStyle = "rgb(" + FREE.join(",") + ")";
     ctx.fillRect(0, 0, t.W, t.H);
@@ -427,7 +428,19 @@
       tileOfCidr[c] = t;
     });
     if (!order.length) box.appendChild(el("div", "card muted", "Nothing to draw: no CIDR is provisioned in any pool of this map."));
-    tiles.forEach(function (t) { drawTile(t); attach(t); });
+    // the first tiles at once; with many pools, the others when they scroll into view
+    var EAGER = 12;
+    var observer = window.IntersectionObserver && tiles.length > EAGER ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        var t = tiles[+entry.target.dataset.tile];
+        if (entry.isIntersecting && !t.drawn) { drawTile(t); observer.unobserve(entry.target); }
+      });
+    }, { rootMargin: "400px" }) : null;
+    tiles.forEach(function (t, n) {
+      attach(t);
+      t.figure.dataset.tile = n;
+      if (observer && n >= EAGER) observer.observe(t.figure); else drawTile(t);
+    });
   }
 
   function node(kind, name, sub, used, total, color, cls) {
