@@ -170,7 +170,7 @@ fn the_map_of_a_database_made_by_terraform_apply() {
     let page = write(guard.path(), "applied.html", &html);
     let dom = dump_dom(&page);
     check_dom(&dom, &store, 8);
-    // the production pool's first allocation, pinned: made by the provider as actor "e2e"
+    // the production pool's first block, pinned: made by the provider as actor "e2e"
     let production = store
         .find_pools(&PoolFilter {
             description: Some("Production VPCs".into()),
@@ -188,7 +188,20 @@ fn the_map_of_a_database_made_by_terraform_apply() {
             .path()
             .join(format!("applied.html#pin={tile},0.1,0.1")),
     );
-    for expected in ["10.1.0.0/20", "prod-app-vpc", "Name = prod-app-vpc", "e2e"] {
+    // (terraform makes the two production allocations in parallel: either may come first)
+    let shown = details
+        .split("<b>")
+        .nth(1)
+        .and_then(|d| d.split("</b>").next())
+        .unwrap();
+    let allocation = store
+        .list_allocations(&production.id)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.cidr.to_string() == shown)
+        .unwrap_or_else(|| panic!("{shown} is a production allocation"));
+    let name = format!("Name = {}", allocation.tags["Name"]);
+    for expected in [&allocation.id, &allocation.description, &name, "e2e"] {
         assert!(details.contains(expected), "{expected:?} in {details}");
     }
     dir.destroy().success();

@@ -490,6 +490,7 @@
       li.dataset.poolId = pool.id;
       var n = pool.cidrs.reduce(function (s, c) { return s + countAllocations(c); }, 0);
       var sub = pool.family + " · " + fmt(n) + " allocation" + (n === 1 ? "" : "s") +
+        (pool.children.length ? " · " + pool.children.length + " child pool" + (pool.children.length === 1 ? "" : "s") : "") +
         (pool.netmask ? " · " + pool.netmask : "") + (pool.locale ? " · " + pool.locale : "") +
         (Object.keys(pool.tags).length ? " · " + tagsText(pool.tags) : "");
       var row = node("", pool.label, sub, pool.used, pool.total, pool.color, "pool-node");
