@@ -14,7 +14,8 @@
 //! # let _ = (html, svg);
 //! ```
 //! - `root`: `None` maps every IPAM; an IPAM id maps that IPAM, a scope id that scope, a pool id
-//!   that pool and its descendants (the tree still shows its IPAM and scope). An unknown id is
+//!   that pool and its descendants (the tree still shows its IPAM and scope; a pool CIDR id
+//!   maps its pool). An unknown id is
 //!   [`crate::ipam::Error::NotFound`]; a string that is no id of these kinds is
 //!   [`crate::ipam::Error::InvalidArgument`] (input `root`).
 //! - [`MapOptions::color_by_tag`]: colour allocations by the value of this tag (allocations
