@@ -10,12 +10,17 @@
 //! - [`ula`]: RFC 4193 unique local IPv6 /48 prefixes.
 //! - [`netmask`]: the allocation netmask guardrails ([`NetmaskRule`]).
 //! - [`allocator`]: the best-fit buddy allocator, written once and generic over a
-//!   [`FreeBlockIndex`]; [`MemoryIndex`] is the in-memory index, the SQLite store has its own.
+//!   [`FreeBlockIndex`]; [`MemoryIndex`] is the in-memory index, each storage backend has its
+//!   own.
+//! - [`engine`]: every operation (allocate, provision, deprovision, cascade deletes, updates,
+//!   the consistency check) with all its rules, written once against a transactional port
+//!   ([`engine::Backend`], [`engine::Transaction`]) that a storage backend implements.
 //! - [`error`]: the public [`Error`] every layer returns.
 
 pub mod allocator;
 pub mod cidr;
 pub mod cidr_set;
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod netmask;

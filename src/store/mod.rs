@@ -1,14 +1,19 @@
-//! Storage: the [`Store`] trait every backend implements, the SQLite backend
-//! ([`SqliteStore`]) and the [`conformance`] suite every backend must pass.
+//! Storage: the [`Store`] trait the provider uses, the backends of the rules engine and the
+//! [`conformance`] suite every backend must pass.
+//!
+//! # Organization
+//! - [`Store`]: everything the Terraform resources and data sources need. Every
+//!   [`Engine`] is one, whatever its [`Backend`]: the rules live once, in
+//!   [`crate::ipam::engine`]; a backend is SQL plus locking behind the engine's port.
+//! - [`sqlite`]: the SQLite backend ([`SqliteStore`] = the engine on a [`SqliteBackend`]).
+//! - [`conformance`]: the cases every backend must pass, through the `Store` trait only.
 //!
 //! Every mutation is one transaction that includes its audit event. Every rule is checked
-//! inside that transaction (plans go stale), with the allocator from [`crate::ipam`]; the
-//! `preview_*` operations run the same checks in a read transaction and write nothing.
+//! inside that transaction (plans go stale); the `preview_*` operations run the same checks in
+//! a read transaction and write nothing.
 
 pub mod conformance;
-mod schema;
-mod sqlite;
-mod sqlite_access;
+pub mod sqlite;
 mod util;
 
 use ipnet::IpNet;
@@ -19,23 +24,11 @@ use crate::ipam::{
     Result, Scope, ScopeUpdate,
 };
 
-pub use schema::SCHEMA_VERSION;
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use crate::ipam::ObjectHistory;
+pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
 pub use util::{account_name, current_account, new_id, now_rfc3339};
 
-/// What a database remembers of an object it does not hold (see [`Store::history`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectHistory {
-    /// The audit log names the object: it was made in this database and has since been
-    /// deleted (by Terraform or outside it).
-    Recorded,
-    /// The audit log never named the object: it was not made in this database (or the database
-    /// is an older copy). `empty` when the database has no audit events at all.
-    Unrecorded {
-        /// The database has never held anything.
-        empty: bool,
-    },
-}
+use crate::ipam::engine::{Backend, Engine};
 
 /// Everything the Terraform resources and data sources need from a backend.
 ///
@@ -115,4 +108,127 @@ pub trait Store: Send + Sync {
     /// event per allocation, pool CIDRs and parent allocations matched); returns the problems
     /// found, empty when consistent.
     fn check_consistency(&self) -> Result<Vec<String>>;
+}
+
+/// Every engine is a store: each method is the engine's operation of the same name.
+impl<B: Backend> Store for Engine<B> {
+    fn create_ipam(&self, new: &NewIpam) -> Result<Ipam> {
+        Engine::create_ipam(self, new)
+    }
+
+    fn get_ipam(&self, id: &str) -> Result<Ipam> {
+        Engine::get_ipam(self, id)
+    }
+
+    fn update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<Ipam> {
+        Engine::update_ipam(self, id, update)
+    }
+
+    fn delete_ipam(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::delete_ipam(self, id, cascade)
+    }
+
+    fn list_ipams(&self) -> Result<Vec<Ipam>> {
+        Engine::list_ipams(self)
+    }
+
+    fn create_scope(&self, new: &NewScope) -> Result<Scope> {
+        Engine::create_scope(self, new)
+    }
+
+    fn get_scope(&self, id: &str) -> Result<Scope> {
+        Engine::get_scope(self, id)
+    }
+
+    fn update_scope(&self, id: &str, update: &ScopeUpdate) -> Result<Scope> {
+        Engine::update_scope(self, id, update)
+    }
+
+    fn delete_scope(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::delete_scope(self, id, cascade)
+    }
+
+    fn list_scopes(&self, ipam_id: &str) -> Result<Vec<Scope>> {
+        Engine::list_scopes(self, ipam_id)
+    }
+
+    fn create_pool(&self, new: &NewPool) -> Result<Pool> {
+        Engine::create_pool(self, new)
+    }
+
+    fn get_pool(&self, id: &str) -> Result<Pool> {
+        Engine::get_pool(self, id)
+    }
+
+    fn update_pool(&self, id: &str, update: &PoolUpdate) -> Result<Pool> {
+        Engine::update_pool(self, id, update)
+    }
+
+    fn delete_pool(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::delete_pool(self, id, cascade)
+    }
+
+    fn find_pools(&self, filter: &PoolFilter) -> Result<Vec<Pool>> {
+        Engine::find_pools(self, filter)
+    }
+
+    fn provision_pool_cidr(&self, pool_id: &str, request: PoolCidrRequest) -> Result<PoolCidr> {
+        Engine::provision_pool_cidr(self, pool_id, request)
+    }
+
+    fn preview_pool_cidr(&self, pool_id: &str, request: PoolCidrRequest) -> Result<IpNet> {
+        Engine::preview_pool_cidr(self, pool_id, request)
+    }
+
+    fn get_pool_cidr(&self, id: &str) -> Result<PoolCidr> {
+        Engine::get_pool_cidr(self, id)
+    }
+
+    fn deprovision_pool_cidr(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::deprovision_pool_cidr(self, id, cascade)
+    }
+
+    fn list_pool_cidrs(&self, pool_id: &str) -> Result<Vec<PoolCidrUsage>> {
+        Engine::list_pool_cidrs(self, pool_id)
+    }
+
+    fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
+        Engine::allocate(self, request)
+    }
+
+    fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>> {
+        Engine::allocate_many(self, requests)
+    }
+
+    fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
+        Engine::preview_allocation(self, request)
+    }
+
+    fn get_allocation(&self, id: &str) -> Result<Allocation> {
+        Engine::get_allocation(self, id)
+    }
+
+    fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
+        Engine::update_allocation(self, id, update)
+    }
+
+    fn release_allocation(&self, id: &str) -> Result<()> {
+        Engine::release_allocation(self, id)
+    }
+
+    fn list_allocations(&self, pool_id: &str) -> Result<Vec<Allocation>> {
+        Engine::list_allocations(self, pool_id)
+    }
+
+    fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
+        Engine::audit_events(self, after_sequence, limit)
+    }
+
+    fn history(&self, id: &str) -> Result<ObjectHistory> {
+        Engine::history(self, id)
+    }
+
+    fn check_consistency(&self) -> Result<Vec<String>> {
+        Engine::check_consistency(self)
+    }
 }

@@ -1,5 +1,4 @@
-//! How the SQLite backend opens a database this process may not write, and what a database
-//! remembers of the objects made in it.
+//! How the SQLite backend opens a database this process may not write.
 //!
 //! Read-only opening: a WAL database needs its `-wal` and `-shm` files. A reader that cannot
 //! write the database but can write its directory would create them, owned by itself, and the
@@ -14,20 +13,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
 use super::schema::SCHEMA_VERSION;
-use super::util::{account_name, SequenceIds};
-use super::ObjectHistory;
 use crate::ipam::Error;
-
-/// An event of the audit log that names this object (any action).
-const EVENT_ABOUT_OBJECT: &str = "SELECT EXISTS (SELECT 1 FROM audit_events WHERE object_id = ?1)";
-/// The allocate event an allocation id stands for.
-const ALLOCATE_EVENT_OF: &str = "SELECT EXISTS (SELECT 1 FROM audit_events \
-     WHERE sequence = ?1 AND action = 'allocate' AND object_id = ?2)";
-/// Whether the audit log holds anything at all.
-const ANY_EVENT: &str = "SELECT EXISTS (SELECT 1 FROM audit_events)";
+use crate::store::util::account_name;
 
 /// Whether this process may change the database at `path`. `None` when it may; otherwise why
 /// not, as a phrase naming the file's owner and mode or the directory.
@@ -102,33 +92,6 @@ pub(super) fn read_only_message(path: &Path, reason: &str) -> String {
         "the database {} is read-only for you ({reason}); plans, refreshes and data sources work, but this change needs write access: ask its owner to let you write the file and its directory (for example a shared group, mode 0660 on the file and group write on the directory), or run terraform as a user who can",
         path.display()
     )
-}
-
-/// What the audit log of this database knows about `id`.
-pub(super) fn history(
-    conn: &Connection,
-    ids: SequenceIds,
-    id: &str,
-) -> rusqlite::Result<ObjectHistory> {
-    let mut recorded = false;
-    if let Some(sequence) = ids.sequence(id) {
-        recorded = conn
-            .prepare_cached(ALLOCATE_EVENT_OF)?
-            .query_row(rusqlite::params![sequence, id], |row| row.get(0))?;
-    }
-    if !recorded {
-        // every object's creation is audited under its id (allocations of schema version 1 too)
-        recorded = conn
-            .prepare_cached(EVENT_ABOUT_OBJECT)?
-            .query_row([id], |row| row.get(0))
-            .optional()?
-            .unwrap_or(false);
-    }
-    if recorded {
-        return Ok(ObjectHistory::Recorded);
-    }
-    let any: bool = conn.query_row(ANY_EVENT, [], |row| row.get(0))?;
-    Ok(ObjectHistory::Unrecorded { empty: !any })
 }
 
 /// Whether this process may write `path` (the effective user, as the kernel decides).
