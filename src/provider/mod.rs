@@ -10,12 +10,14 @@
 //!   `ipam_preview_next_cidr`.
 //! - [`docs`]: renders `docs/` from the schemas and `examples/`.
 
+mod advice;
 mod common;
 mod data_source_pool;
 mod data_source_pool_allocations;
 mod data_source_pool_cidrs;
 mod data_source_preview_next_cidr;
 pub mod docs;
+mod planned;
 mod resource_allocation;
 mod resource_ipam;
 mod resource_pool;
