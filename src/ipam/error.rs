@@ -93,7 +93,7 @@ fn exhausted_text(
 /// What can empty an object of this kind: only pools, scopes and IPAMs delete with `cascade`.
 fn not_empty_advice(kind: ObjectKind) -> &'static str {
     match kind {
-        ObjectKind::PoolCidr => "release those first (a pool cidr is never emptied by cascade)",
+        ObjectKind::PoolCidr => "release those first: a pool cidr is deprovisioned only when empty",
         _ => "remove those first, or delete it with cascade",
     }
 }

@@ -12,7 +12,7 @@ pub fn in_terraform(error: &Error) -> String {
             kind: ObjectKind::PoolCidr,
             ..
         } => format!(" {ORDER_DESTROY}"),
-        Error::NotEmpty { .. } => " To delete it together with everything inside, set cascade = true on it and run terraform apply first (destroy uses the cascade value in the state), then destroy it.".to_string(),
+        Error::NotEmpty { .. } => " In Terraform: set cascade = true on it and run terraform apply first (destroy uses the cascade value in the state), then destroy it.".to_string(),
         _ => String::new(),
     }
 }
