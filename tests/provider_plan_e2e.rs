@@ -77,6 +77,12 @@ resource "ipam_allocation" "many" {
   netmask_length = 28
 }
 
+# read again by destroy's refresh plan, when the pool is full
+data "ipam_preview_next_cidr" "small" {
+  pool_id        = ipam_pool_cidr.small.pool_id
+  netmask_length = 28
+}
+
 resource "ipam_pool" "big" {
   scope_id       = ipam.t.private_default_scope_id
   address_family = "ipv4"
@@ -175,6 +181,11 @@ resource "ipam_pool_cidr" "tagged" {
   pool_id = ipam_pool.tagged.id
   cidr    = "10.3.0.0/16"
 }
+
+resource "ipam_pool" "empty" {
+  scope_id       = ipam.t.private_default_scope_id
+  address_family = "ipv4"
+}
 "#;
 
 const TAGGED_ALLOCATION: &str = r#"
@@ -196,7 +207,12 @@ fn conflicts_within_one_plan_fail_at_plan_and_exact_fits_apply() {
         dir.init();
         dir.apply().success();
 
-        let cases: [(&str, &str, &[&str]); 3] = [
+        let cases: [(&str, &str, &[&str]); 4] = [
+            (
+                "a pool with no cidr yet",
+                "resource \"ipam_allocation\" \"early\" {\n  pool_id = ipam_pool.empty.id\n  netmask_length = 24\n}\n",
+                &["no cidrs provisioned yet", "pool_id = ipam_pool_cidr.NAME.pool_id"],
+            ),
             (
                 "two explicit allocations that overlap",
                 "resource \"ipam_allocation\" \"a\" {\n  pool_id = ipam_pool_cidr.big.pool_id\n  cidr = \"10.2.4.0/24\"\n}\nresource \"ipam_allocation\" \"b\" {\n  pool_id = ipam_pool_cidr.big.pool_id\n  cidr = \"10.2.4.0/23\"\n}\n",

@@ -3,6 +3,8 @@
 use crate::ipam::AllocationRequest;
 use crate::plugin::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
 
+use crate::plugin::invocation::terraform_is_destroying;
+
 use super::common::{attribute_error, cidrs_attr, prefix_len_attr, string_attr, StoreHandle};
 
 pub struct PreviewNextCidrDataSource {
@@ -89,7 +91,7 @@ impl DataSource for PreviewNextCidrDataSource {
         let pool_id = string_attr(&config, "pool_id").unwrap_or_default();
         let disallowed = cidrs_attr(&config, "disallowed_cidrs", "Invalid Disallowed CIDR")
             .map_err(Diagnostics::from)?;
-        let cidrs = self
+        let previewed = self
             .store
             .run("Preview Next CIDR Error", &self.schema(), move |store| {
                 // the preview is about space: carry the pool's required tags so that they do
@@ -110,7 +112,20 @@ impl DataSource for PreviewNextCidrDataSource {
                 }
                 Ok(taken)
             })
-            .await?;
+            .await;
+        let mut diagnostics = Diagnostics::new();
+        let cidrs = match previewed {
+            Ok(cidrs) => cidrs,
+            // a destroy reads data sources in its refresh plan but uses none of them: a pool
+            // with no room left must not stop it
+            Err(errors) if terraform_is_destroying() => {
+                for error in errors.0 {
+                    diagnostics.warning(error.summary, error.detail);
+                }
+                Vec::new()
+            }
+            Err(errors) => return Err(errors),
+        };
         let first = cidrs
             .first()
             .map_or(Value::Null, |c| Value::string(c.to_string()));
@@ -119,6 +134,6 @@ impl DataSource for PreviewNextCidrDataSource {
             "cidrs",
             Value::List(cidrs.iter().map(|c| Value::string(c.to_string())).collect()),
         );
-        Ok((config, Diagnostics::new()))
+        Ok((config, diagnostics))
     }
 }

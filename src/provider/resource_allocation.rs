@@ -263,7 +263,7 @@ impl Resource for AllocationResource {
                 return Err(attribute_error(
                     "pool_id",
                     "Create Allocation Error",
-                    "Some inputs are still unknown at apply; this is a bug in the provider.",
+                    "some inputs are still unknown at apply; this is a bug in the provider.",
                 )
                 .into());
             };

@@ -212,7 +212,7 @@ impl Resource for PoolResource {
                         "address_family",
                         "Plan Pool Error",
                         format!(
-                            "The pool is {family} but its source pool {source_id} is {}: a child pool has its parent's family.",
+                            "the pool is {family} but its source pool {source_id} is {}: a child pool has its parent's family.",
                             source.address_family
                         ),
                     ));
@@ -224,7 +224,7 @@ impl Resource for PoolResource {
                         "source_pool_id",
                         "Plan Pool Error",
                         format!(
-                            "Source pool {source_id} is in scope {}, not in {scope_id}: a child pool lives in its parent's scope.",
+                            "source pool {source_id} is in scope {}, not in {scope_id}: a child pool lives in its parent's scope.",
                             source.scope_id
                         ),
                     ));

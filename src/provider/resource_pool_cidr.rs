@@ -47,7 +47,7 @@ impl PoolCidrResource {
             return Err(attribute_error(
                 "cidr",
                 "Missing Pool CIDR",
-                "Give either cidr (an explicit CIDR such as 10.1.0.0/16) or netmask_length (the size of a block to carve from the pool's source pool, such as 16).",
+                "give either cidr (an explicit CIDR such as 10.1.0.0/16) or netmask_length (the size of a block to carve from the pool's source pool, such as 16).",
             )
             .into());
         }
@@ -55,7 +55,7 @@ impl PoolCidrResource {
             return Err(attribute_error(
                 "netmask_length",
                 "Conflicting Pool CIDR Arguments",
-                "Give either cidr or netmask_length, not both: with cidr the length is the CIDR's own.",
+                "give either cidr or netmask_length, not both: with cidr the length is the CIDR's own.",
             )
             .into());
         }
