@@ -55,22 +55,27 @@ fn assert_plan_error(run: &Run, tf: &Terraform, case: &str, needles: &[&str]) {
     }
 }
 
+/// An IPAM `t` and, per `(name, cidr)`, a pool in its private scope with that CIDR provisioned
+/// (no CIDR when `cidr` is empty); `pool_settings` goes into every pool block.
+fn pools_hcl(pools: &[(&str, &str)], pool_settings: &str) -> String {
+    let mut hcl = String::from("resource \"ipam\" \"t\" {}\n");
+    for (name, cidr) in pools {
+        hcl.push_str(&format!(
+            "\nresource \"ipam_pool\" \"{name}\" {{\n  scope_id       = ipam.t.private_default_scope_id\n  address_family = \"ipv4\"\n{pool_settings}}}\n"
+        ));
+        if !cidr.is_empty() {
+            hcl.push_str(&format!(
+                "\nresource \"ipam_pool_cidr\" \"{name}\" {{\n  pool_id = ipam_pool.{name}.id\n  cidr    = \"{cidr}\"\n}}\n"
+            ));
+        }
+    }
+    hcl
+}
+
 /// A pool created in the same run as its allocations: nothing can be checked at plan, so the
 /// apply fails half way — 4 of 6 /28s fit into the /26, one of two overlapping explicit CIDRs
 /// is made.
 const FAILS_HALF_WAY: &str = r#"
-resource "ipam" "t" {}
-
-resource "ipam_pool" "small" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
-}
-
-resource "ipam_pool_cidr" "small" {
-  pool_id = ipam_pool.small.id
-  cidr    = "10.9.0.0/26"
-}
-
 resource "ipam_allocation" "many" {
   count          = 6
   pool_id        = ipam_pool_cidr.small.pool_id
@@ -81,16 +86,6 @@ resource "ipam_allocation" "many" {
 data "ipam_preview_next_cidr" "small" {
   pool_id        = ipam_pool_cidr.small.pool_id
   netmask_length = 28
-}
-
-resource "ipam_pool" "big" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
-}
-
-resource "ipam_pool_cidr" "big" {
-  pool_id = ipam_pool.big.id
-  cidr    = "10.2.0.0/16"
 }
 
 resource "ipam_allocation" "explicit_24" {
@@ -108,7 +103,8 @@ resource "ipam_allocation" "explicit_23" {
 fn destroy_works_after_an_apply_failed_at_exhaustion_and_overlap() {
     for tf in terraform::all() {
         let (_guard, db) = database();
-        let dir = workdir(tf, &db, FAILS_HALF_WAY);
+        let pools = pools_hcl(&[("small", "10.9.0.0/26"), ("big", "10.2.0.0/16")], "");
+        let dir = workdir(tf, &db, &format!("{pools}{FAILS_HALF_WAY}"));
         dir.init();
         let failed = dir.apply().failure();
         let state = dir.run(["state", "list"]).success().stdout;
@@ -145,48 +141,25 @@ fn destroy_works_after_an_apply_failed_at_exhaustion_and_overlap() {
 }
 
 /// Existing pools for the plan-time checks: `small` (10.9.0.0/26), `big` (10.2.0.0/16, no
-/// guardrails) and `tagged` (requires Team = "net"), plus one tagged allocation.
-const EXISTING_POOLS: &str = r#"
-resource "ipam" "t" {}
-
-resource "ipam_pool" "small" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
+/// guardrails), `tagged` (requires Team = "net") and `empty` (no CIDR).
+fn existing_pools() -> String {
+    let plain = pools_hcl(
+        &[
+            ("small", "10.9.0.0/26"),
+            ("big", "10.2.0.0/16"),
+            ("empty", ""),
+        ],
+        "",
+    );
+    let tagged = pools_hcl(
+        &[("tagged", "10.3.0.0/16")],
+        "  allocation_resource_tags = {\n    Team = \"net\"\n  }\n",
+    );
+    format!(
+        "{plain}{}",
+        tagged.replace("resource \"ipam\" \"t\" {}\n", "")
+    )
 }
-
-resource "ipam_pool_cidr" "small" {
-  pool_id = ipam_pool.small.id
-  cidr    = "10.9.0.0/26"
-}
-
-resource "ipam_pool" "big" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
-}
-
-resource "ipam_pool_cidr" "big" {
-  pool_id = ipam_pool.big.id
-  cidr    = "10.2.0.0/16"
-}
-
-resource "ipam_pool" "tagged" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
-  allocation_resource_tags = {
-    Team = "net"
-  }
-}
-
-resource "ipam_pool_cidr" "tagged" {
-  pool_id = ipam_pool.tagged.id
-  cidr    = "10.3.0.0/16"
-}
-
-resource "ipam_pool" "empty" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
-}
-"#;
 
 const TAGGED_ALLOCATION: &str = r#"
 resource "ipam_allocation" "tagged" {
@@ -202,7 +175,7 @@ resource "ipam_allocation" "tagged" {
 fn conflicts_within_one_plan_fail_at_plan_and_exact_fits_apply() {
     for tf in terraform::all() {
         let (_guard, db) = database();
-        let dir = workdir(tf, &db, EXISTING_POOLS);
+        let dir = workdir(tf, &db, &existing_pools());
         dir.write("tagged.tf", TAGGED_ALLOCATION);
         dir.init();
         dir.apply().success();
@@ -413,20 +386,7 @@ fn ambiguous_or_malformed_input_is_refused_with_the_form_to_write() {
 
 #[test]
 fn not_empty_errors_give_advice_that_works_for_that_object() {
-    const POOL: &str = r#"
-resource "ipam" "t" {}
-
-resource "ipam_pool" "p" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
-  CASCADE
-}
-
-resource "ipam_pool_cidr" "p" {
-  pool_id = ipam_pool.p.id
-  cidr    = "10.5.0.0/16"
-}
-
+    const OUTPUTS: &str = r#"
 output "pool_id" {
   value = ipam_pool.p.id
 }
@@ -435,9 +395,11 @@ output "scope_id" {
   value = ipam.t.private_default_scope_id
 }
 "#;
+    let pool =
+        |settings: &str| format!("{}{OUTPUTS}", pools_hcl(&[("p", "10.5.0.0/16")], settings));
     for tf in terraform::all() {
         let (_guard, db) = database();
-        let owner = workdir(tf, &db, &POOL.replace("CASCADE", ""));
+        let owner = workdir(tf, &db, &pool(""));
         owner.init();
         owner.apply().success();
         let outputs = owner.outputs();
@@ -482,7 +444,7 @@ output "scope_id" {
             "{}",
             run.describe()
         );
-        owner.write("main.tf", &POOL.replace("CASCADE", "cascade = true"));
+        owner.write("main.tf", &pool("  cascade        = true\n"));
         owner.apply().success();
         owner.destroy().success();
         assert_database_empty(&db, tf);
@@ -491,19 +453,10 @@ output "scope_id" {
 
 #[test]
 fn preview_shows_distinct_blocks_and_explicit_pool_cidrs_plan_their_length() {
-    let main = r#"
-resource "ipam" "t" {}
-
-resource "ipam_pool" "p" {
-  scope_id       = ipam.t.private_default_scope_id
-  address_family = "ipv4"
-}
-
-resource "ipam_pool_cidr" "p" {
-  pool_id = ipam_pool.p.id
-  cidr    = "10.70.0.0/22"
-}
-
+    let main = format!(
+        "{}{}",
+        pools_hcl(&[("p", "10.70.0.0/22")], ""),
+        r#"
 data "ipam_preview_next_cidr" "three" {
   pool_id         = ipam_pool_cidr.p.pool_id
   netmask_lengths = [24, 24, 24]
@@ -522,10 +475,11 @@ output "three" {
 output "counted" {
   value = data.ipam_preview_next_cidr.counted[*].cidr
 }
-"#;
+"#
+    );
     for tf in terraform::all() {
         let (_guard, db) = database();
-        let dir = workdir(tf, &db, main);
+        let dir = workdir(tf, &db, &main);
         dir.init();
         // the explicit pool CIDR's length is known at plan, although its pool is not
         let plan = dir.plan();
