@@ -16,9 +16,20 @@ use std::sync::OnceLock;
 /// `TF_CLI_ARGS` / `TF_CLI_ARGS_<command>`). False when that cannot be told (another parent, a
 /// system without `/proc`): the caller then behaves as for an ordinary plan.
 pub fn terraform_is_destroying() -> bool {
-    static DESTROYING: OnceLock<bool> = OnceLock::new();
+    terraform_command() == Some(true)
+}
+
+/// Whether the provider could read the command line of the Terraform process that started it
+/// (and so whether [`terraform_is_destroying`] can be trusted to say "no").
+pub fn terraform_command_is_known() -> bool {
+    terraform_command().is_some()
+}
+
+/// `Some(destroying)` when the parent's command line could be read.
+fn terraform_command() -> Option<bool> {
+    static DESTROYING: OnceLock<Option<bool>> = OnceLock::new();
     *DESTROYING.get_or_init(|| {
-        parent_arguments().is_some_and(|args| destroying(&args, |key| std::env::var(key).ok()))
+        parent_arguments().map(|args| destroying(&args, |key| std::env::var(key).ok()))
     })
 }
 

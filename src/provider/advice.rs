@@ -3,6 +3,7 @@
 //! the error is about (a pool CIDR has no `cascade`; a pool does).
 
 use crate::ipam::{Error, ObjectKind};
+use crate::plugin::Diagnostics;
 
 /// Extra sentences for an error's diagnostic (empty, or starting with a space).
 pub fn in_terraform(error: &Error) -> String {
@@ -17,6 +18,20 @@ pub fn in_terraform(error: &Error) -> String {
     }
 }
 
+/// A plan-time error of a create, with a way out for `terraform destroy` when the provider cannot
+/// tell that Terraform is running one (see `crate::plugin::invocation`).
+pub fn at_plan(mut diagnostics: Diagnostics) -> Diagnostics {
+    if !crate::plugin::invocation::terraform_command_is_known() {
+        for diagnostic in &mut diagnostics.0 {
+            diagnostic.detail.push_str(UNKNOWN_COMMAND);
+        }
+    }
+    diagnostics
+}
+
+/// What to run when a destroy's refresh plan stops at a create it would throw away.
+const UNKNOWN_COMMAND: &str = " If this stops terraform destroy after a failed apply, run terraform destroy -refresh=false: the provider cannot see here which Terraform command runs, and a destroy's refresh plan also plans the creates it never makes.";
+
 /// How to make Terraform provision a pool CIDR before what is carved from it.
 const ORDER_CREATE: &str = "Terraform creates objects in the order of their references: when an ipam_pool_cidr in this configuration provisions the pool, reference it — pool_id = ipam_pool_cidr.NAME.pool_id in allocations, source_pool_id = ipam_pool_cidr.NAME.pool_id in child pools — so that the CIDR is provisioned first.";
 
@@ -26,6 +41,20 @@ const ORDER_DESTROY: &str = "Terraform destroys an object only after everything 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_errors_say_how_to_destroy_only_when_the_command_is_unknown() {
+        let errors = at_plan(
+            crate::plugin::Diagnostic::error("Plan Allocation Error", "no free /28.").into(),
+        );
+        let known = crate::plugin::invocation::terraform_command_is_known();
+        assert_eq!(
+            errors.0[0]
+                .detail
+                .contains("terraform destroy -refresh=false"),
+            !known
+        );
+    }
 
     #[test]
     fn advice_fits_the_object() {

@@ -9,6 +9,7 @@ use crate::plugin::{
     PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
 };
 
+use super::advice;
 use super::common::{
     attribute_error, cidr_attr, cidr_value, cidrs_attr, error_diagnostic, object,
     optional_cidr_set, optional_string, optional_tags, prefix_len_attr, sentence, string_attr,
@@ -58,6 +59,10 @@ impl AllocationResource {
     /// The plan-time check of a new allocation: the store's exact preview (every rule against
     /// what exists), then the conflicts with the allocations planned before it in this plan.
     async fn check_create(&self, wanted: AllocationRequest) -> Result<(), Diagnostics> {
+        self.check_new(wanted).await.map_err(advice::at_plan)
+    }
+
+    async fn check_new(&self, wanted: AllocationRequest) -> Result<(), Diagnostics> {
         let request = wanted.clone();
         let previewed = self
             .store

@@ -116,7 +116,8 @@ impl Resource for PoolCidrResource {
                     .run("Plan Pool CIDR Error", &self.schema(), move |store| {
                         store.preview_pool_cidr(&pool_id, wanted)
                     })
-                    .await?;
+                    .await
+                    .map_err(super::advice::at_plan)?;
             }
         }
         plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
