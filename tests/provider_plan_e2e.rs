@@ -222,6 +222,22 @@ fn conflicts_within_one_plan_fail_at_plan_and_exact_fits_apply() {
         dir.write("tagged.tf", TAGGED_ALLOCATION);
         dir.assert_no_changes();
 
+        // No false positive: a pool CIDR added to an existing pool in the same run as the
+        // allocations that reference it (the store has no space yet; the plan counts it).
+        dir.write(
+            "grow.tf",
+            "resource \"ipam_pool_cidr\" \"empty\" {\n  pool_id = ipam_pool.empty.id\n  cidr = \"10.4.0.0/24\"\n}\nresource \"ipam_allocation\" \"grow\" {\n  count = 4\n  pool_id = ipam_pool_cidr.empty.pool_id\n  netmask_length = 26\n}\n",
+        );
+        let plan = dir.plan();
+        assert_eq!(
+            plan.code,
+            2,
+            "terraform {}: {}",
+            tf.version,
+            plan.describe()
+        );
+        run_with(&dir, "apply", &["-parallelism=20"]).success();
+
         // No false positive: exactly as many /28s as fit plan and apply (the apply walk plans
         // every instance again in its own process), and two disjoint explicit CIDRs too.
         dir.write(

@@ -155,6 +155,8 @@ impl Provider for IpamProvider {
 
     fn resources(&self) -> BTreeMap<String, Arc<dyn Resource>> {
         let store = &self.store;
+        // what one plan walk has planned so far, shared by pool CIDRs and allocations
+        let claims = planned::PlannedClaims::default();
         let mut map: BTreeMap<String, Arc<dyn Resource>> = BTreeMap::new();
         map.insert(
             "ipam".into(),
@@ -170,11 +172,11 @@ impl Provider for IpamProvider {
         );
         map.insert(
             "ipam_pool_cidr".into(),
-            Arc::new(resource_pool_cidr::PoolCidrResource::new(store)),
+            Arc::new(resource_pool_cidr::PoolCidrResource::new(store, &claims)),
         );
         map.insert(
             "ipam_allocation".into(),
-            Arc::new(resource_allocation::AllocationResource::new(store)),
+            Arc::new(resource_allocation::AllocationResource::new(store, &claims)),
         );
         map
     }

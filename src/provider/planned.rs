@@ -21,14 +21,26 @@ use ipnet::IpNet;
 
 use crate::ipam::{AddressFamily, AllocationRequest};
 
-/// One planned allocation (or, with `replaced`, one that a replacement will release first).
+/// What a claim is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// An allocation planned in this walk: space it will take.
+    Allocation,
+    /// The prior block of an allocation being replaced: space the apply frees first.
+    Replaced,
+    /// A pool CIDR planned in this walk: space the pool will have (its size; the block itself
+    /// may be unknown until apply).
+    Provisioned,
+}
+
+/// One planned allocation, replaced block or provisioned pool CIDR.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Claim {
     request: AllocationRequest,
-    /// The block the store previewed for it (exact for an explicit CIDR).
+    /// The block (for an allocation: the store's preview, exact for an explicit CIDR; for a
+    /// pool CIDR carved by size: a placeholder of that size).
     block: IpNet,
-    /// True for the prior block of an allocation being replaced: space the apply frees.
-    replaced: bool,
+    kind: Kind,
 }
 
 impl Claim {
@@ -41,6 +53,15 @@ impl Claim {
 fn addresses(block: &IpNet) -> u128 {
     let host_bits = u32::from(AddressFamily::of(block).width() - block.prefix_len());
     1u128.checked_shl(host_bits).unwrap_or(u128::MAX)
+}
+
+/// The key of a planned pool CIDR: its pool and size (a carve may land elsewhere at apply).
+fn provision_request(pool_id: &str, block: IpNet) -> AllocationRequest {
+    AllocationRequest {
+        pool_id: pool_id.to_string(),
+        netmask_length: Some(block.prefix_len()),
+        ..AllocationRequest::default()
+    }
 }
 
 /// Whether two blocks share an address.
@@ -105,7 +126,7 @@ impl PlannedClaims {
         if let Some(cidr) = request.cidr {
             let other = pool
                 .iter()
-                .filter(|c| !c.replaced)
+                .filter(|c| c.kind == Kind::Allocation)
                 .filter_map(|c| c.request.cidr)
                 .find(|other| overlaps(other, &cidr));
             if let Some(other) = other {
@@ -115,17 +136,15 @@ impl PlannedClaims {
         let claim = Claim {
             request: request.clone(),
             block,
-            replaced: false,
+            kind: Kind::Allocation,
         };
-        let planned = pool.iter().filter(|c| !c.replaced).count();
-        let wanted = pool
-            .iter()
-            .filter(|c| !c.replaced)
+        let of_kind = |kind: Kind| pool.iter().filter(move |c| c.kind == kind);
+        let planned = of_kind(Kind::Allocation).count();
+        let wanted = of_kind(Kind::Allocation)
             .map(Claim::addresses)
             .fold(claim.addresses(), u128::saturating_add);
-        let freed = pool
-            .iter()
-            .filter(|c| c.replaced)
+        let freed = of_kind(Kind::Replaced)
+            .chain(of_kind(Kind::Provisioned))
             .map(Claim::addresses)
             .fold(0, u128::saturating_add);
         if wanted > free.saturating_add(freed) {
@@ -152,28 +171,54 @@ impl PlannedClaims {
                     ..AllocationRequest::default()
                 },
                 block,
-                replaced: true,
+                kind: Kind::Replaced,
             });
     }
 
-    /// Whether the store's refusal of `block`'s space may be only the allocation a replacement
-    /// in this plan releases first: then the plan leaves the check to apply.
-    pub fn may_be_freed_by_replacement(&self, pool_id: &str, needed: Option<&IpNet>) -> bool {
+    /// Records that a pool CIDR of `block`'s size is planned for pool `pool_id` (provisioned
+    /// before the allocations that reference it).
+    pub fn provisioning(&self, pool_id: &str, block: IpNet) {
+        self.lock()
+            .entry(pool_id.to_string())
+            .or_default()
+            .push(Claim {
+                request: provision_request(pool_id, block),
+                block,
+                kind: Kind::Provisioned,
+            });
+    }
+
+    /// Forgets one planned pool CIDR of `block`'s size (the apply walk's provision, before it
+    /// writes).
+    pub fn provisioned(&self, pool_id: &str, block: IpNet) {
+        let request = provision_request(pool_id, block);
+        self.forget(Kind::Provisioned, &request);
+    }
+
+    /// Whether the store's refusal of a request may come only from what this plan changes
+    /// first — an allocation being replaced releases the space, or a pool CIDR planned for the
+    /// pool adds it: then the plan leaves the check to apply.
+    pub fn may_be_freed_first(&self, pool_id: &str, needed: Option<&IpNet>) -> bool {
         self.lock().get(pool_id).is_some_and(|pool| {
-            pool.iter().filter(|c| c.replaced).any(|c| match needed {
-                Some(cidr) => overlaps(&c.block, cidr),
-                None => true,
+            pool.iter().any(|c| match c.kind {
+                Kind::Allocation => false,
+                Kind::Provisioned => true,
+                Kind::Replaced => needed.is_none_or(|cidr| overlaps(&c.block, cidr)),
             })
         })
     }
 
     /// Forgets one claim of exactly this request (the apply walk's create, before it writes).
     pub fn release(&self, request: &AllocationRequest) {
+        self.forget(Kind::Allocation, request);
+    }
+
+    fn forget(&self, kind: Kind, request: &AllocationRequest) {
         let mut claims = self.lock();
         if let Some(pool) = claims.get_mut(&request.pool_id) {
             if let Some(at) = pool
                 .iter()
-                .position(|c| !c.replaced && &c.request == request)
+                .position(|c| c.kind == kind && &c.request == request)
             {
                 pool.remove(at);
             }
@@ -255,11 +300,26 @@ mod tests {
     fn a_replacement_frees_its_block_first() {
         let claims = PlannedClaims::default();
         claims.replacing("p", net("10.9.0.0/26"));
-        assert!(claims.may_be_freed_by_replacement("p", Some(&net("10.9.0.0/25"))));
-        assert!(!claims.may_be_freed_by_replacement("p", Some(&net("10.9.1.0/24"))));
-        assert!(!claims.may_be_freed_by_replacement("q", None));
+        assert!(claims.may_be_freed_first("p", Some(&net("10.9.0.0/25"))));
+        assert!(!claims.may_be_freed_first("p", Some(&net("10.9.1.0/24"))));
+        assert!(!claims.may_be_freed_first("q", None));
         claims
             .claim(&request("p", None, Some(26)), net("10.9.0.0/26"), 0)
             .unwrap();
+    }
+
+    #[test]
+    fn a_pool_cidr_planned_first_adds_its_space() {
+        let claims = PlannedClaims::default();
+        claims.provisioning("p", net("10.9.0.0/24"));
+        assert!(claims.may_be_freed_first("p", None));
+        let each = request("p", None, Some(26));
+        for _ in 0..4 {
+            claims.claim(&each, net("10.9.0.0/26"), 0).unwrap();
+        }
+        assert!(claims.claim(&each, net("10.9.0.0/26"), 0).is_err());
+        // the apply walk forgets the planned pool CIDR before the store has it
+        claims.provisioned("p", net("10.9.0.0/24"));
+        assert!(!claims.may_be_freed_first("p", None));
     }
 }

@@ -23,15 +23,15 @@ const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length", "disallowed_
 pub struct AllocationResource {
     store: StoreHandle,
     /// What this process has planned so far (conflicts between the configuration's own
-    /// allocations).
+    /// allocations; space its pool CIDRs add), shared with `ipam_pool_cidr`.
     claims: PlannedClaims,
 }
 
 impl AllocationResource {
-    pub fn new(store: &StoreHandle) -> AllocationResource {
+    pub fn new(store: &StoreHandle, claims: &PlannedClaims) -> AllocationResource {
         AllocationResource {
             store: store.clone(),
-            claims: PlannedClaims::default(),
+            claims: claims.clone(),
         }
     }
 
@@ -86,11 +86,12 @@ impl AllocationResource {
                 };
                 attribute_error(attribute, SUMMARY, sentence(&conflict.message())).into()
             }),
-            // the space may be what an allocation replaced in this plan releases first
-            Err(Error::Overlap { .. } | Error::Exhausted { .. })
+            // the space may be what this plan releases (a replaced allocation) or provisions (a
+            // pool CIDR) before this allocation is made
+            Err(Error::Overlap { .. } | Error::Exhausted { .. } | Error::OutsidePool { .. })
                 if self
                     .claims
-                    .may_be_freed_by_replacement(&wanted.pool_id, wanted.cidr.as_ref()) =>
+                    .may_be_freed_first(&wanted.pool_id, wanted.cidr.as_ref()) =>
             {
                 Ok(())
             }

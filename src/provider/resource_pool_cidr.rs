@@ -1,6 +1,8 @@
 //! `ipam_pool_cidr`: a CIDR provisioned into a pool, explicit or carved by size from the pool's
 //! source pool.
 
+use ipnet::IpNet;
+
 use crate::ipam::{PoolCidr, PoolCidrRequest};
 use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
@@ -11,18 +13,22 @@ use crate::plugin::{
 use super::common::{
     attribute_error, cidr_attr, cidr_value, object, prefix_len_attr, string_attr, StoreHandle,
 };
+use super::planned::PlannedClaims;
 
 /// Attributes whose change replaces the pool CIDR (every input: a CIDR is never edited).
 const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length"];
 
 pub struct PoolCidrResource {
     store: StoreHandle,
+    /// Pool CIDRs planned in this process: the allocations planned after them count their space.
+    claims: PlannedClaims,
 }
 
 impl PoolCidrResource {
-    pub fn new(store: &StoreHandle) -> PoolCidrResource {
+    pub fn new(store: &StoreHandle, claims: &PlannedClaims) -> PoolCidrResource {
         PoolCidrResource {
             store: store.clone(),
+            claims: claims.clone(),
         }
     }
 
@@ -69,6 +75,15 @@ impl PoolCidrResource {
     }
 }
 
+/// A block of the length a pool CIDR request provisions (the explicit CIDR, or `::/length` for
+/// a carve): plan-time claims of pool CIDRs are matched by pool and length.
+fn planned_block(wanted: PoolCidrRequest) -> Option<IpNet> {
+    match wanted {
+        PoolCidrRequest::Cidr(cidr) => Some(cidr),
+        PoolCidrRequest::NetmaskLength(length) => format!("::/{length}").parse().ok(),
+    }
+}
+
 #[async_trait]
 impl Resource for PoolCidrResource {
     fn schema(&self) -> Schema {
@@ -112,12 +127,15 @@ impl Resource for PoolCidrResource {
                 wanted,
                 terraform_is_destroying(),
             ) {
-                self.store
+                let lookup = pool_id.clone();
+                let block = self
+                    .store
                     .run("Plan Pool CIDR Error", &self.schema(), move |store| {
-                        store.preview_pool_cidr(&pool_id, wanted)
+                        store.preview_pool_cidr(&lookup, wanted)
                     })
                     .await
                     .map_err(super::advice::at_plan)?;
+                self.claims.provisioning(&pool_id, block);
             }
         }
         plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
@@ -154,6 +172,10 @@ impl Resource for PoolCidrResource {
             .into());
         };
         let pool_id = string_attr(&request.planned_state, "pool_id").unwrap_or_default();
+        // forget the plan-time claim before the store counts the space
+        if let Some(block) = planned_block(wanted) {
+            self.claims.provisioned(&pool_id, block);
+        }
         let provisioned = self
             .store
             .run("Provision Pool CIDR Error", &schema, move |store| {
