@@ -12,7 +12,9 @@
 //!
 //! Only certain conflicts are reported: an explicit CIDR overlapping another planned explicit
 //! CIDR, or planned blocks that add up to more addresses than the pool has free (no order of
-//! allocation can fit them). Fragmentation-dependent failures are left to apply.
+//! allocation can fit them). Fragmentation-dependent failures are left to apply. Space the plan
+//! adds first counts as free: the block of an allocation being replaced, and a pool CIDR planned
+//! for the pool (`ipam_pool_cidr` records it; allocations that reference it are planned after).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
