@@ -228,15 +228,7 @@ fn conflicts_within_one_plan_fail_at_plan_and_exact_fits_apply() {
             "grow.tf",
             "resource \"ipam_pool_cidr\" \"empty\" {\n  pool_id = ipam_pool.empty.id\n  cidr = \"10.4.0.0/24\"\n}\nresource \"ipam_allocation\" \"grow\" {\n  count = 4\n  pool_id = ipam_pool_cidr.empty.pool_id\n  netmask_length = 26\n}\n",
         );
-        let plan = dir.plan();
-        assert_eq!(
-            plan.code,
-            2,
-            "terraform {}: {}",
-            tf.version,
-            plan.describe()
-        );
-        run_with(&dir, "apply", &["-parallelism=20"]).success();
+        plans_and_applies(&dir, tf);
 
         // No false positive: exactly as many /28s as fit plan and apply (the apply walk plans
         // every instance again in its own process), and two disjoint explicit CIDRs too.
@@ -244,19 +236,24 @@ fn conflicts_within_one_plan_fail_at_plan_and_exact_fits_apply() {
             "fits.tf",
             "resource \"ipam_allocation\" \"many\" {\n  count = 4\n  pool_id = ipam_pool_cidr.small.pool_id\n  netmask_length = 28\n}\nresource \"ipam_allocation\" \"a\" {\n  pool_id = ipam_pool_cidr.big.pool_id\n  cidr = \"10.2.4.0/24\"\n}\nresource \"ipam_allocation\" \"b\" {\n  pool_id = ipam_pool_cidr.big.pool_id\n  cidr = \"10.2.6.0/23\"\n}\n",
         );
-        let plan = dir.plan();
-        assert_eq!(
-            plan.code,
-            2,
-            "terraform {}: {}",
-            tf.version,
-            plan.describe()
-        );
-        run_with(&dir, "apply", &["-parallelism=20"]).success();
+        plans_and_applies(&dir, tf);
         dir.assert_no_changes();
         dir.destroy().success();
         assert_database_empty(&db, tf);
     }
+}
+
+/// Asserts that a plan shows changes and no error, then applies them at `-parallelism=20`.
+fn plans_and_applies(dir: &Workdir, tf: &Terraform) {
+    let plan = dir.plan();
+    assert_eq!(
+        plan.code,
+        2,
+        "terraform {}: {}",
+        tf.version,
+        plan.describe()
+    );
+    run_with(dir, "apply", &["-parallelism=20"]).success();
 }
 
 /// True when a line of HCL sets `depends_on` (comments may mention it).
