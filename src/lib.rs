@@ -10,7 +10,10 @@
 //! - [`plugin`]: the Terraform plugin protocol (tfplugin6 over gRPC, the go-plugin handshake,
 //!   values, schemas, diagnostics), independent of IPAM.
 //! - [`provider`]: the IPAM resources and data sources on top of the plugin layer.
+//! - [`cli`]: `ipam`, the operator's command line (tree, show, free, audit, util, check,
+//!   backup, map), reading through the store like the provider.
 
+pub mod cli;
 pub mod ipam;
 pub mod plugin;
 pub mod provider;

@@ -6,9 +6,12 @@
 //! `preview_*` operations run the same checks in a read transaction and write nothing.
 
 pub mod conformance;
+mod operator;
 mod schema;
 mod sqlite;
 mod util;
+
+use std::path::Path;
 
 use ipnet::IpNet;
 
@@ -18,6 +21,7 @@ use crate::ipam::{
     Result, Scope, ScopeUpdate,
 };
 
+pub use operator::{AuditFilter, BackupProgress, Inventory, PoolCidrInventory, PoolInventory};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use util::{new_id, now_rfc3339};
@@ -96,4 +100,32 @@ pub trait Store: Send + Sync {
     /// event per allocation, pool CIDRs and parent allocations matched); returns the problems
     /// found, empty when consistent.
     fn check_consistency(&self) -> Result<Vec<String>>;
+
+    // Reads for operators (the `ipam` command).
+
+    /// Every IPAM, scope and pool with its CIDRs' usage and allocation counts, read in one
+    /// transaction so that the figures agree with each other while writers go on.
+    fn inventory(&self) -> Result<Inventory>;
+    /// A pool's free space as aligned blocks (each a CIDR), in address order.
+    fn free_blocks(&self, pool_id: &str) -> Result<Vec<IpNet>>;
+    /// A pool's allocations (child-pool CIDRs included) that overlap `cidr`, in address order,
+    /// at most `limit`: the one holding it, or those lying inside it.
+    fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>>;
+    /// The newest `filter.limit` audit events matching `filter`, oldest first.
+    fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    /// The backend's own integrity check of its storage; returns the problems found, empty
+    /// when sound.
+    fn check_storage(&self) -> Result<Vec<String>>;
+    /// Writes a consistent copy of the whole database to the new file `destination` while
+    /// writers go on, reporting progress now and then.
+    fn backup(
+        &self,
+        destination: &Path,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupProgress>;
 }

@@ -261,3 +261,18 @@ pub(crate) const ALLOCATIONS_WITHOUT_AUDIT: &str =
     "SELECT ipam_allocation_id(a.legacy_id, a.sequence) FROM allocations a WHERE NOT EXISTS \
      (SELECT 1 FROM audit_events e WHERE e.sequence = a.sequence AND e.action = 'allocate' \
       AND e.object_id = ipam_allocation_id(a.legacy_id, a.sequence))";
+
+// Operator reads (the `ipam` command).
+
+pub(crate) const ALLOCATION_COUNT_IN_RANGE: &str =
+    "SELECT count(*) FROM allocations WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3";
+pub(crate) const FREE_OF_POOL: &str =
+    "SELECT start, prefix_len FROM free_blocks WHERE pool_num = ?1 ORDER BY start";
+/// `?3` is the pool's number (NULL once deleted), `?4` its id; events about a pool are those
+/// of its allocations, of the pool itself and of its CIDRs. Newest first.
+pub(crate) const AUDIT_QUERY: &str =
+    "SELECT sequence, at, actor, action, object_id, cidr, details FROM audit_events \
+     WHERE sequence > ?1 AND (?2 IS NULL OR at >= ?2) \
+     AND (?4 IS NULL OR pool_num = ?3 OR object_id = ?4 OR json_extract(details, '$.pool_id') = ?4) \
+     AND (?5 IS NULL OR object_id = ?5) AND (?6 IS NULL OR actor = ?6) AND (?7 IS NULL OR action = ?7) \
+     ORDER BY sequence DESC LIMIT ?8";

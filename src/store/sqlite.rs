@@ -27,7 +27,7 @@ use serde_json::json;
 
 use super::schema::*;
 use super::util::{format_millis, new_id, now_millis, SequenceIds};
-use super::Store;
+use super::{AuditFilter, BackupProgress, Inventory, PoolCidrInventory, PoolInventory, Store};
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release, FreeBlockIndex};
 use crate::ipam::cidr::{check_network, private_use_range_overlapping};
 use crate::ipam::{
@@ -1683,6 +1683,12 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> R<()> {
+    // up to date: take no write lock, so that opening the file (e.g. by the read-only `ipam`
+    // commands) never waits for a writer nor holds one up
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > SCHEMA_VERSION {
@@ -2063,6 +2069,209 @@ impl Store for SqliteStore {
 
     fn check_consistency(&self) -> Result<Vec<String>> {
         self.read(|tx| tx.check_consistency())
+    }
+
+    fn inventory(&self) -> Result<Inventory> {
+        self.read(|tx| {
+            let ipams = tx
+                .conn
+                .prepare(&format!("{IPAM_SELECT} ORDER BY i.id"))?
+                .query_map([], ipam_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let scopes = tx
+                .conn
+                .prepare(&format!("{SCOPE_SELECT} ORDER BY s.ipam_id, s.id"))?
+                .query_map([], scope_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let pool_rows = tx
+                .conn
+                .prepare(&format!("{POOL_SELECT} ORDER BY id"))?
+                .query_map([], pool_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut count = tx.conn.prepare(ALLOCATION_COUNT_IN_RANGE)?;
+            let mut pools = Vec::with_capacity(pool_rows.len());
+            for row in pool_rows {
+                let mut cidrs = Vec::new();
+                for cidr in tx.pool_cidrs_of(row.num)? {
+                    let (start, last) = (cidr.block.start, cidr.block.last(cidr.family));
+                    let allocation_count: i64 = count
+                        .query_row(params![row.num, &blob(start)[..], &blob(last)[..]], |r| {
+                            r.get(0)
+                        })?;
+                    cidrs.push(PoolCidrInventory {
+                        usage: tx.usage(cidr)?,
+                        allocation_count: allocation_count as u64,
+                    });
+                }
+                pools.push(PoolInventory {
+                    pool: row.pool,
+                    cidrs,
+                });
+            }
+            Ok(Inventory {
+                ipams,
+                scopes,
+                pools,
+            })
+        })
+    }
+
+    fn free_blocks(&self, pool_id: &str) -> Result<Vec<IpNet>> {
+        self.read(|tx| {
+            let pool = tx.pool(pool_id)?;
+            let family = pool.family();
+            let blocks = tx
+                .conn
+                .prepare(FREE_OF_POOL)?
+                .query_map([pool.num], |row| block_cols(row, 0, 1))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(blocks.into_iter().map(|b| b.to_net(family)).collect())
+        })
+    }
+
+    fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>> {
+        self.read(|tx| {
+            let pool = tx.pool(pool_id)?;
+            let family = pool.family();
+            if AddressFamily::of(&cidr) != family {
+                return Ok(Vec::new());
+            }
+            let query = Block::of(&cidr);
+            let (start, last) = (blob(query.start), blob(query.last(family)));
+            let mut found = Vec::new();
+            // allocations of a pool are disjoint: only the last one starting at or before the
+            // query can reach into it from below
+            let before = format!("{ALLOCATION_SELECT} WHERE a.pool_num = ?1 AND a.start <= ?2 ORDER BY a.start DESC LIMIT 1");
+            if let Some(row) = tx
+                .conn
+                .prepare(&before)?
+                .query_row(params![pool.num, &start[..]], allocation_row)
+                .optional()?
+            {
+                if row.block.last(family) >= query.start {
+                    found.push(row.allocation);
+                }
+            }
+            let inside = format!("{ALLOCATION_SELECT} WHERE a.pool_num = ?1 AND a.start > ?2 AND a.start <= ?3 ORDER BY a.start LIMIT ?4");
+            let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = tx
+                .conn
+                .prepare(&inside)?
+                .query_map(
+                    params![pool.num, &start[..], &last[..], limit_sql],
+                    allocation_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            found.extend(rows.into_iter().map(|r| r.allocation));
+            found.truncate(limit);
+            Ok(found)
+        })
+    }
+
+    fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        self.read(|tx| {
+            let pool_num = match &filter.pool_id {
+                // a deleted pool is still found by its id in the events about it
+                Some(id) => tx
+                    .conn
+                    .query_row("SELECT num FROM pools WHERE id = ?1", [id], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .optional()?,
+                None => None,
+            };
+            let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+            let mut events = tx
+                .conn
+                .prepare(AUDIT_QUERY)?
+                .query_map(
+                    params![
+                        filter.after_sequence,
+                        filter.since_millis,
+                        pool_num,
+                        filter.pool_id,
+                        filter.object_id,
+                        filter.actor,
+                        filter.action,
+                        limit
+                    ],
+                    audit_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            events.reverse();
+            Ok(events)
+        })
+    }
+
+    fn check_storage(&self) -> Result<Vec<String>> {
+        let report = self.integrity_check()?;
+        Ok(report
+            .lines()
+            .filter(|line| *line != "ok")
+            .map(|line| format!("sqlite integrity check: {line}"))
+            .collect())
+    }
+
+    fn backup(
+        &self,
+        destination: &Path,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupProgress> {
+        let fail = |e: String| Error::Storage {
+            message: format!("backup to {} failed: {e}", destination.display()),
+        };
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(destination)
+            .map_err(|e| fail(e.to_string()))?;
+        let mut target = Connection::open(destination).map_err(|e| fail(e.to_string()))?;
+        let source = self.lock();
+        // one read transaction across every step: the copy is the state at its start, and
+        // writers (which append to the WAL) neither wait for it nor make it start over
+        source
+            .execute_batch("BEGIN DEFERRED")
+            .and_then(|()| {
+                source.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .map_err(|e| fail(e.to_string()))?;
+        let copied = copy_pages(&source, &mut target, progress).map_err(|e| fail(e.to_string()));
+        let _ = source.execute_batch("ROLLBACK");
+        copied
+    }
+}
+
+/// Copies every page of `source` into `target` with SQLite's online backup API, 256 pages
+/// at a time.
+fn copy_pages(
+    source: &Connection,
+    target: &mut Connection,
+    progress: &mut dyn FnMut(BackupProgress),
+) -> rusqlite::Result<BackupProgress> {
+    use rusqlite::backup::{Backup, StepResult};
+    let backup = Backup::new(source, target)?;
+    loop {
+        let step = backup.step(256)?;
+        let p = backup.progress();
+        let total = u64::try_from(p.pagecount).unwrap_or(0);
+        let now = BackupProgress {
+            done: total.saturating_sub(u64::try_from(p.remaining).unwrap_or(0)),
+            total,
+        };
+        progress(now);
+        match step {
+            StepResult::Done => return Ok(now),
+            StepResult::More => {}
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
     }
 }
 
