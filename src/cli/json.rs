@@ -71,12 +71,18 @@ pub fn usage(used: u128, total: u128) -> Value {
     })
 }
 
-/// `used / total × 100`, 0 for an empty total, rounded to two decimals.
+/// `used / total × 100`, 0 for an empty total, rounded to two decimals (as the provider's
+/// `utilization_percent`).
 pub fn percent(used: u128, total: u128) -> f64 {
+    (ratio(used, total) * 100.0).round() / 100.0
+}
+
+/// `used / total × 100` unrounded, 0 for an empty total.
+pub fn ratio(used: u128, total: u128) -> f64 {
     if total == 0 {
         return 0.0;
     }
-    (used as f64 / total as f64 * 10_000.0).round() / 100.0
+    used as f64 / total as f64 * 100.0
 }
 
 /// A pool CIDR with its usage.

@@ -157,7 +157,7 @@ fn show_object(ctx: &Context, kind: ObjectKind, id: &str) -> Result<Outcome, Fai
                         "{} of {} addresses ({})",
                         output::count(used),
                         output::count(total),
-                        output::percent(j::percent(used, total))
+                        output::percent(j::ratio(used, total))
                     ),
                 )],
             ));

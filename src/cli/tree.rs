@@ -210,7 +210,7 @@ pub fn pool_totals(pool: &PoolInventory) -> (u64, u128, u128) {
 }
 
 fn usage_cells(allocations: u64, used: u128, total: u128) -> Vec<Cell> {
-    let [bar, pct] = output::utilization_cells(j::percent(used, total));
+    let [bar, pct] = output::utilization_cells(j::ratio(used, total));
     vec![
         Cell::plain(allocations.to_string()),
         Cell::plain(output::count(used)),

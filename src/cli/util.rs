@@ -43,7 +43,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
     let mut over = Vec::new();
     for pool in &inventory.pools {
         let (allocations, used, total) = pool_totals(pool);
-        let percent = j::percent(used, total);
+        let percent = j::ratio(used, total);
         if total > 0 && percent >= threshold {
             over.push((pool, allocations, used, total, percent));
         }
