@@ -425,7 +425,10 @@ fn allocations_cidrs_and_free_space_of_a_pool() {
     );
     let text = ipam(&path, &["allocations", &s.child]).expect(0).stdout;
     assert!(
-        text.lines().nth(1).unwrap().starts_with("10.1.0.0/24  ipam-alloc-"),
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("10.1.0.0/24  ipam-alloc-"),
         "{text}"
     );
 

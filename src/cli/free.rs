@@ -75,8 +75,13 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
             (
                 "free",
                 format!(
-                    "{} addresses in {} blocks",
+                    "{} {} in {} blocks",
                     output::count(free),
+                    if free < 1 << 64 {
+                        "addresses"
+                    } else {
+                        "networks"
+                    },
                     blocks.len()
                 ),
             ),

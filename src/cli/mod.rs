@@ -147,12 +147,12 @@ Exit codes: 0 ok, 1 a finding (threshold crossed, inconsistency, nothing found),
 
 fn usage() -> String {
     let mut text = String::from(
-        "ipam: see and check the address space of terraform-provider-ipam\n\nUsage: ipam [--database PATH|URL] [--json] COMMAND [ARGS]\n\nCommands:\n",
+        "ipam: see and check the address space of terraform-provider-ipam\n\nUsage: ipam [--database PATH|URL] [--json] COMMAND [ARGS]\n\nCommands (`ipam COMMAND --help` shows a command's arguments):\n",
     );
     for command in COMMANDS {
         text.push_str(&format!(
-            "  {:<40} {}\n",
-            command.spec.usage, command.spec.summary
+            "  {:<12} {}\n",
+            command.spec.name, command.spec.summary
         ));
     }
     text.push('\n');

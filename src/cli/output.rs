@@ -238,10 +238,14 @@ pub fn utilization_cells(value: f64) -> [Cell; 2] {
     [Cell::styled(bar(value), style), Cell::plain(percent(value))]
 }
 
-/// An address count: exact up to 10^12, else as a power of two or in scientific notation.
+/// An address count: exact up to 10^12; IPv6-sized counts in /64 networks (`513 × /64`);
+/// else as a power of two or in scientific notation.
 pub fn count(n: u128) -> String {
+    const SLASH_64: u128 = 1 << 64;
     if n < 1_000_000_000_000 {
         n.to_string()
+    } else if n.is_multiple_of(SLASH_64) && n >> 64 < 1_000_000_000_000 {
+        format!("{} × /64", n >> 64)
     } else if n.is_power_of_two() {
         format!("2^{}", n.trailing_zeros())
     } else {

@@ -148,19 +148,13 @@ fn show_object(ctx: &Context, kind: ObjectKind, id: &str) -> Result<Outcome, Fai
             let mut value = j::pool(&pool);
             j::merge(&mut value, j::usage(used, total));
             value["cidrs"] = cidrs.iter().map(j::pool_cidr).collect();
-            let mut text = pool_fields(ctx, &pool);
-            text.push_str(&fields(
-                out,
-                &[(
-                    "usage",
-                    format!(
-                        "{} of {} addresses ({})",
-                        output::count(used),
-                        output::count(total),
-                        output::percent(j::ratio(used, total))
-                    ),
-                )],
-            ));
+            let usage = format!(
+                "{} of {} used ({})",
+                output::count(used),
+                output::count(total),
+                output::percent(j::ratio(used, total))
+            );
+            let mut text = pool_fields(ctx, &pool, usage);
             text.push('\n');
             text.push_str(&super::cidrs::table(out, &cidrs).render(out));
             (value, text)
@@ -206,7 +200,7 @@ fn show_object(ctx: &Context, kind: ObjectKind, id: &str) -> Result<Outcome, Fai
     Ok(Outcome::Ok)
 }
 
-fn pool_fields(ctx: &Context, pool: &Pool) -> String {
+fn pool_fields(ctx: &Context, pool: &Pool, usage: String) -> String {
     fields(
         &ctx.out,
         &[
@@ -225,6 +219,7 @@ fn pool_fields(ctx: &Context, pool: &Pool) -> String {
                 output::tags(&pool.allocation_resource_tags),
             ),
             ("tags", output::tags(&pool.tags)),
+            ("usage", usage),
             ("created", pool.created_at.clone()),
         ],
     )
