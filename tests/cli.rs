@@ -920,6 +920,31 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         !on_terminal(Some("1")).contains("\x1b["),
         "NO_COLOR turns colour off"
     );
+
+    // progress of a long operation shows on a terminal's stderr, and only there
+    let copy = path.with_file_name("progress.db");
+    let command = format!(
+        "{} --database {} backup {}",
+        env!("CARGO_BIN_EXE_ipam"),
+        path.display(),
+        copy.display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script(1)");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("backing up 100% ("), "{shown:?}");
+    let piped = ipam(
+        &path,
+        &["backup", path.with_file_name("piped.db").to_str().unwrap()],
+    )
+    .expect(0);
+    assert!(
+        piped.stderr.is_empty(),
+        "no progress into a pipe: {:?}",
+        piped.stderr
+    );
     assert!(!ipam(&path, &["util", "--threshold", "0"])
         .stdout
         .contains("\x1b["));
@@ -1190,4 +1215,44 @@ resource "ipam_allocation" "many" {
     let tree = ipam_json(&db, 0, &["tree"]);
     assert_eq!(consistent_count(&tree, &pool_id, 16), 300);
     dir.assert_no_changes();
+}
+
+#[test]
+fn every_command_is_documented() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let docs = fs::read_to_string(root.join("docs/cli.md")).expect("docs/cli.md");
+    let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
+    assert!(readme.contains("docs/cli.md"));
+    let help = ipam_in(&root, &[], &["--help"]).expect(0).stdout;
+    for verb in [
+        "tree",
+        "show",
+        "allocations",
+        "cidrs",
+        "free",
+        "audit",
+        "util",
+        "check",
+        "backup",
+        "map",
+    ] {
+        assert!(
+            docs.contains(&format!("\n## `ipam {verb}")),
+            "docs/cli.md has no section for {verb}"
+        );
+        assert!(
+            readme.contains(&format!("`ipam {verb}")),
+            "README.md does not name ipam {verb}"
+        );
+        assert!(
+            docs.contains(&format!("$ ipam {verb}")),
+            "docs/cli.md shows no output of {verb}"
+        );
+        assert!(
+            help.contains(&format!("\n  {verb} ")),
+            "--help lists {verb}"
+        );
+        let own = ipam_in(&root, &[], &[verb, "--help"]).expect(0).stdout;
+        assert!(own.contains(&format!("Usage: ipam {verb}")), "{own}");
+    }
 }
