@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ipnet::IpNet;
 use serde_json::Value;
-use support::ipam::{cidr, database, output_strings, workdir};
+use support::ipam::{cidr, complete_example, database, output_strings, workdir};
 use support::terraform;
 use tfipam::ipam::{
     AddressFamily, AllocationRequest, NetmaskRule, NewIpam, NewPool, PoolCidrRequest, Tags,
@@ -31,6 +31,16 @@ impl Ran {
     fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts the exit code and that stderr says `text`.
+    fn fails(self, code: i32, text: &str) {
+        let ran = self.expect(code);
+        assert!(
+            ran.stderr.contains(text),
+            "expected {text:?} in:\n{}",
+            ran.stderr
+        );
     }
 
     fn expect(self, code: i32) -> Ran {
@@ -261,20 +271,9 @@ fn tree_shows_every_level_with_counts_usage_guardrails_and_tags() {
     let sub = ipam_json(&path, 0, &["tree", &s.child]);
     assert_eq!(sub["kind"], "pool");
     assert_eq!(sub["id"], s.child.as_str());
-    let missing = ipam(&path, &["tree", "ipam-pool-0000000000000000"]).expect(2);
-    assert!(
-        missing
-            .stderr
-            .contains("pool ipam-pool-0000000000000000 does not exist"),
-        "{}",
-        missing.stderr
-    );
-    let bad = ipam(&path, &["tree", "banana"]).expect(2);
-    assert!(
-        bad.stderr.contains("\"banana\" is not an id"),
-        "{}",
-        bad.stderr
-    );
+    ipam(&path, &["tree", "ipam-pool-0000000000000000"])
+        .fails(2, "pool ipam-pool-0000000000000000 does not exist");
+    ipam(&path, &["tree", "banana"]).fails(2, "\"banana\" is not an id");
 }
 
 #[test]
@@ -376,26 +375,10 @@ fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
     assert_eq!(ipam_value["scopes"].as_array().unwrap().len(), 2);
 
     // errors
-    let unknown = ipam(&path, &["show", "ipam-alloc-0000000000000001"]).expect(2);
-    assert!(
-        unknown
-            .stderr
-            .contains("allocation ipam-alloc-0000000000000001 does not exist"),
-        "{}",
-        unknown.stderr
-    );
-    let host_bits = ipam(&path, &["show", "10.1.0.1/24"]).expect(2);
-    assert!(
-        host_bits.stderr.contains("10.1.0.0/24"),
-        "{}",
-        host_bits.stderr
-    );
-    let nonsense = ipam(&path, &["show", "web"]).expect(2);
-    assert!(
-        nonsense.stderr.contains("neither an id, a CIDR"),
-        "{}",
-        nonsense.stderr
-    );
+    ipam(&path, &["show", "ipam-alloc-0000000000000001"])
+        .fails(2, "allocation ipam-alloc-0000000000000001 does not exist");
+    ipam(&path, &["show", "10.1.0.1/24"]).fails(2, "10.1.0.0/24");
+    ipam(&path, &["show", "web"]).fails(2, "neither an id, a CIDR");
     ipam(&path, &["show"]).expect(2);
 }
 
@@ -485,22 +468,12 @@ fn allocations_cidrs_and_free_space_of_a_pool() {
         ipam_json(&path, 1, &["free", &s.child, "--length", "8"])["fit"],
         0
     );
-    let bad = ipam(&path, &["free", &s.child, "--length", "33"]).expect(2);
-    assert!(
-        bad.stderr
-            .contains("not a prefix length of an ipv4 pool (0 to 32)"),
-        "{}",
-        bad.stderr
-    );
+    ipam(&path, &["free", &s.child, "--length", "33"])
+        .fails(2, "not a prefix length of an ipv4 pool (0 to 32)");
     let v6 = ipam_json(&path, 0, &["free", &s.v6, "--length", "64"]);
     assert_eq!(v6["fit"], 65_536 - 256);
     for command in ["allocations", "cidrs", "free"] {
-        let missing = ipam(&path, &[command, "ipam-pool-0000000000000000"]).expect(2);
-        assert!(
-            missing.stderr.contains("does not exist"),
-            "{}",
-            missing.stderr
-        );
+        ipam(&path, &[command, "ipam-pool-0000000000000000"]).fails(2, "does not exist");
     }
 }
 
@@ -565,12 +538,7 @@ fn audit_filters_and_follows_the_history() {
             .len(),
         events.len()
     );
-    let bad = ipam(&path, &["audit", "--since", "yesterday"]).expect(2);
-    assert!(
-        bad.stderr.contains("--since \"yesterday\" is not a time"),
-        "{}",
-        bad.stderr
-    );
+    ipam(&path, &["audit", "--since", "yesterday"]).fails(2, "--since \"yesterday\" is not a time");
     ipam(&path, &["audit", "--limit", "0"]).expect(2);
     ipam(&path, &["audit", "--pool", "web"]).expect(2);
 
@@ -657,13 +625,8 @@ fn util_alarms_at_the_threshold() {
     let full = ipam_json(&path, 1, &["util"]);
     assert_eq!(full["pools"][0]["utilization_percent"], 100.0);
     for bad in ["abc", "120", "-1", ""] {
-        let ran = ipam(&path, &["util", "--threshold", bad]).expect(2);
-        assert!(
-            ran.stderr
-                .contains("is not a percentage: give a number from 0 to 100"),
-            "{}",
-            ran.stderr
-        );
+        ipam(&path, &["util", "--threshold", bad])
+            .fails(2, "is not a percentage: give a number from 0 to 100");
     }
 }
 
@@ -753,44 +716,22 @@ fn usage_and_access_errors_exit_2_and_change_nothing() {
     let (guard, path) = database();
     // a missing database is named and not created, whichever way it was given
     let missing = guard.path().join("nope.db");
-    let ran = ipam(&missing, &["tree"]).expect(2);
-    assert!(
-        ran.stderr
-            .contains(&format!("database {} does not exist", missing.display())),
-        "{}",
-        ran.stderr
-    );
+    ipam(&missing, &["tree"]).fails(2, &format!("database {} does not exist", missing.display()));
     assert!(!missing.exists());
-    let ran = ipam_in(
+    ipam_in(
         guard.path(),
         &[("IPAM_DATABASE", missing.to_str().unwrap())],
         &["check"],
     )
-    .expect(2);
-    assert!(
-        ran.stderr.contains(missing.to_str().unwrap()),
-        "{}",
-        ran.stderr
-    );
-    let ran = ipam_in(guard.path(), &[], &["util"]).expect(2);
-    assert!(
-        ran.stderr
-            .contains("database terraform-ipam.db does not exist"),
-        "{}",
-        ran.stderr
-    );
+    .fails(2, missing.to_str().unwrap());
+    ipam_in(guard.path(), &[], &["util"]).fails(2, "database terraform-ipam.db does not exist");
     assert!(!guard.path().join("terraform-ipam.db").exists());
-    let ran = ipam_in(
+    ipam_in(
         guard.path(),
         &[],
         &["--database", "postgres://u@h/db", "tree"],
     )
-    .expect(2);
-    assert!(
-        ran.stderr.contains("no PostgreSQL backend"),
-        "{}",
-        ran.stderr
-    );
+    .fails(2, "no PostgreSQL backend");
 
     let (_store, s) = seed(&path);
     // IPAM_DATABASE and sqlite: URLs reach the same file; the default is in the working directory
@@ -868,20 +809,10 @@ fn map_writes_no_file_until_the_renderer_is_built() {
     let (guard, path) = database();
     let (_store, s) = seed(&path);
     let html = guard.path().join("map.html");
-    let ran = ipam(&path, &["map", &s.top, "--html", html.to_str().unwrap()]).expect(2);
-    assert!(
-        ran.stderr
-            .contains("the map renderer is not part of this build yet"),
-        "{}",
-        ran.stderr
-    );
+    ipam(&path, &["map", &s.top, "--html", html.to_str().unwrap()])
+        .fails(2, "the map renderer is not part of this build yet");
     assert!(!html.exists());
-    let ran = ipam(&path, &["map", &s.web, "--svg", "x.svg"]).expect(2);
-    assert!(
-        ran.stderr.contains("is not an ipam, scope or pool id"),
-        "{}",
-        ran.stderr
-    );
+    ipam(&path, &["map", &s.web, "--svg", "x.svg"]).fails(2, "is not an ipam, scope or pool id");
 }
 
 #[test]
@@ -1019,26 +950,11 @@ fn tree_in_a_loop_never_blocks_a_stream_of_300_allocations() {
     assert_eq!(ipam_json(&path, 0, &["check"])["consistent"], true);
 }
 
-fn example_dir(tf: &terraform::Terraform, db: &Path) -> support::terraform::Workdir {
-    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/complete");
-    let dir = workdir(tf, db, "");
-    dir.remove("versions.tf");
-    dir.remove("main.tf");
-    for entry in fs::read_dir(&example).expect("examples/complete") {
-        let path = entry.expect("an entry").path();
-        if path.extension().is_some_and(|e| e == "tf") {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            dir.write(&name, &fs::read_to_string(&path).expect("an example file"));
-        }
-    }
-    dir
-}
-
 #[test]
 fn every_command_on_a_database_made_by_terraform_apply() {
     let tf = terraform::newest();
     let (guard, db) = database();
-    let dir = example_dir(tf, &db);
+    let dir = complete_example(tf, &db);
     dir.init();
     dir.apply().success();
     let outputs = dir.outputs();

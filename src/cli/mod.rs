@@ -88,53 +88,18 @@ pub struct Context {
 
 type Run = fn(&Context, &Parsed) -> Result<Outcome, Failure>;
 
-/// One command: its spec (name, arguments, options, help) and its body.
-struct Command {
-    spec: &'static Spec,
-    run: Run,
-}
-
-const COMMANDS: &[Command] = &[
-    Command {
-        spec: &tree::SPEC,
-        run: tree::run,
-    },
-    Command {
-        spec: &show::SPEC,
-        run: show::run,
-    },
-    Command {
-        spec: &allocations::SPEC,
-        run: allocations::run,
-    },
-    Command {
-        spec: &cidrs::SPEC,
-        run: cidrs::run,
-    },
-    Command {
-        spec: &free::SPEC,
-        run: free::run,
-    },
-    Command {
-        spec: &audit::SPEC,
-        run: audit::run,
-    },
-    Command {
-        spec: &util::SPEC,
-        run: util::run,
-    },
-    Command {
-        spec: &check::SPEC,
-        run: check::run,
-    },
-    Command {
-        spec: &backup::SPEC,
-        run: backup::run,
-    },
-    Command {
-        spec: &map::SPEC,
-        run: map::run,
-    },
+/// Every command: its spec (name, arguments, options, help) and its body.
+const COMMANDS: &[(&Spec, Run)] = &[
+    (&tree::SPEC, tree::run),
+    (&show::SPEC, show::run),
+    (&allocations::SPEC, allocations::run),
+    (&cidrs::SPEC, cidrs::run),
+    (&free::SPEC, free::run),
+    (&audit::SPEC, audit::run),
+    (&util::SPEC, util::run),
+    (&check::SPEC, check::run),
+    (&backup::SPEC, backup::run),
+    (&map::SPEC, map::run),
 ];
 
 const GLOBAL_HELP: &str = "\
@@ -149,11 +114,8 @@ fn usage() -> String {
     let mut text = String::from(
         "ipam: see and check the address space of terraform-provider-ipam\n\nUsage: ipam [--database PATH|URL] [--json] COMMAND [ARGS]\n\nCommands (`ipam COMMAND --help` shows a command's arguments):\n",
     );
-    for command in COMMANDS {
-        text.push_str(&format!(
-            "  {:<12} {}\n",
-            command.spec.name, command.spec.summary
-        ));
+    for (spec, _) in COMMANDS {
+        text.push_str(&format!("  {:<12} {}\n", spec.name, spec.summary));
     }
     text.push('\n');
     text.push_str(GLOBAL_HELP);
@@ -185,18 +147,18 @@ fn run(arguments: Vec<String>) -> Result<Outcome, Failure> {
             usage().trim_end()
         )));
     };
-    let Some(command) = COMMANDS.iter().find(|c| c.spec.name == name) else {
-        let names: Vec<&str> = COMMANDS.iter().map(|c| c.spec.name).collect();
+    let Some((spec, command)) = COMMANDS.iter().find(|(spec, _)| spec.name == name) else {
+        let names: Vec<&str> = COMMANDS.iter().map(|(spec, _)| spec.name).collect();
         return Err(Failure::usage(format!(
             "unknown command {name:?}; the commands are {}; see `ipam --help`",
             names.join(", ")
         )));
     };
     if global.help {
-        print!("{}", command.spec.help());
+        print!("{}", spec.help());
         return Ok(Outcome::Ok);
     }
-    let parsed = command.spec.parse(rest)?;
+    let parsed = spec.parse(rest)?;
     let database = global
         .database
         .or_else(|| {
@@ -210,7 +172,7 @@ fn run(arguments: Vec<String>) -> Result<Outcome, Failure> {
         store,
         out: Output::new(global.json),
     };
-    (command.run)(&context, &parsed)
+    command(&context, &parsed)
 }
 
 /// Opens the database named by `--database`, `IPAM_DATABASE` or the default, never creating

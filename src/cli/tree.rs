@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::args::{Parsed, Spec};
 use super::output::{self, Cell, Style, Table};
 use super::{json as j, unknown_id, Context, Failure, Outcome};
-use crate::ipam::{Block, Scope, ScopeKind};
+use crate::ipam::{Block, Scope, ScopeKind, Tags};
 use crate::store::{Inventory, PoolInventory};
 
 /// `ipam tree`.
@@ -141,22 +141,24 @@ pub fn nodes(inventory: &Inventory) -> Vec<Node> {
             value["scopes"] = Value::Array(children.iter().map(|c| c.json.clone()).collect());
             Node {
                 id: ipam.id.clone(),
-                cells: vec![
+                cells: label_cells(
                     Cell::styled(&ipam.id, Style::Bold),
-                    Cell::plain(output::or_dash(&ipam.description)),
-                    Cell::plain(""),
-                    Cell::plain(""),
-                    Cell::plain(""),
-                    Cell::plain(""),
-                    Cell::plain(""),
-                    Cell::plain(""),
-                    Cell::plain(output::tags(&ipam.tags)),
-                ],
+                    output::or_dash(&ipam.description),
+                    &ipam.tags,
+                ),
                 json: value,
                 children,
             }
         })
         .collect()
+}
+
+/// A row with a name, a description and tags, and no figures (IPAMs, scopes).
+fn label_cells(name: Cell, description: String, tags: &Tags) -> Vec<Cell> {
+    let mut cells = vec![name, Cell::plain(description)];
+    cells.extend((0..HEADERS.len() - 3).map(|_| Cell::plain("")));
+    cells.push(Cell::plain(output::tags(tags)));
+    cells
 }
 
 type PoolsByParent<'i> = BTreeMap<(String, Option<String>), Vec<&'i PoolInventory>>;
@@ -174,17 +176,7 @@ fn scope_node(scope: &Scope, pools: &PoolsByParent<'_>) -> Node {
     }
     Node {
         id: scope.id.clone(),
-        cells: vec![
-            Cell::plain(&scope.id),
-            Cell::plain(description),
-            Cell::plain(""),
-            Cell::plain(""),
-            Cell::plain(""),
-            Cell::plain(""),
-            Cell::plain(""),
-            Cell::plain(""),
-            Cell::plain(output::tags(&scope.tags)),
-        ],
+        cells: label_cells(Cell::plain(&scope.id), description, &scope.tags),
         json: value,
         children,
     }
