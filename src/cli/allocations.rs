@@ -23,10 +23,12 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
     let pool = ctx.store.get_pool(pool_id)?;
     let allocations = ctx.store.list_allocations(&pool.id)?;
     if ctx.out.json {
-        ctx.out.print_json(&json!({
-            "pool_id": pool.id,
-            "allocations": allocations.iter().map(j::allocation).collect::<Vec<_>>(),
-        }));
+        ctx.out.print_json_list(
+            &json!({ "pool_id": pool.id }),
+            "allocations",
+            &allocations,
+            j::allocation,
+        );
         return Ok(Outcome::Ok);
     }
     if allocations.is_empty() {
@@ -34,7 +36,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
             .print(&format!("pool {} holds no allocations", pool.id));
         return Ok(Outcome::Ok);
     }
-    let mut table = Table::new(&[
+    let table = Table::new(&[
         "CIDR",
         "ID",
         "RESOURCE TYPE",
@@ -42,20 +44,19 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
         "TAGS",
         "CREATED",
     ]);
-    for a in &allocations {
+    table.print_rows(&ctx.out, &allocations, |a| {
         let kind = match &a.child_pool_cidr_id {
             Some(child) => format!("pool_cidr {child}"),
             None => "allocation".to_string(),
         };
-        table.row(vec![
+        vec![
             Cell::styled(a.cidr.to_string(), Style::Cyan),
             Cell::plain(&a.id),
             Cell::plain(kind),
             Cell::plain(output::or_dash(&a.description)),
             Cell::plain(output::tags(&a.tags)),
             Cell::plain(&a.created_at),
-        ]);
-    }
-    ctx.out.print(&table.render(&ctx.out));
+        ]
+    });
     Ok(Outcome::Ok)
 }

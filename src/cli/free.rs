@@ -51,24 +51,32 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
         .min_by_key(|b| (b.prefix_len(), Block::of(b).start));
     let fit = length.map(|n| fitting(&blocks, n));
     if ctx.out.json {
-        ctx.out.print_json(&json!({
+        let head = json!({
             "pool_id": pool.id,
             "address_family": family.as_str(),
             "free_addresses": free,
             "largest_free_block": largest.map(ToString::to_string),
-            "blocks": blocks.iter().map(|b| json!({ "cidr": b.to_string(), "addresses": size(b) })).collect::<Vec<_>>(),
             "length": length,
             "fit": fit,
-        }));
+        });
+        ctx.out.print_json_list(
+            &head,
+            "blocks",
+            &blocks,
+            |b| json!({ "cidr": b.to_string(), "addresses": size(b) }),
+        );
     } else {
-        let mut table = Table::new(&["CIDR", "FIRST", "LAST", ">ADDRESSES"]);
-        for b in &blocks {
-            table.row(vec![
-                Cell::styled(b.to_string(), Style::Cyan),
-                Cell::plain(b.network().to_string()),
-                Cell::plain(b.broadcast().to_string()),
-                Cell::plain(output::count(size(b))),
-            ]);
+        if !blocks.is_empty() {
+            let table = Table::new(&["CIDR", "FIRST", "LAST", ">ADDRESSES"]);
+            table.print_rows(&ctx.out, &blocks, |b| {
+                vec![
+                    Cell::styled(b.to_string(), Style::Cyan),
+                    Cell::plain(b.network().to_string()),
+                    Cell::plain(b.broadcast().to_string()),
+                    Cell::plain(output::count(size(b))),
+                ]
+            });
+            ctx.out.print("");
         }
         let mut summary = vec![
             ("pool", pool.id.clone()),
@@ -93,13 +101,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
         if let (Some(n), Some(fit)) = (length, fit) {
             summary.push(("fit", format!("{} × /{n}", output::count(fit))));
         }
-        let mut text = String::new();
-        if !table.is_empty() {
-            text.push_str(&table.render(&ctx.out));
-            text.push('\n');
-        }
-        text.push_str(&fields(&ctx.out, &summary));
-        ctx.out.print(&text);
+        ctx.out.print(&fields(&ctx.out, &summary));
     }
     Ok(if fit == Some(0) {
         Outcome::Finding

@@ -48,6 +48,43 @@ impl Output {
         self.print(&text);
     }
 
+    /// Prints a JSON object whose last field `key` is a long list, one element a line, without
+    /// building the whole document in memory (a pool may hold a million allocations).
+    pub fn print_json_list<T>(
+        &self,
+        head: &serde_json::Value,
+        key: &str,
+        items: &[T],
+        item: impl Fn(&T) -> serde_json::Value,
+    ) {
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut text = String::from("{\n");
+        if let Some(fields) = head.as_object() {
+            for (name, value) in fields {
+                text.push_str(&format!(
+                    "  {}: {value},\n",
+                    serde_json::Value::from(name.as_str())
+                ));
+            }
+        }
+        text.push_str(&format!("  {}: [", serde_json::Value::from(key)));
+        let _ = stdout.write_all(text.as_bytes());
+        for (i, element) in items.iter().enumerate() {
+            let separator = if i == 0 { "\n    " } else { ",\n    " };
+            let line = format!("{separator}{}", item(element));
+            if stdout.write_all(line.as_bytes()).is_err() {
+                return;
+            }
+        }
+        let close = if items.is_empty() {
+            "]\n}\n"
+        } else {
+            "\n  ]\n}\n"
+        };
+        let _ = stdout.write_all(close.as_bytes());
+        let _ = stdout.flush();
+    }
+
     /// A style applied only when colour is on.
     pub fn paint(&self, style: Style, text: &str) -> String {
         if self.color && style != Style::Plain {
@@ -159,41 +196,77 @@ impl Table {
 
     /// The table as text: a header line and aligned rows, no trailing spaces.
     pub fn render(&self, out: &Output) -> String {
-        let columns = self.headers.len();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
+        let widths = self.widths(self.rows.iter().map(Vec::as_slice));
+        let mut text = self.line(&widths, &self.header(), out);
         for row in &self.rows {
-            for (i, cell) in row.iter().enumerate().take(columns) {
+            text.push_str(&self.line(&widths, row, out));
+        }
+        text
+    }
+
+    /// Prints the header and a row per item, the rows made on demand twice (to measure the
+    /// columns, then to print): a million rows need no memory of their own.
+    pub fn print_rows<T>(&self, out: &Output, items: &[T], cells: impl Fn(&T) -> Vec<Cell>) {
+        let mut widths = self.widths(std::iter::empty());
+        for item in items {
+            for (i, cell) in cells(item).iter().enumerate().take(widths.len()) {
                 widths[i] = widths[i].max(width(&cell.text));
             }
         }
-        let mut text = String::new();
-        let header: Vec<Cell> = self
-            .headers
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        // a closed pipe (`ipam allocations … | head`) ends the output, it is not an error
+        let _ = stdout.write_all(self.line(&widths, &self.header(), out).as_bytes());
+        for item in items {
+            if stdout
+                .write_all(self.line(&widths, &cells(item), out).as_bytes())
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = stdout.flush();
+    }
+
+    fn header(&self) -> Vec<Cell> {
+        self.headers
             .iter()
             .map(|h| Cell::styled(*h, Style::Bold))
-            .collect();
-        for row in std::iter::once(&header).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, w) in widths.iter().enumerate() {
-                let cell = row.get(i);
-                let cell_text = cell.map_or("", |c| c.text.as_str());
-                let pad = " ".repeat(w - width(cell_text));
-                let painted = out.paint(cell.map_or(Style::Plain, |c| c.style), cell_text);
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                if self.right[i] {
-                    line.push_str(&pad);
-                    line.push_str(&painted);
-                } else {
-                    line.push_str(&painted);
-                    line.push_str(&pad);
-                }
+            .collect()
+    }
+
+    /// Column widths: the widest of the header and these rows.
+    fn widths<'r>(&self, rows: impl Iterator<Item = &'r [Cell]>) -> Vec<usize> {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
+        for row in rows {
+            for (i, cell) in row.iter().enumerate().take(widths.len()) {
+                widths[i] = widths[i].max(width(&cell.text));
             }
-            text.push_str(line.trim_end());
-            text.push('\n');
         }
-        text
+        widths
+    }
+
+    /// One aligned line.
+    fn line(&self, widths: &[usize], row: &[Cell], out: &Output) -> String {
+        let mut line = String::new();
+        for (i, w) in widths.iter().enumerate() {
+            let cell = row.get(i);
+            let cell_text = cell.map_or("", |c| c.text.as_str());
+            let pad = " ".repeat(w.saturating_sub(width(cell_text)));
+            let painted = out.paint(cell.map_or(Style::Plain, |c| c.style), cell_text);
+            if i > 0 {
+                line.push_str("  ");
+            }
+            if self.right[i] {
+                line.push_str(&pad);
+                line.push_str(&painted);
+            } else {
+                line.push_str(&painted);
+                line.push_str(&pad);
+            }
+        }
+        let mut line = line.trim_end().to_string();
+        line.push('\n');
+        line
     }
 }
 
