@@ -189,11 +189,6 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Whether the table has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The table as text: a header line and aligned rows, no trailing spaces.
     pub fn render(&self, out: &Output) -> String {
         let widths = self.widths(self.rows.iter().map(Vec::as_slice));
