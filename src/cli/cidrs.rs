@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::args::{Parsed, Spec};
-use super::output::{self, Cell, Output, Style, Table};
+use super::output::{self, Cell, Style, Table};
 use super::{json as j, Context, Failure, Outcome};
 use crate::ipam::PoolCidrUsage;
 
@@ -31,13 +31,13 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
     } else if cidrs.is_empty() {
         ctx.out.print(&format!("pool {} has no cidrs", pool.id));
     } else {
-        ctx.out.print(&table(&ctx.out, &cidrs).render(&ctx.out));
+        ctx.out.print(&table(&cidrs).render(&ctx.out));
     }
     Ok(Outcome::Ok)
 }
 
 /// Pool CIDRs with their usage as a table.
-pub fn table(_out: &Output, cidrs: &[PoolCidrUsage]) -> Table {
+pub fn table(cidrs: &[PoolCidrUsage]) -> Table {
     let mut table = Table::new(&[
         "CIDR",
         "ID",

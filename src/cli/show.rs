@@ -156,7 +156,7 @@ fn show_object(ctx: &Context, kind: ObjectKind, id: &str) -> Result<Outcome, Fai
             );
             let mut text = pool_fields(ctx, &pool, usage);
             text.push('\n');
-            text.push_str(&super::cidrs::table(out, &cidrs).render(out));
+            text.push_str(&super::cidrs::table(&cidrs).render(out));
             (value, text)
         }
         ObjectKind::PoolCidr => {
