@@ -53,7 +53,8 @@ impl Ran {
     }
 }
 
-fn ipam_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
+/// The `ipam` command with `args`, run in `dir` with `env` added.
+fn ipam_command(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ipam"));
     command
         .args(args)
@@ -63,12 +64,21 @@ fn ipam_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
     for (key, value) in env {
         command.env(key, value);
     }
+    command
+}
+
+/// Runs `command` to its end.
+fn run(mut command: Command) -> Ran {
     let output = command.output().expect("starting ipam");
     Ran {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+fn ipam_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
+    run(ipam_command(dir, env, args))
 }
 
 /// `ipam --database DB ARGS…`.
@@ -805,14 +815,109 @@ fn usage_and_access_errors_exit_2_and_change_nothing() {
 }
 
 #[test]
-fn map_writes_no_file_until_the_renderer_is_built() {
+fn another_users_database_is_read_only_and_every_read_works() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid cannot fail
+    let root = unsafe { libc::geteuid() } == 0;
+    let (guard, path) = database();
+    let (store, s) = seed(&path);
+    drop(store);
+    let out = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    fs::set_permissions(out.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    // readable by everyone, writable by its owner only (root writes anything: run as nobody)
+    fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    if !root {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+        fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let reader = |args: &[&str]| {
+        let mut all = vec!["--database", path.to_str().unwrap()];
+        all.extend(args);
+        let mut command = ipam_command(out.path(), &[], &all);
+        if root {
+            command.uid(65534).gid(65534);
+        }
+        run(command)
+    };
+    let tree = reader(&["--json", "tree"]).expect(0).json();
+    assert_eq!(tree["ipams"][0]["id"], s.ipam.as_str());
+    reader(&["check"]).expect(0);
+    reader(&["show", &s.web]).expect(0);
+    reader(&["free", &s.child]).expect(0);
+    reader(&["audit", "--pool", &s.child]).expect(0);
+    let copy = out.path().join("copy.db");
+    reader(&["backup", copy.to_str().unwrap()]).expect(0);
+    let svg = out.path().join("map.svg");
+    reader(&["map", "--svg", svg.to_str().unwrap()]).expect(0);
+    assert!(fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let beside: Vec<_> = fs::read_dir(guard.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        beside,
+        ["ipam.db"],
+        "the reader left files beside the database"
+    );
+    fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        ipam_json(&copy, 0, &["tree"])["ipams"][0]["id"],
+        s.ipam.as_str(),
+        "the backup of a read-only database opens"
+    );
+}
+
+#[test]
+fn map_writes_the_html_page_and_the_svg() {
     let (guard, path) = database();
     let (_store, s) = seed(&path);
     let html = guard.path().join("map.html");
-    ipam(&path, &["map", &s.top, "--html", html.to_str().unwrap()])
-        .fails(2, "the map renderer is not part of this build yet");
-    assert!(!html.exists());
+    let svg = guard.path().join("map.svg");
+    let written = ipam_json(
+        &path,
+        0,
+        &[
+            "map",
+            "--html",
+            html.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(written["written"][0]["format"], "html");
+    assert_eq!(
+        written["written"][0]["bytes"],
+        fs::metadata(&html).unwrap().len()
+    );
+    assert_eq!(written["written"][1]["format"], "svg");
+    let page = fs::read_to_string(&html).unwrap();
+    for id in [&s.top, &s.child, &s.v6] {
+        assert!(page.contains(id.as_str()), "{id} in the page");
+    }
+    assert!(fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let pool_only = guard.path().join("child.svg");
+    ipam(
+        &path,
+        &[
+            "map",
+            &s.child,
+            "--svg",
+            pool_only.to_str().unwrap(),
+            "--color-by",
+            "Name",
+        ],
+    )
+    .expect(0);
+    assert!(pool_only.exists());
     ipam(&path, &["map", &s.web, "--svg", "x.svg"]).fails(2, "is not an ipam, scope or pool id");
+    ipam(
+        &path,
+        &["map", "ipam-pool-0000000000000000", "--html", "x.html"],
+    )
+    .fails(2, "does not exist");
 }
 
 #[test]
@@ -1057,7 +1162,7 @@ fn every_command_on_a_database_made_by_terraform_apply() {
         "the backup holds the same tree"
     );
     let html = guard.path().join("map.html");
-    ipam(&db, &["map", "--html", html.to_str().unwrap()]).expect(2);
+    ipam(&db, &["map", "--html", html.to_str().unwrap()]).expect(0);
 
     // the provider still plans nothing: the CLI changed nothing
     dir.assert_no_changes();

@@ -1,7 +1,7 @@
 //! `ipam map [ID] --html FILE [--svg FILE]`: the address-space map, written to files.
 //!
-//! The drawing itself belongs to the map renderer (`crate::map`, built separately); this
-//! command only reads its arguments and writes what [`render`] returns.
+//! The drawing is the map renderer's ([`crate::map`]); this command reads its arguments,
+//! draws each requested format and writes it, showing progress on a terminal.
 
 use std::path::Path;
 
@@ -11,6 +11,7 @@ use super::args::{Parsed, Spec};
 use super::output::Progress;
 use super::{kind_of, Context, Failure, Outcome};
 use crate::ipam::ObjectKind;
+use crate::map::{render_html, render_svg, MapOptions};
 use crate::store::Store;
 
 /// `ipam map`.
@@ -38,36 +39,24 @@ pub const SPEC: Spec = Spec {
 
 /// The picture formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+enum Format {
     /// One self-contained HTML page.
     Html,
     /// A standalone SVG.
     Svg,
 }
 
-/// How to draw the map.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Colour allocations by this tag's value instead of by pool.
-    pub color_by_tag: Option<String>,
-    /// The page title.
-    pub title: Option<String>,
-}
-
-/// Draws the map of `root` (everything when `None`).
-///
-/// The map renderer is not part of this build yet: this says so rather than drawing
-/// something that is not the map.
-pub fn render(
+/// Draws the map of `root` (everything when `None`) in `format`.
+fn render(
     store: &dyn Store,
     root: Option<&str>,
     format: Format,
-    options: &Options,
+    options: &MapOptions,
 ) -> Result<String, Failure> {
-    let _ = (store, root, format, options);
-    Err(Failure::usage(
-        "the map renderer is not part of this build yet, so no map was written; `ipam tree` shows the same hierarchy with utilization as text",
-    ))
+    Ok(match format {
+        Format::Html => render_html(store, root, options)?,
+        Format::Svg => render_svg(store, root, options)?,
+    })
 }
 
 /// Runs `ipam map`.
@@ -86,7 +75,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
             _ => return Err(SPEC.misuse(format!("{id:?} is not an ipam, scope or pool id"))),
         }
     }
-    let options = Options {
+    let options = MapOptions {
         color_by_tag: args.value("color-by").map(str::to_string),
         title: args.value("title").map(str::to_string),
     };

@@ -176,7 +176,8 @@ fn run(arguments: Vec<String>) -> Result<Outcome, Failure> {
 }
 
 /// Opens the database named by `--database`, `IPAM_DATABASE` or the default, never creating
-/// one: a missing file is an error that names it.
+/// one: a missing (or empty) file is an error that names it. A database the user cannot
+/// write is opened read-only: every command reads, none writes.
 pub fn open_store(database: &str) -> Result<Box<dyn Store>, Failure> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
         return Err(Failure::usage(
@@ -184,16 +185,14 @@ pub fn open_store(database: &str) -> Result<Box<dyn Store>, Failure> {
         ));
     }
     let path = sqlite_path(database);
-    let is_database = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() > 0);
-    if !is_database {
-        return Err(Failure::usage(format!(
+    let actor = std::env::var("IPAM_ACTOR").unwrap_or_else(|_| "ipam".to_string());
+    match SqliteStore::open_existing(&path, SqliteOptions::new(actor))? {
+        Some(store) => Ok(Box::new(store)),
+        None => Err(Failure::usage(format!(
             "database {} does not exist (ipam never creates one); give an existing database with --database PATH or IPAM_DATABASE",
             path.display()
-        )));
+        ))),
     }
-    let actor = std::env::var("IPAM_ACTOR").unwrap_or_else(|_| "ipam".to_string());
-    let store = SqliteStore::open(&path, SqliteOptions::new(actor))?;
-    Ok(Box::new(store))
 }
 
 /// The file of a SQLite database given as a path, `sqlite://PATH`, `sqlite:PATH` or `file:PATH`.

@@ -1,25 +1,63 @@
-//! The conformance suite: every rule, checked through the [`Store`] trait only, so that every
-//! backend (SQLite now, PostgreSQL later) runs the same cases.
+//! The conformance suite: every rule and every headline guarantee, checked through the
+//! [`Store`] trait only, so that every backend (SQLite now, PostgreSQL later) runs the same
+//! cases unchanged.
 //!
-//! A backend's test file runs them all with one line:
+//! A backend's test file runs them all with one line, given a [`StoreFactory`]:
 //! ```ignore
-//! tfipam::store_conformance_tests!(|| Box::new(my_backend()) as Box<dyn tfipam::store::Store>);
+//! tfipam::store_conformance_tests!(MyBackendFactory);
 //! ```
-//! Each case gets a fresh, empty store and panics with a message on the first violation.
+//! Each case gets a fresh, empty database and panics with a message on the first violation.
+//! Besides the rules, the suite covers: allocations from many threads and from many OS
+//! processes stay disjoint ([`concurrency`]); random provision / allocate / release
+//! sequences over nested pools keep every invariant ([`sequences`]); a released id never
+//! resolves again; a writer process killed mid-stream leaves a sound, consistent database; the
+//! operator's reads agree with the rest ([`operator`]).
+
+pub mod concurrency;
+pub mod operator;
+pub mod sequences;
 
 use ipnet::IpNet;
 
-use super::Store;
+use super::{ObjectHistory, Store};
 use crate::ipam::{
     AddressFamily, AllocationRequest, AllocationUpdate, Error, IpamUpdate, NetmaskRule, NewIpam,
     NewPool, NewScope, ObjectKind, PoolCidrRequest, PoolFilter, PoolUpdate, ScopeUpdate, Tags,
 };
 
-/// One conformance case.
+pub use concurrency::{
+    a_killed_writer_leaves_a_consistent_database,
+    a_refused_request_fails_alone_among_concurrent_good_ones, processes_allocate_disjoint_blocks,
+    threads_allocate_disjoint_audited_blocks, worker_process, Worker,
+};
+pub use operator::operator_reads_agree_with_the_rest;
+pub use sequences::{
+    ipv4_nested_sequences_keep_every_invariant, ipv6_nested_sequences_keep_every_invariant,
+};
+
+/// One conformance case on a store.
 pub type Case = fn(&dyn Store);
 
-/// Defines one `#[test]` per conformance case for a backend, given an expression that yields
-/// a fresh `Box<dyn Store>` each time it is called.
+/// How the suite gets databases of a backend.
+pub trait StoreFactory: Sync {
+    /// A fresh, empty database: a store on it, and its location (whatever [`StoreFactory::open`]
+    /// needs to open the same database again, in this process or in another one: a file path,
+    /// a connection string).
+    fn create(&self) -> (Box<dyn Store>, String);
+
+    /// Opens the database at `location` again, recording `actor` in its audit events. Called
+    /// in worker processes too, so it must depend on nothing but `location`.
+    fn open(&self, location: &str, actor: &str) -> Box<dyn Store>;
+
+    /// The backend's own check of its storage at `location` (e.g. SQLite's integrity check),
+    /// run after crashes: the problems found, empty when sound.
+    fn verify(&self, _location: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Defines one `#[test]` per conformance case for a backend, given an expression of a type
+/// implementing [`StoreFactory`], and the worker test the process cases start.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($factory:expr) => {
@@ -43,14 +81,42 @@ macro_rules! store_conformance_tests {
             updates_keep_rules,
             audit_events_record_every_mutation,
             allocate_many_is_all_or_nothing,
+            released_ids_never_resolve_again,
+            threads_allocate_disjoint_audited_blocks,
+            a_refused_request_fails_alone_among_concurrent_good_ones,
+            ipv4_nested_sequences_keep_every_invariant,
+            ipv6_nested_sequences_keep_every_invariant,
+            history_knows_what_was_made_here,
             operator_reads_agree_with_the_rest);
+        $crate::store_conformance_tests!(@processes $factory;
+            processes_allocate_disjoint_blocks,
+            a_killed_writer_leaves_a_consistent_database);
+
+        /// The body of the worker processes the process cases start (returns at once in a
+        /// normal run).
+        #[test]
+        fn conformance_worker_process() {
+            $crate::store::conformance::worker_process(&$factory);
+        }
     };
     (@cases $factory:expr; $($case:ident),+) => {
         $(
             #[test]
             fn $case() {
-                let store = ($factory)();
+                let (store, _) = $crate::store::conformance::StoreFactory::create(&$factory);
                 $crate::store::conformance::$case(&*store);
+            }
+        )+
+    };
+    (@processes $factory:expr; $($case:ident),+) => {
+        $(
+            #[test]
+            fn $case() {
+                let worker = $crate::store::conformance::Worker::new(
+                    module_path!(),
+                    "conformance_worker_process",
+                );
+                $crate::store::conformance::$case(&$factory, &worker);
             }
         )+
     };
@@ -1449,163 +1515,126 @@ pub fn allocate_many_is_all_or_nothing(store: &dyn Store) {
     assert_consistent(store);
 }
 
-/// The operator's reads (inventory, free blocks, allocations overlapping a CIDR, audit
-/// queries, the storage check) agree with the lists the provider reads, in both families.
-pub fn operator_reads_agree_with_the_rest(store: &dyn Store) {
-    use super::AuditFilter;
-    use crate::ipam::Block;
+/// An id names one allocation for good: once released it is not found, even when the same
+/// CIDR is handed out again (to a new id); ids never issued are not found either.
+pub fn released_ids_never_resolve_again(store: &dyn Store) {
     let f = fixture(store);
-    for (parent, a, b, inside_query, other_family) in [
-        (
-            "10.0.0.0/16",
-            "10.0.0.0/24",
-            "10.0.4.0/22",
-            "10.0.0.0/21",
-            "fd00::/64",
-        ),
-        (
-            "fd00::/48",
-            "fd00::/56",
-            "fd00:0:0:400::/54",
-            "fd00::/53",
-            "10.0.0.0/24",
-        ),
-    ] {
-        let pool = top_pool(store, &f.private_scope, parent, NetmaskRule::default());
-        let first = store.allocate(&request(&pool, None, Some(a))).expect("a");
-        let second = store.allocate(&request(&pool, None, Some(b))).expect("b");
-        let family = AddressFamily::of(&net(parent));
-
-        // inventory: the same figures as list_pool_cidrs, counts as list_allocations
-        let inventory = store.inventory().expect("inventory");
-        assert!(inventory.ipams.iter().any(|i| i.id == f.ipam_id));
-        assert!(inventory.scopes.iter().any(|s| s.id == f.private_scope));
-        let entry = inventory
-            .pools
-            .iter()
-            .find(|p| p.pool.id == pool)
-            .expect("the pool is in the inventory");
-        assert_eq!(entry.pool, store.get_pool(&pool).unwrap());
-        let usages: Vec<_> = entry.cidrs.iter().map(|c| c.usage.clone()).collect();
-        assert_eq!(usages, store.list_pool_cidrs(&pool).unwrap());
-        assert_eq!(entry.cidrs[0].allocation_count, 2);
-
-        // free blocks: aligned, in address order, disjoint from the allocations, summing to free
-        let free = store.free_blocks(&pool).expect("free blocks");
-        let starts: Vec<u128> = free.iter().map(|b| Block::of(b).start).collect();
-        assert!(
-            starts.windows(2).all(|w| w[0] < w[1]),
-            "address order: {free:?}"
-        );
-        assert!(free
-            .iter()
-            .all(|b| !b.contains(&first.cidr) && !b.contains(&second.cidr)));
-        let total: u128 = free.iter().map(|b| Block::of(b).size(family)).sum();
-        assert_eq!(total, usages[0].free_addresses);
-
-        // allocations overlapping: the holder of a part, those inside a larger CIDR
-        let holder = store
-            .allocations_overlapping(
-                &pool,
-                first.cidr.hosts().next().map_or(first.cidr, IpNet::from),
-                10,
-            )
-            .expect("overlapping an address");
-        assert_eq!(holder, vec![first.clone()]);
-        let inside = store
-            .allocations_overlapping(&pool, net(inside_query), 10)
-            .expect("overlapping a cidr");
-        assert_eq!(inside, vec![first.clone(), second.clone()]);
-        assert_eq!(
-            store
-                .allocations_overlapping(&pool, net(inside_query), 1)
-                .unwrap(),
-            vec![first.clone()],
-            "at most limit"
-        );
-        assert!(store
-            .allocations_overlapping(&pool, net(other_family), 10)
-            .unwrap()
-            .is_empty());
+    let pool = top_pool(
+        store,
+        &f.private_scope,
+        "10.0.0.0/24",
+        NetmaskRule::default(),
+    );
+    let first = store.allocate(&request(&pool, Some(28), None)).unwrap();
+    store.release_allocation(&first.id).unwrap();
+    let again = store.allocate(&request(&pool, Some(28), None)).unwrap();
+    assert_eq!(again.cidr, first.cidr);
+    assert_ne!(again.id, first.id, "a released id was issued again");
+    {
+        let released = first.id.as_str();
         refused(
             store,
-            "overlapping in an unknown pool",
-            || store.allocations_overlapping("ipam-pool-0000000000000000", net(parent), 10),
-            |e| {
-                matches!(
-                    e,
-                    Error::NotFound {
-                        kind: ObjectKind::Pool,
-                        ..
-                    }
-                )
-            },
+            "read a released allocation",
+            || store.get_allocation(released),
+            |e| matches!(e, Error::NotFound { .. }),
         );
-        store.release_allocation(&second.id).expect("release");
-
-        // audit queries: filters, newest `limit`, oldest first
-        let about_pool = store
-            .audit_query(&AuditFilter {
-                pool_id: Some(pool.clone()),
-                ..AuditFilter::default()
-            })
-            .expect("pool events");
-        let actions: Vec<&str> = about_pool.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(
-            actions,
-            [
-                "create_pool",
-                "provision",
-                "allocate",
-                "allocate",
-                "release"
-            ]
+        refused(
+            store,
+            "release a released allocation",
+            || store.release_allocation(released),
+            |e| matches!(e, Error::NotFound { .. }),
         );
-        let last = store
-            .audit_query(&AuditFilter {
-                pool_id: Some(pool.clone()),
-                limit: 2,
-                ..AuditFilter::default()
-            })
-            .unwrap();
-        assert_eq!(last, about_pool[3..].to_vec());
-        let released = store
-            .audit_query(&AuditFilter {
-                object_id: Some(second.id.clone()),
-                action: Some("release".into()),
-                ..AuditFilter::default()
-            })
-            .unwrap();
-        assert_eq!(released.len(), 1);
-        assert_eq!(released[0].cidr, Some(second.cidr));
-        let everything = store.audit_events(0, usize::MAX).unwrap();
-        let newest = everything.last().unwrap();
-        let after = store
-            .audit_query(&AuditFilter {
-                after_sequence: newest.sequence - 1,
-                actor: Some(newest.actor.clone()),
-                ..AuditFilter::default()
-            })
-            .unwrap();
-        assert_eq!(after, vec![newest.clone()]);
-        let future = store
-            .audit_query(&AuditFilter {
-                since_millis: Some(i64::MAX / 2),
-                ..AuditFilter::default()
-            })
-            .unwrap();
-        assert!(future.is_empty());
-        let nobody = store
-            .audit_query(&AuditFilter {
-                actor: Some("nobody at all".into()),
-                ..AuditFilter::default()
-            })
-            .unwrap();
-        assert!(nobody.is_empty());
+        refused(
+            store,
+            "update a released allocation",
+            || store.update_allocation(released, &AllocationUpdate::default()),
+            |e| matches!(e, Error::NotFound { .. }),
+        );
     }
-    assert_eq!(
-        store.check_storage().expect("storage check"),
-        Vec::<String>::new()
-    );
+    assert_eq!(store.get_allocation(&again.id).unwrap(), again);
+    // ids of other objects and ids never issued
+    for id in [
+        pool.as_str(),
+        f.ipam_id.as_str(),
+        "ipam-alloc-0000000000000000",
+        "ipam-alloc-ffffffffffffffff",
+        "ipam-alloc-",
+        "x",
+    ] {
+        refused(
+            store,
+            "read an allocation that was never issued",
+            || store.get_allocation(id),
+            |e| matches!(e, Error::NotFound { .. }),
+        );
+    }
+    // many cycles over the same space: every old id stays unknown
+    let mut released = vec![first.id, again.id.clone()];
+    store.release_allocation(&again.id).unwrap();
+    for _ in 0..20 {
+        let allocation = store.allocate(&request(&pool, Some(28), None)).unwrap();
+        assert!(
+            !released.contains(&allocation.id),
+            "{} reissued",
+            allocation.id
+        );
+        store.release_allocation(&allocation.id).unwrap();
+        released.push(allocation.id);
+    }
+    for id in &released {
+        assert!(
+            matches!(store.get_allocation(id), Err(Error::NotFound { .. })),
+            "{id} resolves after its release"
+        );
+    }
     assert_consistent(store);
+}
+
+/// The audit log tells an object deleted from this database from one never made in it, and an
+/// empty database from one that holds something.
+pub fn history_knows_what_was_made_here(store: &dyn Store) {
+    let never = ObjectHistory::Unrecorded { empty: true };
+    assert_eq!(store.history("ipam-pool-0123456789abcdef").unwrap(), never);
+    assert_eq!(store.history("ipam-alloc-0123456789abcdef").unwrap(), never);
+    let f = fixture(store);
+    let pool = top_pool(
+        store,
+        &f.private_scope,
+        "10.0.0.0/24",
+        NetmaskRule::default(),
+    );
+    let allocation = store.allocate(&request(&pool, Some(26), None)).unwrap();
+    let cidr_id = store.list_pool_cidrs(&pool).unwrap()[0]
+        .pool_cidr
+        .id
+        .clone();
+    store.release_allocation(&allocation.id).unwrap();
+    store.delete_pool(&pool, false).unwrap();
+    store.delete_ipam(&f.ipam_id, false).unwrap();
+    for gone in [
+        &f.ipam_id,
+        &f.private_scope,
+        &f.public_scope,
+        &pool,
+        &cidr_id,
+        &allocation.id,
+    ] {
+        assert_eq!(
+            store.history(gone).unwrap(),
+            ObjectHistory::Recorded,
+            "{gone}"
+        );
+    }
+    let elsewhere = ObjectHistory::Unrecorded { empty: false };
+    for made_elsewhere in [
+        "ipam-pool-0123456789abcdef",
+        "ipam-alloc-0123456789abcdef",
+        "ipam-0123456789abcdef",
+    ] {
+        assert_eq!(
+            store.history(made_elsewhere).unwrap(),
+            elsewhere,
+            "{made_elsewhere}"
+        );
+    }
 }
