@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ipnet::IpNet;
 use serde_json::Value;
-use support::ipam::{cidr, complete_example, database, output_strings, workdir};
+use support::ipam::{
+    assert_nothing_beside_the_database, cidr, complete_example, database, output_strings, workdir,
+};
 use support::terraform;
 use tfipam::ipam::{
     AddressFamily, AllocationRequest, NetmaskRule, NewIpam, NewPool, PoolCidrRequest, Tags,
@@ -852,15 +854,7 @@ fn another_users_database_is_read_only_and_every_read_works() {
     let svg = out.path().join("map.svg");
     reader(&["map", "--svg", svg.to_str().unwrap()]).expect(0);
     assert!(fs::read_to_string(&svg).unwrap().contains("<svg"));
-    let beside: Vec<_> = fs::read_dir(guard.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(
-        beside,
-        ["ipam.db"],
-        "the reader left files beside the database"
-    );
+    assert_nothing_beside_the_database(guard.path());
     fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o700)).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(

@@ -70,6 +70,25 @@ pub fn database() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// Asserts that the directory of [`database`] holds the database file and nothing else: a
+/// reader that may not write left no `-wal`, `-shm` or journal file beside it.
+pub fn assert_nothing_beside_the_database(dir: &Path) {
+    let beside: Vec<_> = std::fs::read_dir(dir)
+        .expect("the database directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .into_string()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        beside,
+        ["ipam.db"],
+        "the reader left files beside the database"
+    );
+}
+
 /// Parses a CIDR printed by Terraform, failing the test with the text when it is not one.
 pub fn cidr(text: &str) -> IpNet {
     text.parse()
