@@ -231,6 +231,7 @@ resource "ipam_allocation" "net" {{
 
 #[test]
 fn a_stale_plan_fails_clearly_and_an_abandoned_plan_frees_its_space() {
+    const TTL_SECONDS: u64 = 10;
     for tf in terraform::all() {
         let (_guard, db, outputs) = base(tf);
         let small = output_string(&outputs, "small_id");
@@ -248,7 +249,8 @@ resource "ipam_allocation" "whole" {{
 "#
                 ),
             );
-            dir.set_env("IPAM_PLAN_RESERVATION_SECONDS", "2");
+            // long enough for the refused apply below to run within it on a loaded machine
+            dir.set_env("IPAM_PLAN_RESERVATION_SECONDS", TTL_SECONDS.to_string());
             dir.init();
             dir
         };
@@ -282,7 +284,7 @@ resource "ipam_allocation" "whole" {{
         );
 
         // past its expiry the space goes to another directory; the stale plan says so
-        std::thread::sleep(std::time::Duration::from_secs(3));
+        std::thread::sleep(std::time::Duration::from_secs(TTL_SECONDS + 1));
         unnamed.apply().success();
         let holder = unnamed.state_show_attribute("ipam_allocation.whole", "id");
         let failed = apply_saved(&stale).failure();
@@ -304,7 +306,7 @@ resource "ipam_allocation" "whole" {{
         // a plan abandoned: its space is free again after the expiry
         let abandoned = named("abandoned");
         plan_out(&abandoned);
-        std::thread::sleep(std::time::Duration::from_secs(3));
+        std::thread::sleep(std::time::Duration::from_secs(TTL_SECONDS + 1));
         unnamed.apply().success();
         assert_eq!(
             unnamed.state_show_attribute("ipam_allocation.whole", "cidr"),
