@@ -13,6 +13,7 @@
 //! a read transaction and write nothing.
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 mod util;
 
@@ -24,10 +25,24 @@ use crate::ipam::{
     Result, Scope, ScopeUpdate,
 };
 
+pub use postgres::{PostgresBackend, PostgresStore};
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
 pub use util::{new_id, now_rfc3339};
 
 use crate::ipam::engine::{Backend, Engine};
+
+/// Opens the database at `location`: a `postgres://` or `postgresql://` URL selects
+/// PostgreSQL, anything else is the path of a SQLite file.
+pub fn open(location: &str, actor: &str) -> Result<Box<dyn Store>> {
+    if postgres::is_postgres_url(location) {
+        Ok(Box::new(PostgresStore::connect(location, actor)?))
+    } else {
+        Ok(Box::new(SqliteStore::open(
+            location,
+            SqliteOptions::new(actor),
+        )?))
+    }
+}
 
 /// Everything the Terraform resources and data sources need from a backend.
 ///
