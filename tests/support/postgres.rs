@@ -199,7 +199,8 @@ impl PgCluster {
         };
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-             {runuser}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
+             {runuser}{pg_ctl} -D {data} -w -m immediate stop >/dev/null 2>&1; \
+             while [ -e {data}/postmaster.pid ]; do sleep 1; done; rm -rf {dir}",
             pid = std::process::id(),
             pg_ctl = pg_ctl.display(),
             data = data.display(),
