@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 use support::ipam::{
-    assert_disjoint, assert_inside, cidr, database, output_string, output_strings, workdir,
+    assert_disjoint, assert_inside, cidr, database, output_string, output_strings, workdir, Backend,
 };
 use support::terraform;
 
@@ -49,9 +49,18 @@ output "pool_id" {{
 
 #[test]
 fn complete_example_applies_plans_clean_and_destroys_everything() {
+    complete_example_on(Backend::Sqlite);
+}
+
+#[test]
+fn complete_example_applies_plans_clean_and_destroys_everything_on_postgresql() {
+    complete_example_on(Backend::Postgres);
+}
+
+fn complete_example_on(backend: Backend) {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/complete");
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let dir = workdir(tf, &db, "");
         dir.remove("versions.tf");
         dir.remove("main.tf");
@@ -130,8 +139,17 @@ output "count" {
 
 #[test]
 fn two_hundred_parallel_allocations_never_overlap() {
+    parallel_allocations_on(Backend::Sqlite);
+}
+
+#[test]
+fn two_hundred_parallel_allocations_never_overlap_on_postgresql() {
+    parallel_allocations_on(Backend::Postgres);
+}
+
+fn parallel_allocations_on(backend: Backend) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let main = format!(
             "{}{}",
             pool_hcl("10.20.0.0/16", 16, 28, 24),
@@ -186,14 +204,24 @@ output "cidrs" {
 
 #[test]
 fn four_working_directories_on_one_database_apply_at_once() {
+    working_directories_apply_at_once(Backend::Sqlite, 4);
+}
+
+#[test]
+fn six_working_directories_on_one_postgresql_database_apply_at_once() {
+    working_directories_apply_at_once(Backend::Postgres, 6);
+}
+
+/// `count` working directories, 50 allocations each (of /24 + n % 5), applied at once.
+fn working_directories_apply_at_once(backend: Backend, count: usize) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let base = workdir(tf, &db, &pool_hcl("10.30.0.0/16", 16, 28, 26));
         base.init();
         base.apply().success();
         let pool_id = output_string(&base.outputs(), "pool_id");
 
-        let dirs: Vec<_> = (0..4)
+        let dirs: Vec<_> = (0..count)
             .map(|n| {
                 let dir = workdir(
                     tf,
@@ -211,7 +239,7 @@ output "cidrs" {{
   value = ipam_allocation.team[*].cidr
 }}
 "#,
-                        24 + n
+                        24 + n % 5
                     ),
                 );
                 dir.init();
@@ -230,10 +258,10 @@ output "cidrs" {{
                 .map(|c| cidr(c))
                 .collect();
             assert_eq!(mine.len(), 50);
-            assert!(mine.iter().all(|c| c.prefix_len() == 24 + n as u8));
+            assert!(mine.iter().all(|c| c.prefix_len() == 24 + (n % 5) as u8));
             cidrs.extend(mine);
         }
-        assert_eq!(cidrs.len(), 200);
+        assert_eq!(cidrs.len(), 50 * count);
         assert_disjoint(&cidrs);
         assert_inside(&cidrs, cidr("10.30.0.0/16"));
     }

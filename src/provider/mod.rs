@@ -23,14 +23,12 @@ mod resource_pool_cidr;
 mod resource_scope;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::plugin::{
     async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema,
     Type, Value,
 };
-use crate::store::{SqliteOptions, SqliteStore};
 
 pub use common::StoreHandle;
 
@@ -106,11 +104,11 @@ impl Provider for IpamProvider {
     fn schema(&self) -> Schema {
         Schema::new(
             Block::new(
-                "Manages IP address space — IPAMs, scopes, pools with guardrails, pool CIDRs and allocations that never overlap — in an embedded SQLite database.",
+                "Manages IP address space — IPAMs, scopes, pools with guardrails, pool CIDRs and allocations that never overlap — in an embedded SQLite database or a shared PostgreSQL database.",
             )
             .attribute(
                 Attribute::optional("database", Type::String).description(format!(
-                    "Path of the SQLite database file, created on first use (mode 0600). Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file share one address space."
+                    "Where the address space is kept: the path of a SQLite database file, created on first use (mode 0600), or a PostgreSQL connection string `postgres://user@host:5432/dbname?sslmode=require` (also `postgresql://`; `sslmode` is `disable`, `prefer` (default), `require` or `verify-full` with `sslrootcert=/path/to/root.crt`; the tables live in the schema named by `schema=`, default `ipam`, created on first use; the password may come from `PGPASSWORD`). Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file, or the same PostgreSQL database and schema, share one address space."
                 )),
             )
             .attribute(Attribute::optional("actor", Type::String).description(
@@ -124,27 +122,32 @@ impl Provider for IpamProvider {
             DEFAULT_DATABASE.to_string()
         })?;
         let actor = setting(&config, "actor", "IPAM_ACTOR", os_user)?;
-        let path = PathBuf::from(&database);
-        let opened = tokio::task::spawn_blocking(move || {
-            SqliteStore::open(&path, SqliteOptions::new(actor))
-        })
-        .await
-        .map_err(|join| {
-            Diagnostics::from(Diagnostic::error(
-                "Provider Configuration Error",
-                format!("opening the database did not complete: {join}"),
-            ))
-        })?;
+        let location = database.clone();
+        let opened = tokio::task::spawn_blocking(move || crate::store::open(&location, &actor))
+            .await
+            .map_err(|join| {
+                Diagnostics::from(Diagnostic::error(
+                    "Provider Configuration Error",
+                    format!("opening the database did not complete: {join}"),
+                ))
+            })?;
         match opened {
             Ok(store) => {
-                self.store.install(Arc::new(store));
+                self.store.install(Arc::from(store));
                 Ok(())
             }
             Err(error) => Err(Diagnostic::error(
                 "Cannot Open The IPAM Database",
-                format!(
-                    "Opening {database}: {error}. Check the path (provider attribute `database` or IPAM_DATABASE) and that the directory exists and is writable."
-                ),
+                if crate::store::postgres::is_postgres_url(&database) {
+                    format!(
+                        "Opening {}: {error}. Check the connection string (provider attribute `database` or IPAM_DATABASE; the password may come from PGPASSWORD), that the server is running and reachable, and the user's password and privileges.",
+                        crate::store::postgres::redact(&database)
+                    )
+                } else {
+                    format!(
+                        "Opening {database}: {error}. Check the path (provider attribute `database` or IPAM_DATABASE) and that the directory exists and is writable."
+                    )
+                },
             )
             .with_attribute(crate::plugin::AttributePath::root("database"))
             .into()),
