@@ -1003,3 +1003,58 @@ fn every_change_is_audited_with_the_configured_actor() {
         "{actors:?}"
     );
 }
+
+#[test]
+fn state_made_on_sqlite_plans_no_changes_after_the_copy_to_postgresql() {
+    for tf in terraform::all() {
+        let (_guard, file) = Backend::Sqlite.database();
+        let allocations = r#"
+resource "ipam_pool" "child" {
+  scope_id = ipam.test.private_default_scope_id
+  address_family = "ipv4"
+  source_pool_id = ipam_pool.test.id
+}
+
+resource "ipam_pool_cidr" "child" {
+  pool_id = ipam_pool.child.id
+  netmask_length = 20
+  depends_on = [ipam_pool_cidr.test]
+}
+
+resource "ipam_allocation" "vpc" {
+  count = 5
+  pool_id = ipam_pool.child.id
+  netmask_length = 24
+  depends_on = [ipam_pool_cidr.child]
+}
+"#;
+        let main = format!("{}{allocations}", pool_hcl("10.50.0.0/16", 16, 28, 24));
+        let mut dir = workdir(tf, &file, &main);
+        dir.init();
+        dir.apply().success();
+
+        let (_, url) = Backend::Postgres.database();
+        let url = url.display().to_string();
+        let copied = tfipam::store::postgres::copy_sqlite_to_postgres(&file, &url).expect("copy");
+        assert_eq!((copied.ipams, copied.pools, copied.allocations), (1, 2, 6));
+        dir.set_env("IPAM_DATABASE", &url);
+        dir.assert_no_changes();
+
+        // the address space goes on on PostgreSQL, next to what was copied
+        dir.write("main.tf", &main.replace("count = 5", "count = 7"));
+        dir.apply().success();
+        dir.assert_no_changes();
+        let store: Box<dyn tfipam::store::Store> =
+            Box::new(tfipam::store::PostgresStore::connect(&url, "check").expect("connect"));
+        assert_eq!(
+            store.check_consistency().expect("check"),
+            Vec::<String>::new()
+        );
+        let copy_again = tfipam::store::postgres::copy_sqlite_to_postgres(&file, &url)
+            .expect_err("a second copy into a schema that is no longer empty");
+        assert!(
+            copy_again.to_string().contains("already holds"),
+            "{copy_again}"
+        );
+    }
+}

@@ -243,6 +243,15 @@ impl PgCluster {
         self.url(&name)
     }
 
+    /// The server's version (`initdb --version`).
+    pub fn version(&self) -> String {
+        Command::new(self.bin.join("initdb"))
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
     /// The server log.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()

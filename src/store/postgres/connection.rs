@@ -184,7 +184,7 @@ impl PostgresBackend {
 
     /// A new connection with `search_path` set to the schema; waits a little while the server
     /// is starting up or refusing connections (a restart).
-    fn connect(&self) -> Result<PgConnection> {
+    pub(super) fn connect(&self) -> Result<PgConnection> {
         let started = std::time::Instant::now();
         let mut attempt = 0u64;
         loop {

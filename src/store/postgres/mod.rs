@@ -35,9 +35,11 @@
 //! - `rows`: columns to domain objects and back.
 //! - `transaction`: the port's row access ([`PgTx`]).
 //! - `free_index`: the allocator's free-block index as a table.
+//! - `copy`: moving an address space from SQLite, every id unchanged.
 
 mod config;
 mod connection;
+mod copy;
 mod free_index;
 mod rows;
 mod schema;
@@ -46,6 +48,7 @@ mod transaction;
 
 pub use config::{is_postgres_url, redact, PostgresLocation, TlsMode, DEFAULT_SCHEMA};
 pub use connection::PostgresBackend;
+pub use copy::{copy_sqlite_to_postgres, CopySummary};
 pub use free_index::PgFreeIndex;
 pub use schema::POSTGRES_SCHEMA_VERSION;
 pub use transaction::PgTx;
