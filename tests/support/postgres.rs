@@ -206,12 +206,10 @@ impl PgCluster {
             data = data.display(),
             dir = self.dir.display(),
         );
+        // the shell puts the watchdog in the background and returns: it outlives this process
         Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+            .args(["-c", &format!("( {script} ) </dev/null >/dev/null 2>&1 &")])
+            .status()
             .expect("start the cluster watchdog");
     }
 

@@ -15,7 +15,7 @@ use crate::ipam::engine::port::{
 };
 use crate::ipam::engine::{PoolKey, Transaction};
 use crate::ipam::{AddressFamily, AuditEvent, Block, Error, Ipam, Pool, PoolCidr, Result, Scope};
-use crate::store::util::{format_millis, new_id, now_millis};
+use crate::store::util::{new_id, transaction_now};
 
 /// What a transaction may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,11 +192,7 @@ impl<'c> Transaction for PgTx<'c> {
         Self: 'a;
 
     fn now(&self) -> Now {
-        let millis = now_millis();
-        Now {
-            millis,
-            text: format_millis(millis),
-        }
+        transaction_now()
     }
 
     fn mint_id(&self, prefix: &str) -> String {
