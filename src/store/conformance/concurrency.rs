@@ -215,16 +215,21 @@ fn assert_disjoint(cidrs: &[IpNet]) {
     }
 }
 
-/// 16 threads × 50 allocations into one pool of one store: distinct ids, disjoint blocks, each
-/// with its audit event; the store stays consistent.
-pub fn threads_allocate_disjoint_audited_blocks(store: &dyn Store) {
+/// A new IPAM with one top-level pool holding 10.0.0.0/16.
+fn pool_of_a_16(store: &dyn Store) -> String {
     let f = super::fixture(store);
-    let pool = super::top_pool(
+    super::top_pool(
         store,
         &f.private_scope,
         "10.0.0.0/16",
         crate::ipam::NetmaskRule::default(),
-    );
+    )
+}
+
+/// 16 threads × 50 allocations into one pool of one store: distinct ids, disjoint blocks, each
+/// with its audit event; the store stays consistent.
+pub fn threads_allocate_disjoint_audited_blocks(store: &dyn Store) {
+    let pool = pool_of_a_16(store);
     let all: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..16)
             .map(|thread| {
@@ -268,13 +273,7 @@ pub fn threads_allocate_disjoint_audited_blocks(store: &dyn Store) {
 /// A refused request (an explicit CIDR that overlaps) gets its own error while concurrent good
 /// requests succeed, and leaves nothing behind: no row, no audit event.
 pub fn a_refused_request_fails_alone_among_concurrent_good_ones(store: &dyn Store) {
-    let f = super::fixture(store);
-    let pool = super::top_pool(
-        store,
-        &f.private_scope,
-        "10.0.0.0/16",
-        crate::ipam::NetmaskRule::default(),
-    );
+    let pool = pool_of_a_16(store);
     let taken = store
         .allocate(&AllocationRequest {
             cidr: Some("10.0.0.0/24".parse().expect("cidr")),

@@ -7,6 +7,7 @@
 use ipnet::IpNet;
 
 use super::assert_consistent;
+use crate::ipam::allocator::SplitMix64;
 use crate::ipam::{
     AddressFamily, AllocationRequest, Block, Error, NewIpam, NewPool, PoolCidrRequest,
 };
@@ -51,31 +52,14 @@ pub enum Op {
     },
 }
 
-/// A small deterministic generator (SplitMix64): the same seed gives the same sequence on
-/// every backend.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// A sequence of `len` steps from `seed`, weighted like a busy address space: mostly
 /// allocations and releases, some carves, few deprovisions.
 pub fn random_ops(seed: u64, len: usize) -> Vec<Op> {
-    let mut random = Random(seed);
+    // the same seed gives the same sequence on every backend
+    let mut random = SplitMix64(seed);
     (0..len)
         .map(|_| {
-            let extra = |r: &mut Random, from: u64, to: u64| (from + r.below(to - from)) as u8;
+            let extra = |r: &mut SplitMix64, from: u64, to: u64| (from + r.below(to - from)) as u8;
             match random.below(13) {
                 0..=4 => Op::Allocate {
                     level: random.below(3) as usize,
@@ -84,17 +68,17 @@ pub fn random_ops(seed: u64, len: usize) -> Vec<Op> {
                 5..=6 => Op::Explicit {
                     level: random.below(3) as usize,
                     extra: extra(&mut random, 2, 10),
-                    slot: random.next() as u16,
+                    slot: random.next_u64() as u16,
                 },
                 7..=8 => Op::Provision {
                     level: 1 + random.below(2) as usize,
                     extra: extra(&mut random, 1, 6),
                 },
                 9..=11 => Op::Release {
-                    pick: random.next() as usize,
+                    pick: random.next_u64() as usize,
                 },
                 _ => Op::Deprovision {
-                    pick: random.next() as usize,
+                    pick: random.next_u64() as usize,
                 },
             }
         })

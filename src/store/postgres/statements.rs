@@ -183,3 +183,11 @@ pub(super) const AUDIT_INSERT: &str = "INSERT INTO audit_events (sequence, at, a
      VALUES (coalesce($1, nextval('audit_sequence')), $2, $3, $4, $5, $6, $7, $8)";
 pub(super) const AUDIT_SELECT: &str = "SELECT sequence, at, actor, action, object_id, cidr, \
      details FROM audit_events WHERE sequence > $1 ORDER BY sequence LIMIT $2";
+/// Whether an event is about an object (asked only about objects that are missing).
+pub(super) const EVENT_ABOUT_OBJECT: &str =
+    "SELECT EXISTS (SELECT 1 FROM audit_events WHERE object_id = $1)";
+/// The allocate event an allocation id stands for.
+pub(super) const ALLOCATE_EVENT_OF: &str = "SELECT EXISTS (SELECT 1 FROM audit_events \
+     WHERE sequence = $1 AND action = 'allocate' AND object_id = $2)";
+/// Whether the audit log holds anything at all.
+pub(super) const ANY_EVENT: &str = "SELECT EXISTS (SELECT 1 FROM audit_events)";

@@ -558,9 +558,29 @@ impl<'c> Transaction for PgTx<'c> {
             .map(|row| self.decode(audit_row(row)))
             .collect()
     }
+
+    fn audit_names(&self, id: &str) -> Result<bool> {
+        if let Some(sequence) = self.backend.ids.sequence(id) {
+            if self.exists(ALLOCATE_EVENT_OF, &[&sequence, &id])? {
+                return Ok(true);
+            }
+        }
+        self.exists(EVENT_ABOUT_OBJECT, &[&id])
+    }
+
+    fn audit_is_empty(&self) -> Result<bool> {
+        Ok(!self.exists(ANY_EVENT, &[])?)
+    }
 }
 
 impl PgTx<'_> {
+    /// The boolean answer of an `EXISTS` query.
+    fn exists(&self, sql: &'static str, params: Params<'_>) -> Result<bool> {
+        Ok(self
+            .row(sql, params, |row| row.try_get(0).map_err(|e| e.to_string()))?
+            .unwrap_or(false))
+    }
+
     /// The address family of a pool by its key (the `cidr` column needs it).
     fn pool_family(&self, pool: PoolKey) -> Result<AddressFamily> {
         let family = self.row(POOL_FAMILY, &[&pool], |row| {

@@ -98,6 +98,54 @@ pub(super) fn strings_json(values: &[String]) -> String {
     serde_json::to_string(values).expect("string lists serialize")
 }
 
+/// An IPAM as `IPAM_INSERT` and `IPAM_UPDATE` bind it.
+pub(super) fn ipam_params(ipam: &Ipam) -> impl rusqlite::Params + '_ {
+    (
+        &ipam.id,
+        &ipam.description,
+        strings_json(&ipam.operating_regions),
+        tags_json(&ipam.tags),
+        &ipam.created_at,
+        &ipam.updated_at,
+    )
+}
+
+/// A scope as `SCOPE_INSERT` and `SCOPE_UPDATE` bind it.
+pub(super) fn scope_params(scope: &Scope) -> impl rusqlite::Params + '_ {
+    (
+        &scope.id,
+        &scope.ipam_id,
+        scope.kind.as_str(),
+        &scope.description,
+        tags_json(&scope.tags),
+        scope.is_default,
+        &scope.created_at,
+        &scope.updated_at,
+    )
+}
+
+/// A pool as `POOL_INSERT` and `POOL_UPDATE` bind it.
+pub(super) fn pool_params(pool: &Pool) -> impl rusqlite::Params + '_ {
+    (
+        &pool.id,
+        &pool.scope_id,
+        &pool.source_pool_id,
+        family_num(pool.address_family),
+        &pool.locale,
+        &pool.description,
+        pool.netmask.min,
+        pool.netmask.max,
+        pool.netmask.default,
+        tags_json(&pool.allocation_resource_tags),
+        pool.auto_import,
+        pool.publicly_advertisable,
+        tags_json(&pool.tags),
+        pool.depth,
+        &pool.created_at,
+        &pool.updated_at,
+    )
+}
+
 /// `pool_select!` columns.
 pub(super) fn pool_row(row: &Row<'_>) -> rusqlite::Result<StoredPool> {
     Ok(StoredPool {

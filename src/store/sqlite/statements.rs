@@ -23,9 +23,12 @@ pub(super) const FREE_IN_RANGE: &str = "SELECT start, prefix_len FROM free_block
 pub(super) const FREE_DELETE_RANGE: &str =
     "DELETE FROM free_blocks WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3";
 
+// The inserts and updates of ipams, scopes and pools bind the same parameters (`rows::*_params`):
+// every column in table order, then `created_at` and `updated_at`; an update uses a subset.
+
 pub(super) const IPAM_INSERT: &str =
     "INSERT INTO ipams (id, description, operating_regions, tags, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 macro_rules! ipam_select {
     () => {
         "SELECT id, description, operating_regions, tags, created_at, updated_at, \
@@ -36,11 +39,11 @@ macro_rules! ipam_select {
 }
 pub(super) const IPAM_BY_ID: &str = concat!(ipam_select!(), " WHERE i.id = ?1");
 pub(super) const IPAMS: &str = concat!(ipam_select!(), " ORDER BY i.id");
-pub(super) const IPAM_UPDATE: &str = "UPDATE ipams SET description = ?2, operating_regions = ?3, tags = ?4, updated_at = ?5 WHERE id = ?1";
+pub(super) const IPAM_UPDATE: &str = "UPDATE ipams SET description = ?2, operating_regions = ?3, tags = ?4, updated_at = ?6 WHERE id = ?1";
 pub(super) const IPAM_DELETE: &str = "DELETE FROM ipams WHERE id = ?1";
 
 pub(super) const SCOPE_INSERT: &str = "INSERT INTO scopes (id, ipam_id, kind, description, tags, is_default, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 macro_rules! scope_select {
     () => {
         "SELECT id, ipam_id, kind, description, tags, is_default, created_at, updated_at, \
@@ -53,13 +56,13 @@ pub(super) const SCOPES_OF_IPAM: &str = concat!(
     " WHERE s.ipam_id = ?1 ORDER BY s.is_default DESC, s.kind, s.id"
 );
 pub(super) const SCOPE_UPDATE: &str =
-    "UPDATE scopes SET description = ?2, tags = ?3, updated_at = ?4 WHERE id = ?1";
+    "UPDATE scopes SET description = ?4, tags = ?5, updated_at = ?8 WHERE id = ?1";
 pub(super) const SCOPE_DELETE: &str = "DELETE FROM scopes WHERE id = ?1";
 
 pub(super) const POOL_INSERT: &str = "INSERT INTO pools (id, scope_id, source_pool_id, family, locale, description, \
      min_netmask_length, max_netmask_length, default_netmask_length, allocation_resource_tags, auto_import, \
      publicly_advertisable, tags, depth, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 macro_rules! pool_select {
     () => {
         "SELECT num, id, scope_id, source_pool_id, family, locale, description, \
@@ -70,9 +73,9 @@ macro_rules! pool_select {
 pub(super) const POOL_BY_ID: &str = concat!(pool_select!(), " WHERE id = ?1");
 pub(super) const POOLS: &str = concat!(pool_select!(), " ORDER BY id");
 pub(super) const POOLS_IN_SCOPE: &str = concat!(pool_select!(), " WHERE scope_id = ?1 ORDER BY id");
-pub(super) const POOL_UPDATE: &str = "UPDATE pools SET description = ?2, min_netmask_length = ?3, max_netmask_length = ?4, \
-     default_netmask_length = ?5, allocation_resource_tags = ?6, auto_import = ?7, publicly_advertisable = ?8, \
-     tags = ?9, updated_at = ?10 WHERE id = ?1";
+pub(super) const POOL_UPDATE: &str = "UPDATE pools SET description = ?6, min_netmask_length = ?7, max_netmask_length = ?8, \
+     default_netmask_length = ?9, allocation_resource_tags = ?10, auto_import = ?11, publicly_advertisable = ?12, \
+     tags = ?13, updated_at = ?16 WHERE id = ?1";
 pub(super) const POOL_CHILD_IDS: &str =
     "SELECT id FROM pools WHERE source_pool_id = ?1 ORDER BY id";
 pub(super) const POOL_DELETE: &str = "DELETE FROM pools WHERE id = ?1";
@@ -155,3 +158,12 @@ pub(super) const ALLOCATIONS_WITHOUT_AUDIT: &str =
 /// The key of the allocation-id permutation (`SequenceIds`), random per database.
 pub(super) const META_ALLOCATION_ID_KEY: &str =
     "SELECT value FROM meta WHERE name = 'allocation_id_key'";
+
+/// An event of the audit log that names this object (any action).
+pub(super) const EVENT_ABOUT_OBJECT: &str =
+    "SELECT EXISTS (SELECT 1 FROM audit_events WHERE object_id = ?1)";
+/// The allocate event an allocation id stands for.
+pub(super) const ALLOCATE_EVENT_OF: &str = "SELECT EXISTS (SELECT 1 FROM audit_events \
+     WHERE sequence = ?1 AND action = 'allocate' AND object_id = ?2)";
+/// Whether the audit log holds anything at all.
+pub(super) const ANY_EVENT: &str = "SELECT EXISTS (SELECT 1 FROM audit_events)";

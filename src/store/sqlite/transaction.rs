@@ -72,6 +72,14 @@ impl<'c> SqliteTx<'c> {
         })
     }
 
+    /// The boolean `SELECT EXISTS (...)` of `sql`.
+    fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool> {
+        self.sql(|conn| {
+            conn.prepare_cached(sql)?
+                .query_row(params, |row| row.get(0))
+        })
+    }
+
     /// Runs a statement that returns no rows.
     fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
         self.sql(|conn| conn.prepare_cached(sql)?.execute(params).map(drop))
@@ -129,29 +137,11 @@ impl<'c> Transaction for SqliteTx<'c> {
     }
 
     fn insert_ipam(&self, ipam: &Ipam) -> Result<()> {
-        self.execute(
-            IPAM_INSERT,
-            params![
-                ipam.id,
-                ipam.description,
-                strings_json(&ipam.operating_regions),
-                tags_json(&ipam.tags),
-                ipam.created_at
-            ],
-        )
+        self.execute(IPAM_INSERT, ipam_params(ipam))
     }
 
     fn update_ipam(&self, ipam: &Ipam) -> Result<()> {
-        self.execute(
-            IPAM_UPDATE,
-            params![
-                ipam.id,
-                ipam.description,
-                strings_json(&ipam.operating_regions),
-                tags_json(&ipam.tags),
-                ipam.updated_at
-            ],
-        )
+        self.execute(IPAM_UPDATE, ipam_params(ipam))
     }
 
     fn delete_ipam(&self, id: &str) -> Result<()> {
@@ -167,30 +157,11 @@ impl<'c> Transaction for SqliteTx<'c> {
     }
 
     fn insert_scope(&self, scope: &Scope) -> Result<()> {
-        self.execute(
-            SCOPE_INSERT,
-            params![
-                scope.id,
-                scope.ipam_id,
-                scope.kind.as_str(),
-                scope.description,
-                tags_json(&scope.tags),
-                scope.is_default,
-                scope.created_at
-            ],
-        )
+        self.execute(SCOPE_INSERT, scope_params(scope))
     }
 
     fn update_scope(&self, scope: &Scope) -> Result<()> {
-        self.execute(
-            SCOPE_UPDATE,
-            params![
-                scope.id,
-                scope.description,
-                tags_json(&scope.tags),
-                scope.updated_at
-            ],
-        )
+        self.execute(SCOPE_UPDATE, scope_params(scope))
     }
 
     fn delete_scope(&self, id: &str) -> Result<()> {
@@ -215,44 +186,11 @@ impl<'c> Transaction for SqliteTx<'c> {
     }
 
     fn insert_pool(&self, pool: &Pool) -> Result<()> {
-        self.execute(
-            POOL_INSERT,
-            params![
-                pool.id,
-                pool.scope_id,
-                pool.source_pool_id,
-                family_num(pool.address_family),
-                pool.locale,
-                pool.description,
-                pool.netmask.min,
-                pool.netmask.max,
-                pool.netmask.default,
-                tags_json(&pool.allocation_resource_tags),
-                pool.auto_import,
-                pool.publicly_advertisable,
-                tags_json(&pool.tags),
-                pool.depth,
-                pool.created_at
-            ],
-        )
+        self.execute(POOL_INSERT, pool_params(pool))
     }
 
     fn update_pool(&self, pool: &Pool) -> Result<()> {
-        self.execute(
-            POOL_UPDATE,
-            params![
-                pool.id,
-                pool.description,
-                pool.netmask.min,
-                pool.netmask.max,
-                pool.netmask.default,
-                tags_json(&pool.allocation_resource_tags),
-                pool.auto_import,
-                pool.publicly_advertisable,
-                tags_json(&pool.tags),
-                pool.updated_at
-            ],
-        )
+        self.execute(POOL_UPDATE, pool_params(pool))
     }
 
     fn delete_pool(&self, id: &str) -> Result<()> {
@@ -428,6 +366,21 @@ impl<'c> Transaction for SqliteTx<'c> {
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.rows(AUDIT_SELECT, params![after_sequence, limit], audit_row)
+    }
+
+    /// Every object's creation is audited under its id (allocations of schema version 1 too);
+    /// an allocation id of schema version 2 names its allocate event by sequence.
+    fn audit_names(&self, id: &str) -> Result<bool> {
+        if let Some(sequence) = self.ids.sequence(id) {
+            if self.exists(ALLOCATE_EVENT_OF, params![sequence, id])? {
+                return Ok(true);
+            }
+        }
+        self.exists(EVENT_ABOUT_OBJECT, [id])
+    }
+
+    fn audit_is_empty(&self) -> Result<bool> {
+        Ok(!self.exists(ANY_EVENT, [])?)
     }
 }
 
