@@ -10,7 +10,7 @@ use postgres::error::SqlState;
 use postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::schema::{migrate, quote_ident};
+use super::schema::{self, migrate, quote_ident};
 use super::statements::*;
 use super::transaction::{Mode, PgTx};
 use super::PostgresLocation;
@@ -154,6 +154,19 @@ pub(super) struct Failed {
 impl PostgresBackend {
     /// Connects, creates or upgrades the schema, and reads the allocation-id key.
     pub fn open(location: PostgresLocation) -> Result<PostgresBackend> {
+        let describe = location.describe();
+        Self::open_with(location, true)?.ok_or_else(|| Error::Storage {
+            message: format!("{describe}: the schema was created but cannot be found"),
+        })
+    }
+
+    /// Connects to an existing schema and changes nothing: `None` when the schema holds no
+    /// tables of this backend; an error when its version is not this build's.
+    pub fn open_existing(location: PostgresLocation) -> Result<Option<PostgresBackend>> {
+        Self::open_with(location, false)
+    }
+
+    fn open_with(location: PostgresLocation, create: bool) -> Result<Option<PostgresBackend>> {
         let tls = location.tls_connector()?;
         let hash = schema_hash(&location.schema);
         let mut backend = PostgresBackend {
@@ -165,7 +178,11 @@ impl PostgresBackend {
             location,
         };
         let mut conn = backend.connect()?;
-        migrate(&mut conn.client, &backend.location)?;
+        if create {
+            migrate(&mut conn.client, &backend.location)?;
+        } else if !schema::exists(&mut conn.client, &backend.location)? {
+            return Ok(None);
+        }
         let describe = backend.location.describe();
         let key: Vec<u8> = conn
             .client
@@ -174,7 +191,7 @@ impl PostgresBackend {
             .get(0);
         backend.ids = SequenceIds::new(&key);
         backend.checkin(conn);
-        Ok(backend)
+        Ok(Some(backend))
     }
 
     /// The database, as error messages name it (never the password).
@@ -219,7 +236,7 @@ impl PostgresBackend {
         }
     }
 
-    fn checkout(&self) -> Result<PgConnection> {
+    pub(super) fn checkout(&self) -> Result<PgConnection> {
         let idle = self
             .idle
             .lock()
@@ -231,7 +248,7 @@ impl PostgresBackend {
         }
     }
 
-    fn checkin(&self, conn: PgConnection) {
+    pub(super) fn checkin(&self, conn: PgConnection) {
         if conn.client.is_closed() {
             return;
         }

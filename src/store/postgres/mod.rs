@@ -35,12 +35,15 @@
 //! - `rows`: columns to domain objects and back.
 //! - `transaction`: the port's row access ([`PgTx`]).
 //! - `free_index`: the allocator's free-block index as a table.
+//! - `maintenance`: `ipam check`'s storage check (indexes, constraints, `amcheck`); backup is
+//!   `pg_dump`'s.
 //! - `copy`: moving an address space from SQLite, every id unchanged.
 
 mod config;
 mod connection;
 mod copy;
 mod free_index;
+mod maintenance;
 mod rows;
 mod schema;
 mod statements;
@@ -68,5 +71,15 @@ impl Engine<PostgresBackend> {
     pub fn connect(url: &str, actor: impl Into<String>) -> Result<PostgresStore> {
         let location = PostgresLocation::parse(url)?;
         Ok(Engine::new(PostgresBackend::open(location)?, actor))
+    }
+
+    /// Connects to the existing schema of `location` and changes nothing (the operator's
+    /// `ipam`): `None` when the schema holds no IPAM tables.
+    pub fn connect_existing(
+        location: PostgresLocation,
+        actor: impl Into<String>,
+    ) -> Result<Option<PostgresStore>> {
+        let backend = PostgresBackend::open_existing(location)?;
+        Ok(backend.map(|backend| Engine::new(backend, actor)))
     }
 }

@@ -174,6 +174,42 @@ pub(super) fn migrate(client: &mut Client, location: &PostgresLocation) -> Resul
     tx.commit().map_err(fail)
 }
 
+/// Whether the schema of `location` holds this build's tables, changing nothing: `false` when
+/// it has none (not created yet); an error when its version is not this build's.
+pub(super) fn exists(client: &mut Client, location: &PostgresLocation) -> Result<bool> {
+    let describe = || location.describe();
+    let fail = |e: postgres::Error| storage_error(&PgFailure::of(&e), &e, &describe());
+    let exists: bool = client
+        .query_one(SCHEMA_VERSION_TABLE, &[&location.schema])
+        .map_err(fail)?
+        .get(0);
+    if !exists {
+        return Ok(false);
+    }
+    let found: i32 = client
+        .query_one(SCHEMA_VERSION_READ, &[])
+        .map_err(fail)?
+        .get(0);
+    let found = found as u32;
+    if found > POSTGRES_SCHEMA_VERSION {
+        return Err(Error::NewerDatabase {
+            path: format!("schema \"{}\" of {}", location.schema, describe()),
+            found,
+            supported: POSTGRES_SCHEMA_VERSION,
+        });
+    }
+    if found < POSTGRES_SCHEMA_VERSION {
+        return Err(Error::Storage {
+            message: format!(
+                "schema \"{}\" of {} is at version {found}, older than this build's {POSTGRES_SCHEMA_VERSION}: run the provider (terraform plan or apply) once to upgrade it",
+                location.schema,
+                describe()
+            ),
+        });
+    }
+    Ok(true)
+}
+
 /// A PostgreSQL identifier, quoted.
 pub(super) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

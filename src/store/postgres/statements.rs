@@ -164,6 +164,12 @@ pub(super) const ALLOCATION_AT_OR_BEFORE: &str = "SELECT sequence, start, prefix
 pub(super) const ALLOCATION_IN_RANGE: &str = "SELECT sequence, start, prefix_len, \
      child_pool_cidr_id FROM allocations WHERE pool_num = $1 AND start BETWEEN $2 AND $3 \
      ORDER BY start";
+pub(super) const ALLOCATION_COUNT_IN_RANGE: &str =
+    "SELECT count(*) FROM allocations WHERE pool_num = $1 AND start BETWEEN $2 AND $3";
+pub(super) const ALLOCATION_ROWS_IN_RANGE: &str = concat!(
+    allocation_select!(),
+    " WHERE a.pool_num = $1 AND a.start BETWEEN $2 AND $3 ORDER BY a.start LIMIT $4"
+);
 pub(super) const ALLOCATION_UPDATE: &str = "UPDATE allocations SET description = $3, tags = $4, \
      updated_at = $5 WHERE pool_num = $1 AND start = $2";
 pub(super) const ALLOCATION_DELETE: &str =
@@ -183,6 +189,15 @@ pub(super) const AUDIT_INSERT: &str = "INSERT INTO audit_events (sequence, at, a
      VALUES (coalesce($1, nextval('audit_sequence')), $2, $3, $4, $5, $6, $7, $8)";
 pub(super) const AUDIT_SELECT: &str = "SELECT sequence, at, actor, action, object_id, cidr, \
      details FROM audit_events WHERE sequence > $1 ORDER BY sequence LIMIT $2";
+/// The newest matching events (the caller reverses them); a NULL filter matches everything.
+/// `$3` is the pool's key while it exists; `$4` its id, also found as the object or in the
+/// details of events appended after it was deleted.
+pub(super) const AUDIT_QUERY: &str = "SELECT sequence, at, actor, action, object_id, cidr, \
+     details FROM audit_events WHERE sequence > $1 AND ($2::bigint IS NULL OR at >= $2) \
+     AND ($4::text IS NULL OR pool_num = $3 OR object_id = $4 \
+     OR details::jsonb ->> 'pool_id' = $4) \
+     AND ($5::text IS NULL OR object_id = $5) AND ($6::text IS NULL OR actor = $6) \
+     AND ($7::text IS NULL OR action = $7) ORDER BY sequence DESC LIMIT $8";
 /// Whether an event is about an object (asked only about objects that are missing).
 pub(super) const EVENT_ABOUT_OBJECT: &str =
     "SELECT EXISTS (SELECT 1 FROM audit_events WHERE object_id = $1)";
@@ -191,3 +206,27 @@ pub(super) const ALLOCATE_EVENT_OF: &str = "SELECT EXISTS (SELECT 1 FROM audit_e
      WHERE sequence = $1 AND action = 'allocate' AND object_id = $2)";
 /// Whether the audit log holds anything at all.
 pub(super) const ANY_EVENT: &str = "SELECT EXISTS (SELECT 1 FROM audit_events)";
+
+// --- maintenance (`ipam check`): the catalog of the backend's schema, `$1` its name
+/// Indexes of the schema that are not valid, ready and live (a failed concurrent build, a
+/// broken reindex): the constraints they carry are not enforced.
+pub(super) const INVALID_INDEXES: &str = "SELECT c.relname::text FROM pg_index i \
+     JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = $1 AND NOT (i.indisvalid AND i.indisready AND i.indislive) ORDER BY 1";
+/// Every constraint of the schema's tables: table, name, kind, whether validated.
+pub(super) const CONSTRAINTS: &str = "SELECT t.relname::text, con.conname::text, \
+     con.contype::text, con.convalidated FROM pg_constraint con \
+     JOIN pg_class t ON t.oid = con.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
+     WHERE n.nspname = $1 ORDER BY 1, 2";
+/// The schema of the `amcheck` extension, when it is installed in the database (the check
+/// never installs it).
+pub(super) const AMCHECK_SCHEMA: &str = "SELECT n.nspname::text FROM pg_extension e \
+     JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'";
+/// The B-tree indexes of the schema, for `amcheck`.
+pub(super) const BTREE_INDEXES: &str = "SELECT c.oid, c.relname::text FROM pg_index i \
+     JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_am am ON am.oid = c.relam WHERE n.nspname = $1 AND am.amname = 'btree' \
+     AND i.indisvalid ORDER BY 2";
+/// `amcheck`'s structural check of one B-tree index (`$1` its oid), under a share lock that
+/// writers do not wait for; `{amcheck}` is the extension's schema, quoted.
+pub(super) const BTREE_CHECK: &str = "SELECT {amcheck}.bt_index_check($1::oid::regclass)";

@@ -14,7 +14,9 @@ use crate::ipam::engine::port::{
     AllocationSpan, AuditRecord, NewAllocation, Now, StoredAllocation, StoredPool, StoredPoolCidr,
 };
 use crate::ipam::engine::{PoolKey, Transaction};
-use crate::ipam::{AddressFamily, AuditEvent, Block, Error, Ipam, Pool, PoolCidr, Result, Scope};
+use crate::ipam::{
+    AddressFamily, AuditEvent, AuditFilter, Block, Error, Ipam, Pool, PoolCidr, Result, Scope,
+};
 use crate::store::util::{new_id, transaction_now};
 
 /// What a transaction may do.
@@ -469,6 +471,33 @@ impl<'c> Transaction for PgTx<'c> {
         )
     }
 
+    fn count_allocations_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<u64> {
+        let count: i64 = self
+            .pool_row_opt(
+                ALLOCATION_COUNT_IN_RANGE,
+                &[&pool, &bytes(first), &bytes(last)],
+                |row| row.try_get(0).map_err(|e| e.to_string()),
+            )?
+            .unwrap_or_default();
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn allocation_rows_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+        limit: usize,
+    ) -> Result<Vec<StoredAllocation>> {
+        let ids = self.backend.ids;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.pool_rows(
+            ALLOCATION_ROWS_IN_RANGE,
+            &[&pool, &bytes(first), &bytes(last), &limit],
+            |row| allocation_row(row, ids),
+        )
+    }
+
     /// The id derives from the allocate event's sequence number, drawn first.
     fn insert_allocation(&self, new: &NewAllocation<'_>) -> Result<String> {
         let sequence: i64 = self
@@ -557,6 +586,30 @@ impl<'c> Transaction for PgTx<'c> {
             .iter()
             .map(|row| self.decode(audit_row(row)))
             .collect()
+    }
+
+    fn audit_query(&self, filter: &AuditFilter, pool: Option<PoolKey>) -> Result<Vec<AuditEvent>> {
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let mut events = self
+            .run(
+                AUDIT_QUERY,
+                &[
+                    &filter.after_sequence,
+                    &filter.since_millis,
+                    &pool,
+                    &filter.pool_id,
+                    &filter.object_id,
+                    &filter.actor,
+                    &filter.action,
+                    &limit,
+                ],
+                true,
+            )?
+            .iter()
+            .map(|row| self.decode(audit_row(row)))
+            .collect::<Result<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
     }
 
     fn audit_names(&self, id: &str) -> Result<bool> {
