@@ -194,6 +194,15 @@ fn seed_into(store: &dyn Store) -> Seeded {
     }
 }
 
+/// The text field `field` of each object in the JSON array `list`.
+fn field_of_each<'v>(list: &'v Value, field: &str) -> Vec<&'v str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
 fn find<'v>(list: &'v Value, key: &str, value: &str) -> &'v Value {
     list.as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"))
@@ -304,12 +313,7 @@ fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
     assert_eq!(web["description"], "web");
     assert_eq!(web["tags"]["Name"], "web");
     assert_eq!(web["resource_type"], "allocation");
-    let chain: Vec<&str> = web["pool_chain"]["pools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["pool_id"].as_str().unwrap())
-        .collect();
+    let chain = field_of_each(&web["pool_chain"]["pools"], "pool_id");
     assert_eq!(chain, [s.child.as_str(), s.top.as_str()]);
     assert_eq!(web["pool_chain"]["pools"][0]["pool_cidr"], "10.1.0.0/16");
     assert_eq!(web["pool_chain"]["pools"][1]["pool_cidr"], "10.0.0.0/8");
@@ -336,12 +340,7 @@ fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
     // a CIDR holding allocations, a free one, one no pool holds
     let partly = ipam_json(&path, 0, &["show", "10.1.0.0/21"]);
     assert_eq!(partly["holders"][0]["state"], "partly_allocated");
-    let inside: Vec<&str> = partly["holders"][0]["inside"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["cidr"].as_str().unwrap())
-        .collect();
+    let inside = field_of_each(&partly["holders"][0]["inside"], "cidr");
     assert_eq!(inside, ["10.1.0.0/24", "10.1.4.0/22"]);
     let free = ipam_json(&path, 0, &["show", "10.1.1.0/24"]);
     assert_eq!(free["holders"][0]["state"], "free");
@@ -369,11 +368,8 @@ fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
     assert_eq!(pool["kind"], "pool");
     assert_eq!(pool["used_addresses"], 1280);
     assert_eq!(pool["cidrs"][0]["cidr"], "10.1.0.0/16");
-    let actions: BTreeSet<&str> = pool["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
+    let actions: BTreeSet<&str> = field_of_each(&pool["history"], "action")
+        .into_iter()
         .collect();
     assert!(
         ["create_pool", "provision", "allocate", "release"]
@@ -441,12 +437,7 @@ fn allocations_cidrs_and_free_space_of_a_pool() {
     assert_eq!(c["utilization_percent"], 1.95);
 
     let free = ipam_json(&path, 0, &["free", &s.child, "--length", "24"]);
-    let blocks: Vec<&str> = free["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["cidr"].as_str().unwrap())
-        .collect();
+    let blocks = field_of_each(&free["blocks"], "cidr");
     assert_eq!(
         blocks,
         [
@@ -523,12 +514,7 @@ fn audit_filters_and_follows_the_history() {
         .collect();
     assert_eq!(last, sequences[sequences.len() - 2..]);
     let pool = ipam_json(&path, 0, &["audit", "--pool", &s.child]);
-    let actions: Vec<&str> = pool["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = field_of_each(&pool["events"], "action");
     assert_eq!(
         actions,
         [
@@ -681,12 +667,7 @@ fn check_reports_problems_and_backup_copies_a_consistent_database() {
     });
     assert_eq!(ipam_json(&copy, 0, &["check"])["consistent"], true);
     let copied = ipam_json(&copy, 0, &["allocations", &s.child]);
-    let copied_ids: Vec<&str> = copied["allocations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let copied_ids = field_of_each(&copied["allocations"], "id");
     assert!(copied_ids.contains(&s.web.as_str()) && copied_ids.contains(&s.db.as_str()));
     // the copy opens as a database of its own: a later write to the original is not in it
     let later = store
@@ -758,20 +739,10 @@ fn a_postgresql_database_is_read_and_checked_never_created() {
     let tree = ipam_json(pg, 0, &["tree"]);
     assert_eq!(tree["ipams"][0]["id"], s.ipam.as_str());
     let listed = ipam_json(pg, 0, &["allocations", &s.child]);
-    let ids: Vec<&str> = listed["allocations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let ids = field_of_each(&listed["allocations"], "id");
     assert_eq!(ids, [s.web.as_str(), s.db.as_str()]);
     let audit = ipam_json(pg, 0, &["audit", "--pool", &s.child]);
-    let actions: Vec<&str> = audit["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = field_of_each(&audit["events"], "action");
     assert!(
         actions.contains(&"create_pool") && actions.contains(&"release"),
         "{actions:?}"
@@ -1199,12 +1170,7 @@ fn every_command_on_a_database_made_by_terraform_apply() {
         0,
         &["allocations", development_pool["id"].as_str().unwrap()],
     );
-    let listed: Vec<&str> = allocations["allocations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["cidr"].as_str().unwrap())
-        .collect();
+    let listed = field_of_each(&allocations["allocations"], "cidr");
     assert_eq!(
         listed,
         development.iter().map(String::as_str).collect::<Vec<_>>()
