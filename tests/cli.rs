@@ -767,23 +767,32 @@ fn a_postgresql_database_is_read_and_checked_never_created() {
     ipam(pg, &["backup", copy.to_str().unwrap()]).fails(2, "use pg_dump --schema=ipam");
     assert!(!copy.exists());
 
-    // the database's own guard gone: the storage check says so
+    // the database's own guard gone, an index left invalid: the storage check says both
     admin
         .batch_execute(
             "DO $$ BEGIN EXECUTE (SELECT format('ALTER TABLE ipam.allocations DROP CONSTRAINT %I', \
              conname) FROM pg_constraint WHERE conrelid = 'ipam.allocations'::regclass \
-             AND contype = 'x'); END $$",
+             AND contype = 'x'); END $$; \
+             UPDATE pg_index SET indisvalid = false \
+             WHERE indexrelid = 'ipam.free_blocks_by_start'::regclass",
         )
         .unwrap();
     let broken = ipam_json(pg, 1, &["check"]);
     assert_eq!(broken["consistent"], false);
-    let problems = broken["storage_problems"].as_array().unwrap();
-    assert!(
-        problems.iter().any(|p| p
-            .as_str()
-            .unwrap()
-            .contains("table allocations has lost its exclusion constraint")),
-        "{problems:?}"
+    let problems: Vec<&str> = broken["storage_problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "postgresql: index free_blocks_by_start is not valid (a failed build or reindex); \
+             run REINDEX INDEX ipam.free_blocks_by_start",
+            "postgresql: table allocations has lost its exclusion constraint: the database no \
+             longer refuses overlapping blocks",
+        ]
     );
 }
 
