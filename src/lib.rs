@@ -10,7 +10,10 @@
 //! - [`plugin`]: the Terraform plugin protocol (tfplugin6 over gRPC, the go-plugin handshake,
 //!   values, schemas, diagnostics), independent of IPAM.
 //! - [`provider`]: the IPAM resources and data sources on top of the plugin layer.
+//! - [`compliance`]: scans of Terraform states (any cloud) against the address space: managed,
+//!   unmanaged, overlapping, noncompliant and orphaned networks, and adopting them.
 
+pub mod compliance;
 pub mod ipam;
 pub mod plugin;
 pub mod provider;
