@@ -7,7 +7,7 @@
 //! - [`IpamProvider`]: the provider block (`database`, `actor`) and the type registry.
 //! - `resource_*`: `ipam`, `ipam_scope`, `ipam_pool`, `ipam_pool_cidr`, `ipam_allocation`.
 //! - `data_source_*`: `ipam_pool`, `ipam_pools`, `ipam_pool_cidrs`, `ipam_pool_allocations`,
-//!   `ipam_preview_next_cidr`.
+//!   `ipam_preview_next_cidr`, `ipam_scan` (a compliance scan of Terraform states).
 //! - [`docs`]: renders `docs/` from the schemas and `examples/`.
 
 mod common;
@@ -15,6 +15,7 @@ mod data_source_pool;
 mod data_source_pool_allocations;
 mod data_source_pool_cidrs;
 mod data_source_preview_next_cidr;
+mod data_source_scan;
 pub mod docs;
 mod resource_allocation;
 mod resource_ipam;
@@ -199,6 +200,10 @@ impl Provider for IpamProvider {
         map.insert(
             "ipam_preview_next_cidr".into(),
             Arc::new(data_source_preview_next_cidr::PreviewNextCidrDataSource::new(store)),
+        );
+        map.insert(
+            "ipam_scan".into(),
+            Arc::new(data_source_scan::ScanDataSource::new(store)),
         );
         map
     }

@@ -1,0 +1,157 @@
+//! The `ipam_scan` data source through real Terraform (the newest on PATH and 1.0.3): a
+//! configuration sees the findings of other states, and refuses to apply while networks overlap
+//! (a `check` block and a `precondition` on Terraform ≥ 1.5; outputs on 1.0.3, which has neither).
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use support::ipam::{database, output_string, workdir};
+use support::terraform::{self, Terraform};
+
+const ADDRESS_SPACE: &str = r#"
+resource "ipam" "corp" {}
+
+resource "ipam_pool" "aws" {
+  scope_id       = ipam.corp.private_default_scope_id
+  address_family = "ipv4"
+}
+
+resource "ipam_pool_cidr" "aws" {
+  pool_id = ipam_pool.aws.id
+  cidr    = "10.1.0.0/16"
+}
+
+resource "ipam_allocation" "prod_vpc" {
+  pool_id    = ipam_pool.aws.id
+  cidr       = "10.1.0.0/20"
+  depends_on = [ipam_pool_cidr.aws]
+}
+
+data "ipam_scan" "networks" {
+  paths  = ["${path.module}/states"]
+  ignore = ["172.16.0.0/12"]
+}
+
+output "overlapping_count" {
+  value = data.ipam_scan.networks.overlapping_count
+}
+
+output "statuses" {
+  value = join(",", [for f in data.ipam_scan.networks.findings : "${f.address}=${f.cidr}=${f.status}"])
+}
+
+output "conflicts" {
+  value = join(";", flatten([for f in data.ipam_scan.networks.findings : f.conflicts]))
+}
+"#;
+
+const GATES: &str = r#"
+check "no_overlapping_networks" {
+  assert {
+    condition     = data.ipam_scan.networks.overlapping_count == 0
+    error_message = "overlapping networks: ${join(", ", [for f in data.ipam_scan.networks.findings : f.address if f.status == "overlapping"])}"
+  }
+}
+
+resource "terraform_data" "network_gate" {
+  lifecycle {
+    precondition {
+      condition     = data.ipam_scan.networks.overlapping_count == 0
+      error_message = "Refusing to apply: networks overlap."
+    }
+  }
+}
+"#;
+
+const CLASH: &str = r#"{"format_version":"1.0","values":{"root_module":{"resources":[
+  {"address":"google_compute_subnetwork.clash","mode":"managed","type":"google_compute_subnetwork","name":"clash",
+   "values":{"ip_cidr_range":"10.1.16.0/24","network":"https://www.googleapis.com/compute/v1/projects/x/global/networks/other","secondary_ip_range":[]}}]}}}"#;
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/compliance")
+        .join(name);
+    fs::read_to_string(path).expect("fixture")
+}
+
+fn scan_gates_a_configuration(tf: &Terraform) {
+    let (_guard, db) = database();
+    let gates = tf.minor_version() >= (1, 5);
+    let main = if gates {
+        format!("{ADDRESS_SPACE}{GATES}")
+    } else {
+        ADDRESS_SPACE.to_string()
+    };
+    let dir = workdir(tf, &db, &main);
+    fs::create_dir(dir.path().join("states")).unwrap();
+    dir.write("states/aws.tfstate", &fixture("aws.tfstate"));
+    dir.init();
+    dir.apply().success();
+    // read again now that the address space exists
+    dir.apply().success();
+    let outputs = dir.show_json()["values"]["outputs"].clone();
+    let statuses = output_string(&outputs, "statuses");
+    for expected in [
+        "aws_vpc.prod=10.1.0.0/20=managed",
+        "aws_subnet.prod[0]=10.1.0.0/24=managed",
+        "module.legacy.aws_vpc.this=10.1.16.0/20=unmanaged",
+        "aws_vpc_ipv4_cidr_block_association.extra=10.1.32.0/20=unmanaged",
+        "aws_default_vpc.default=172.31.0.0/16=ignored",
+        "aws_vpc.prod=2600:1f18:1234:5600::/56=outside",
+    ] {
+        assert!(
+            statuses.contains(expected),
+            "{expected} missing in {statuses}"
+        );
+    }
+    assert_eq!(outputs["overlapping_count"]["value"], 0);
+
+    // another team's state: a subnetwork inside the legacy VPC
+    dir.write("states/clash.json", CLASH);
+    if gates {
+        let run = dir.apply().failure();
+        let text = run.text();
+        assert!(
+            text.contains("Refusing to apply: networks overlap."),
+            "{text}"
+        );
+        assert!(text.contains("overlapping networks: "), "{text}");
+        assert!(text.contains("google_compute_subnetwork.clash"), "{text}");
+        let plan = dir.run(["plan", "-no-color", "-refresh-only"]);
+        assert!(
+            plan.text().contains("module.legacy.aws_vpc.this"),
+            "{}",
+            plan.describe()
+        );
+    } else {
+        dir.apply().success();
+        let outputs = dir.show_json()["values"]["outputs"].clone();
+        assert_eq!(outputs["overlapping_count"]["value"], 3);
+        let conflicts = output_string(&outputs, "conflicts");
+        assert!(
+            conflicts.contains("google_compute_subnetwork.clash (10.1.16.0/24) in ")
+                && conflicts.contains("module.legacy.aws_vpc.this (10.1.16.0/20) in "),
+            "{conflicts}"
+        );
+    }
+
+    // a file that is not a state: an error naming it, at plan time
+    dir.write("states/bad.tfstate", "{\"version\": 3}");
+    let run = dir.plan().failure();
+    let text = run.text();
+    assert!(text.contains("Cannot Scan State File"), "{text}");
+    assert!(
+        text.contains("bad.tfstate is a state of format version 3"),
+        "{text}"
+    );
+    assert!(text.contains("paths"), "{text}");
+}
+
+#[test]
+fn scan_data_source_gates_a_configuration_on_every_terraform() {
+    for tf in terraform::all() {
+        scan_gates_a_configuration(tf);
+    }
+}
