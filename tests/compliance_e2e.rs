@@ -155,3 +155,81 @@ fn scan_data_source_gates_a_configuration_on_every_terraform() {
         scan_gates_a_configuration(tf);
     }
 }
+
+/// `ipam adopt` prints `import` blocks and resources; pasted into a configuration they import
+/// cleanly (Terraform ≥ 1.5), plan no changes, and a re-scan shows the networks managed.
+#[test]
+fn adopted_networks_import_with_the_printed_blocks() {
+    use tfipam::compliance::{adopt, scan, AdoptOptions, ScanOptions, Status};
+    use tfipam::ipam::{AddressFamily, NewIpam, NewPool, PoolCidrRequest};
+    use tfipam::store::{SqliteOptions, SqliteStore, Store};
+
+    let tf = terraform::newest();
+    if tf.minor_version() < (1, 5) {
+        return;
+    }
+    let (guard, db) = database();
+    let store = SqliteStore::open(&db, SqliteOptions::new("operator")).unwrap();
+    let ipam = store.create_ipam(&NewIpam::default()).unwrap();
+    let pool = store
+        .create_pool(&NewPool::new(
+            &ipam.private_default_scope_id,
+            AddressFamily::Ipv4,
+        ))
+        .unwrap();
+    store
+        .provision_pool_cidr(
+            &pool.id,
+            PoolCidrRequest::Cidr("10.1.0.0/16".parse().unwrap()),
+        )
+        .unwrap();
+    let aws = guard.path().join("aws.tfstate");
+    fs::write(&aws, fixture("aws.tfstate")).unwrap();
+    let scan_options = ScanOptions {
+        paths: vec![aws.display().to_string()],
+        ..ScanOptions::default()
+    };
+    let adopted = adopt(
+        &store,
+        &AdoptOptions {
+            scan: scan_options.clone(),
+            pool_id: pool.id.clone(),
+            yes: true,
+            ..AdoptOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(adopted.exit_code, 0, "{}", adopted.output);
+    assert_eq!(adopted.result.len(), 3, "{}", adopted.output);
+    let blocks = adopted
+        .output
+        .split_once("(Terraform 1.5 or later):\n\n")
+        .expect("import blocks follow the table")
+        .1;
+
+    let dir = workdir(tf, &db, blocks);
+    dir.init();
+    let plan = dir.plan();
+    assert!(
+        plan.stdout
+            .contains("Plan: 3 to import, 0 to add, 0 to change, 0 to destroy."),
+        "{}",
+        plan.describe()
+    );
+    dir.apply().success();
+    dir.assert_no_changes();
+
+    let mut rescan = scan_options;
+    rescan
+        .paths
+        .push(dir.path().join("terraform.tfstate").display().to_string());
+    let report = scan(&store, &rescan).unwrap().result;
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.discovered.found.cidr.to_string().starts_with("10.1."))
+    {
+        assert_eq!(f.status, Status::Managed, "{f:?}");
+    }
+    assert!(report.orphans.is_empty(), "{:?}", report.orphans);
+}

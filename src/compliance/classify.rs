@@ -453,6 +453,7 @@ fn place(space: &Space, d: &Discovered, finding: &mut Finding) -> bool {
             finding.allocation_id = Some(allocation.id.clone());
             if block == Block::of(&net) {
                 finding.status = Status::Managed;
+                finding.detail = format!("allocation {}", allocation.id);
                 if let Some(broken) = broken_rules(pool, allocation) {
                     finding.status = Status::Noncompliant;
                     finding.detail = broken;
