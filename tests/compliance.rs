@@ -692,3 +692,112 @@ fn several_ipams_need_a_scope_and_a_given_scope_is_used() {
     };
     let _ = scan(&w.store, &options).unwrap();
 }
+
+#[test]
+fn command_line_arguments_reach_the_commands() {
+    use tfipam::compliance::cli::run;
+    let w = world();
+    let paths = vec![fixture("aws.tfstate"), w.ipam_state()];
+    let opts = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let out = run(&w.store, "scan", paths.clone(), &opts(&[]), false).unwrap();
+    assert_eq!(out.exit_code, 1);
+    assert!(out.output.contains("3 unmanaged"), "{}", out.output);
+    let json = run(&w.store, "scan", paths.clone(), &opts(&[]), true).unwrap();
+    assert!(json.output.starts_with('{'), "{}", json.output);
+
+    // ignore list and rules from the command line and a rule file
+    let rules = w.path.with_file_name("rules.txt");
+    std::fs::write(&rules, "ignore module.legacy\n").unwrap();
+    let out = run(
+        &w.store,
+        "scan",
+        paths.clone(),
+        &opts(&[
+            ("rules", rules.to_str().unwrap()),
+            ("ignore", "10.1.32.0/20, 172.16.0.0/12"),
+            ("rule", "oci_core_vcn:cidr_blocks,hcloud_network:ip_range"),
+        ]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(out.exit_code, 0, "{}", out.output);
+    assert!(
+        out.output
+            .contains("0 unmanaged, 0 overlapping, 0 noncompliant, 3 outside, 5 ignored"),
+        "{}",
+        out.output
+    );
+
+    let err = run(
+        &w.store,
+        "scan",
+        paths.clone(),
+        &opts(&[("rule", "nocolon")]),
+        false,
+    )
+    .unwrap_err();
+    assert!(err.contains("separated by a colon"), "{err}");
+    let err = run(&w.store, "scan", vec![], &opts(&[]), false).unwrap_err();
+    assert!(err.contains("at least one state file"), "{err}");
+    let err = run(&w.store, "adopt", paths.clone(), &opts(&[]), false).unwrap_err();
+    assert!(err.contains("--pool"), "{err}");
+    let err = run(
+        &w.store,
+        "adopt",
+        paths.clone(),
+        &opts(&[("pool", &w.aws_pool), ("tag", "team")]),
+        false,
+    )
+    .unwrap_err();
+    assert!(err.contains("KEY=VALUE"), "{err}");
+    let err = run(
+        &w.store,
+        "adopt",
+        paths.clone(),
+        &opts(&[("pool", "ipam-pool-0000000000000000")]),
+        false,
+    )
+    .unwrap_err();
+    assert!(err.contains("ipam-pool-0000000000000000"), "{err}");
+    let err = run(&w.store, "release", paths.clone(), &opts(&[]), false).unwrap_err();
+    assert!(err.contains("--orphans"), "{err}");
+
+    let out = run(
+        &w.store,
+        "adopt",
+        paths.clone(),
+        &opts(&[
+            ("pool", &w.aws_pool),
+            ("tag", "team=net,env=prod"),
+            ("yes", ""),
+        ]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(out.exit_code, 0, "{}", out.output);
+    assert!(
+        out.output.contains("\"team\"") && out.output.contains("\"env\""),
+        "{}",
+        out.output
+    );
+    let out = run(
+        &w.store,
+        "release",
+        paths.clone(),
+        &opts(&[("orphans", ""), ("yes", "")]),
+        false,
+    )
+    .unwrap();
+    assert!(
+        out.output.contains("released 1 orphaned allocations"),
+        "{}",
+        out.output
+    );
+    let out = run(&w.store, "scan", paths, &opts(&[]), false).unwrap();
+    assert_eq!(out.exit_code, 0, "{}", out.output);
+}

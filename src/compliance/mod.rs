@@ -11,9 +11,10 @@
 //!   noncompliant, outside, ignored) and the [`Orphan`] allocations, read through the
 //!   [`crate::store::Store`] trait with the core's rules.
 //! - [`commands`]: `scan`, `adopt` and `release --orphans` as functions returning their result,
-//!   rendered output and exit code.
+//!   rendered output and exit code; [`cli`]: their command-line names, options and help.
 
 pub mod classify;
+pub mod cli;
 pub mod commands;
 pub mod input;
 pub mod rules;
