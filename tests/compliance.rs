@@ -145,60 +145,55 @@ use Status::*;
 fn aws_state_every_attribute_and_classification() {
     let w = world();
     let (report, text, code) = w.scan(vec![fixture("aws.tfstate"), w.ipam_state()]);
-    let s = |c: &str, st| (c.to_string(), st);
-    assert_eq!(
-        of(&report, "aws_vpc.prod"),
-        vec![
-            s("10.1.0.0/20", Managed),
-            s("2600:1f18:1234:5600::/56", Outside)
-        ]
-    );
+    let expected: &[(&str, &[(&str, Status)])] = &[
+        (
+            "aws_vpc.prod",
+            &[
+                ("10.1.0.0/20", Managed),
+                ("2600:1f18:1234:5600::/56", Outside),
+            ],
+        ),
+        (
+            "aws_subnet.prod[0]",
+            &[
+                ("10.1.0.0/24", Managed),
+                ("2600:1f18:1234:5600::/64", Outside),
+            ],
+        ),
+        ("aws_subnet.prod[1]", &[("10.1.1.0/24", Managed)]),
+        (
+            "aws_vpc_ipv4_cidr_block_association.extra",
+            &[("10.1.32.0/20", Unmanaged)],
+        ),
+        (
+            "aws_vpc_ipv6_cidr_block_association.extra_v6",
+            &[("2600:1f18:1234:5700::/56", Outside)],
+        ),
+        // VPC → subnet is a parent and its child, not an overlap
+        ("module.legacy.aws_vpc.this", &[("10.1.16.0/20", Unmanaged)]),
+        (
+            "module.legacy.aws_subnet.this[\"a\"]",
+            &[("10.1.16.0/24", Unmanaged)],
+        ),
+        ("aws_default_vpc.default", &[("172.31.0.0/16", Outside)]),
+        ("aws_default_subnet.az1", &[("172.31.0.0/20", Outside)]),
+        ("ipam_allocation.prod_vpc", &[("10.1.0.0/20", Managed)]),
+    ];
+    for (address, cidrs) in expected {
+        let want: Vec<(String, Status)> =
+            cidrs.iter().map(|(c, st)| (c.to_string(), *st)).collect();
+        assert_eq!(of(&report, address), want, "{address}");
+    }
     assert_eq!(
         finding(&report, "aws_vpc.prod", "10.1.0.0/20").allocation_id,
         Some(w.vpc_allocation.clone())
-    );
-    assert_eq!(
-        of(&report, "aws_subnet.prod[0]"),
-        vec![
-            s("10.1.0.0/24", Managed),
-            s("2600:1f18:1234:5600::/64", Outside)
-        ]
     );
     assert!(finding(&report, "aws_subnet.prod[1]", "10.1.1.0/24")
         .detail
         .contains("inside allocation"));
     assert_eq!(
-        of(&report, "aws_vpc_ipv4_cidr_block_association.extra"),
-        vec![s("10.1.32.0/20", Unmanaged)]
-    );
-    assert_eq!(
-        of(&report, "aws_vpc_ipv6_cidr_block_association.extra_v6"),
-        vec![s("2600:1f18:1234:5700::/56", Outside)]
-    );
-    // VPC → subnet is a parent and its child, not an overlap
-    assert_eq!(
-        of(&report, "module.legacy.aws_vpc.this"),
-        vec![s("10.1.16.0/20", Unmanaged)]
-    );
-    assert_eq!(
-        of(&report, "module.legacy.aws_subnet.this[\"a\"]"),
-        vec![s("10.1.16.0/24", Unmanaged)]
-    );
-    assert_eq!(
         finding(&report, "module.legacy.aws_vpc.this", "10.1.16.0/20").pool_id,
         Some(w.aws_pool.clone())
-    );
-    assert_eq!(
-        of(&report, "aws_default_vpc.default"),
-        vec![s("172.31.0.0/16", Outside)]
-    );
-    assert_eq!(
-        of(&report, "aws_default_subnet.az1"),
-        vec![s("172.31.0.0/20", Outside)]
-    );
-    assert_eq!(
-        of(&report, "ipam_allocation.prod_vpc"),
-        vec![s("10.1.0.0/20", Managed)]
     );
     // data sources read networks, they do not hold them
     assert!(of(&report, "data.aws_vpc.shared").is_empty());
