@@ -147,6 +147,18 @@ fn scan_gates_a_configuration(tf: &Terraform) {
         "{text}"
     );
     assert!(text.contains("paths"), "{text}");
+
+    // arguments refused by validation, each pointing at its element
+    dir.write(
+        "invalid.tf",
+        "data \"ipam_scan\" \"invalid\" {\n  paths = [\"-\"]\n  rules = [\"oci_core_vcn\"]\n}\n",
+    );
+    let text = dir.run(["validate", "-no-color"]).failure().text();
+    assert!(text.contains("Invalid Scan Path"), "{text}");
+    assert!(text.contains("cannot read standard input"), "{text}");
+    assert!(text.contains("Invalid Scan Rule"), "{text}");
+    assert!(text.contains("separated by a colon"), "{text}");
+    assert!(text.contains("invalid.tf line"), "{text}");
 }
 
 #[test]

@@ -146,6 +146,19 @@ impl DataSource for ScanDataSource {
 
     async fn validate(&self, config: &Value) -> Diagnostics {
         let mut diagnostics = Diagnostics::new();
+        if let Some(paths) = config.attr("paths").as_elements() {
+            for (index, path) in paths.iter().enumerate() {
+                if path.as_str() == Some("-") {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "Invalid Scan Path",
+                            "a data source cannot read standard input; give the path of a state file or directory (write `terraform state pull` output to a file first)",
+                        )
+                        .with_attribute(AttributePath::root("paths").index(index as i64)),
+                    );
+                }
+            }
+        }
         if let Some(rules) = config.attr("rules").as_elements() {
             for (index, rule) in rules.iter().enumerate() {
                 if let Some(Err(message)) = rule.as_str().map(parse_rule_option) {
