@@ -2,7 +2,7 @@
 //! unmanaged, overlapping, noncompliant, outside, ignored; and the reverse, orphaned allocations.
 //!
 //! The address space is read through the [`Store`] trait; the guardrail and required-tag checks
-//! are the core's ([`NetmaskRule::check`], [`missing_required_tags`]).
+//! are the core's ([`crate::ipam::NetmaskRule::check`], [`missing_required_tags`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;

@@ -7,6 +7,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
 use super::rules::{FoundCidr, Level, RuleSet};
@@ -108,11 +111,28 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One resource instance: address, type, attributes.
-struct Instance<'a> {
+/// One resource instance: address, type, and the attributes the rules read.
+struct Instance {
     address: String,
-    resource_type: &'a str,
-    attributes: &'a Json,
+    resource_type: String,
+    attributes: Json,
+}
+
+/// A JSON object whose values stay unparsed text until asked for: a state is mostly attributes
+/// no rule reads, and not building them is most of the reading time.
+type RawObject<'a> = HashMap<String, &'a RawValue>;
+
+fn raw_object<'a>(raw: Option<&&'a RawValue>) -> Option<RawObject<'a>> {
+    serde_json::from_str(raw?.get()).ok()
+}
+
+fn raw_list<'a>(raw: Option<&&'a RawValue>) -> Vec<&'a RawValue> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default()
+}
+
+fn raw_string(object: &RawObject<'_>, name: &str) -> Option<String> {
+    serde_json::from_str(object.get(name)?.get()).ok()
 }
 
 /// Reads every path with the rules; `stdin` supplies standard input for `-`. Files are parsed in
@@ -193,8 +213,15 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
         },
     };
     let mut instances = Vec::new();
-    let json: Json = match serde_json::from_slice(bytes) {
-        Ok(json) => json,
+    let document: RawObject<'_> = match serde_json::from_slice(bytes) {
+        Ok(document) => document,
+        Err(e) if e.is_data() => {
+            out.errors.push(InputProblem {
+                file: file.to_string(),
+                message: not_a_state(),
+            });
+            return;
+        }
         Err(e) => {
             out.errors.push(InputProblem {
                 file: file.to_string(),
@@ -205,7 +232,8 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
             return;
         }
     };
-    if let Err(message) = instances_of(&json, &mut instances) {
+    let mut count = 0;
+    if let Err(message) = instances_of(&document, rules, &mut instances, &mut count) {
         out.errors.push(InputProblem {
             file: file.to_string(),
             message,
@@ -213,12 +241,9 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
         return;
     }
     out.files += 1;
-    out.instances += instances.len();
+    out.instances += count;
     for instance in instances {
-        if !rules.covers(instance.resource_type) {
-            continue;
-        }
-        let (found, invalid) = rules.cidrs_of(instance.resource_type, instance.attributes);
+        let (found, invalid) = rules.cidrs_of(&instance.resource_type, &instance.attributes);
         for (attribute, text) in invalid {
             out.warnings.push(InputProblem {
                 file: file.to_string(),
@@ -240,7 +265,7 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
             out.discovered.push(Discovered {
                 file: file.to_string(),
                 address: instance.address.clone(),
-                resource_type: instance.resource_type.to_string(),
+                resource_type: instance.resource_type.clone(),
                 found,
                 id: id.clone(),
                 pool_id: pool_id.clone(),
@@ -249,70 +274,100 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
     }
 }
 
+/// The attributes of one instance that the rules for its type read.
+fn read_attributes(rules: &RuleSet, resource_type: &str, raw: Option<&&RawValue>) -> Json {
+    let mut attributes = serde_json::Map::new();
+    if let Some(object) = raw_object(raw) {
+        for name in rules
+            .attributes_read(resource_type)
+            .into_iter()
+            .chain(["id", "pool_id"])
+        {
+            if let Some(value) = object
+                .get(name)
+                .and_then(|v| serde_json::from_str::<Json>(v.get()).ok())
+            {
+                attributes.insert(name.to_string(), value);
+            }
+        }
+    }
+    Json::Object(attributes)
+}
+
 /// The managed resource instances of a raw state (version 4) or of `terraform show -json`
-/// output; data sources only read networks, so they are left out.
-fn instances_of<'a>(json: &'a Json, out: &mut Vec<Instance<'a>>) -> Result<(), String> {
-    let Some(object) = json.as_object() else {
-        return Err(not_a_state());
-    };
-    if object.contains_key("encrypted_data") || object.contains_key("encryption_version") {
+/// output whose types the rules cover; `count` gets the number of all managed instances. Data
+/// sources only read networks, so they are left out.
+fn instances_of(
+    document: &RawObject<'_>,
+    rules: &RuleSet,
+    out: &mut Vec<Instance>,
+    count: &mut usize,
+) -> Result<(), String> {
+    if document.contains_key("encrypted_data") || document.contains_key("encryption_version") {
         return Err("is an encrypted OpenTofu state; scan the decrypted form instead: run `tofu show -json > state.json` in its working directory (with the encryption configuration) and scan that file".to_string());
     }
-    if let Some(version) = object.get("version").filter(|v| v.is_number()) {
+    let version = document
+        .get("version")
+        .and_then(|v| serde_json::from_str::<Json>(v.get()).ok())
+        .filter(Json::is_number);
+    if let Some(version) = version {
         if version.as_u64() != Some(4) {
             return Err(format!(
                 "is a state of format version {version}, which is not supported; only version 4 (Terraform 0.12 and later, OpenTofu) is read: run `terraform state pull > FILE` with a current Terraform and scan that file"
             ));
         }
-        let resources = object
-            .get("resources")
-            .and_then(Json::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for resource in resources {
-            if resource.get("mode").and_then(Json::as_str) != Some("managed") {
+        for resource in raw_list(document.get("resources")) {
+            let Some(resource) = raw_object(Some(&resource)) else {
+                return Err("is not a valid version 4 state: a resource is not an object".into());
+            };
+            if raw_string(&resource, "mode").as_deref() != Some("managed") {
                 continue;
             }
-            let (Some(resource_type), Some(name)) = (
-                resource.get("type").and_then(Json::as_str),
-                resource.get("name").and_then(Json::as_str),
-            ) else {
+            let (Some(resource_type), Some(name)) =
+                (raw_string(&resource, "type"), raw_string(&resource, "name"))
+            else {
                 return Err(
                     "is not a valid version 4 state: a resource has no type or name".to_string(),
                 );
             };
-            let module = resource.get("module").and_then(Json::as_str);
-            let base = match module {
-                Some(module) if !module.is_empty() => format!("{module}.{resource_type}.{name}"),
-                _ => format!("{resource_type}.{name}"),
+            let instances = raw_list(resource.get("instances"));
+            *count += instances.len();
+            if !rules.covers(&resource_type) {
+                continue;
+            }
+            let base = match raw_string(&resource, "module").filter(|m| !m.is_empty()) {
+                Some(module) => format!("{module}.{resource_type}.{name}"),
+                None => format!("{resource_type}.{name}"),
             };
-            let instances = resource
-                .get("instances")
-                .and_then(Json::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
             for instance in instances {
-                let address = match instance.get("index_key") {
-                    None | Some(Json::Null) => base.clone(),
-                    Some(key) => format!("{base}[{key}]"),
+                let Some(instance) = raw_object(Some(&instance)) else {
+                    continue;
                 };
-                if let Some(attributes) = instance.get("attributes") {
-                    out.push(Instance {
-                        address,
-                        resource_type,
-                        attributes,
-                    });
-                }
+                let key = instance
+                    .get("index_key")
+                    .and_then(|v| serde_json::from_str::<Json>(v.get()).ok())
+                    .filter(|k| !k.is_null());
+                let address = match key {
+                    Some(key) => format!("{base}[{key}]"),
+                    None => base.clone(),
+                };
+                out.push(Instance {
+                    address,
+                    attributes: read_attributes(rules, &resource_type, instance.get("attributes")),
+                    resource_type: resource_type.clone(),
+                });
             }
         }
         return Ok(());
     }
-    if object.contains_key("format_version") {
-        if object.contains_key("planned_values") {
+    if document.contains_key("format_version") {
+        if document.contains_key("planned_values") {
             return Err("is a plan (`terraform show -json PLANFILE`), not a state; run `terraform show -json` without a plan file".to_string());
         }
-        if let Some(root) = object.get("values").and_then(|v| v.get("root_module")) {
-            module_instances(root, out);
+        if let Some(root) = raw_object(document.get("values"))
+            .and_then(|values| raw_object(values.get("root_module")))
+        {
+            module_instances(&root, rules, out, count);
         }
         return Ok(());
     }
@@ -323,34 +378,36 @@ fn not_a_state() -> String {
     "is not a Terraform state (it has neither a \"version\" nor a \"format_version\"); give a state file (`terraform state pull > FILE`) or `terraform show -json` output".to_string()
 }
 
-fn module_instances<'a>(module: &'a Json, out: &mut Vec<Instance<'a>>) {
-    for resource in module
-        .get("resources")
-        .and_then(Json::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        if resource.get("mode").and_then(Json::as_str) != Some("managed") {
+fn module_instances(
+    module: &RawObject<'_>,
+    rules: &RuleSet,
+    out: &mut Vec<Instance>,
+    count: &mut usize,
+) {
+    for resource in raw_list(module.get("resources")) {
+        let Some(resource) = raw_object(Some(&resource)) else {
+            continue;
+        };
+        if raw_string(&resource, "mode").as_deref() != Some("managed") {
             continue;
         }
-        if let (Some(address), Some(resource_type), Some(values)) = (
-            resource.get("address").and_then(Json::as_str),
-            resource.get("type").and_then(Json::as_str),
-            resource.get("values"),
+        *count += 1;
+        if let (Some(address), Some(resource_type)) = (
+            raw_string(&resource, "address"),
+            raw_string(&resource, "type"),
         ) {
-            out.push(Instance {
-                address: address.to_string(),
-                resource_type,
-                attributes: values,
-            });
+            if rules.covers(&resource_type) {
+                out.push(Instance {
+                    address,
+                    attributes: read_attributes(rules, &resource_type, resource.get("values")),
+                    resource_type,
+                });
+            }
         }
     }
-    for child in module
-        .get("child_modules")
-        .and_then(Json::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        module_instances(child, out);
+    for child in raw_list(module.get("child_modules")) {
+        if let Some(child) = raw_object(Some(&child)) {
+            module_instances(&child, rules, out, count);
+        }
     }
 }

@@ -208,6 +208,24 @@ impl RuleSet {
         self.by_type.contains_key(resource_type)
     }
 
+    /// The top-level attributes the rules for `resource_type` read (their first step and the
+    /// network attribute), so that a reader parses only those.
+    pub fn attributes_read(&self, resource_type: &str) -> Vec<&str> {
+        let mut names = Vec::new();
+        for rule in self.by_type.get(resource_type).into_iter().flatten() {
+            if let Some(Step::Field(name)) = rule.steps.first() {
+                names.push(name.as_str());
+            }
+            names.push(match rule.network {
+                NetworkOf::Attribute(name) => name,
+                NetworkOf::Itself | NetworkOf::AzureSubnetParent => "id",
+            });
+        }
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// Every rule, built-in first, for listing.
     pub fn rules(&self) -> Vec<&Rule> {
         let mut all: Vec<&Rule> = self.by_type.values().flatten().collect();
