@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
@@ -118,21 +120,66 @@ struct Instance {
     attributes: Json,
 }
 
-/// A JSON object whose values stay unparsed text until asked for: a state is mostly attributes
-/// no rule reads, and not building them is most of the reading time.
+/// A JSON object whose values stay unparsed text until asked for.
 type RawObject<'a> = HashMap<String, &'a RawValue>;
 
-fn raw_object<'a>(raw: Option<&&'a RawValue>) -> Option<RawObject<'a>> {
-    serde_json::from_str(raw?.get()).ok()
+/// The parts of a state document the scan reads, in one pass: everything else is skipped, and
+/// resource attributes stay unparsed text until a rule asks for them.
+#[derive(Deserialize)]
+struct Document<'a> {
+    version: Option<Json>,
+    format_version: Option<IgnoredAny>,
+    encrypted_data: Option<IgnoredAny>,
+    encryption_version: Option<IgnoredAny>,
+    planned_values: Option<IgnoredAny>,
+    #[serde(borrow)]
+    resources: Option<Vec<StateResource<'a>>>,
+    #[serde(borrow)]
+    values: Option<ShowValues<'a>>,
 }
 
-fn raw_list<'a>(raw: Option<&&'a RawValue>) -> Vec<&'a RawValue> {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
-        .unwrap_or_default()
+/// A resource of a raw (version 4) state.
+#[derive(Deserialize)]
+struct StateResource<'a> {
+    module: Option<String>,
+    mode: Option<String>,
+    #[serde(rename = "type")]
+    resource_type: Option<String>,
+    name: Option<String>,
+    #[serde(borrow, default)]
+    instances: Vec<StateInstance<'a>>,
 }
 
-fn raw_string(object: &RawObject<'_>, name: &str) -> Option<String> {
-    serde_json::from_str(object.get(name)?.get()).ok()
+#[derive(Deserialize)]
+struct StateInstance<'a> {
+    index_key: Option<Json>,
+    #[serde(borrow)]
+    attributes: Option<&'a RawValue>,
+}
+
+/// `values` of `terraform show -json`.
+#[derive(Deserialize)]
+struct ShowValues<'a> {
+    #[serde(borrow)]
+    root_module: Option<ShowModule<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ShowModule<'a> {
+    #[serde(borrow, default)]
+    resources: Vec<ShowResource<'a>>,
+    #[serde(borrow, default)]
+    child_modules: Vec<ShowModule<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ShowResource<'a> {
+    address: Option<String>,
+    mode: Option<String>,
+    #[serde(rename = "type")]
+    resource_type: Option<String>,
+    #[serde(borrow)]
+    values: Option<&'a RawValue>,
 }
 
 /// Reads every path with the rules; `stdin` supplies standard input for `-`. Files are parsed in
@@ -213,12 +260,12 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
         },
     };
     let mut instances = Vec::new();
-    let document: RawObject<'_> = match serde_json::from_slice(bytes) {
+    let document: Document<'_> = match serde_json::from_slice(bytes) {
         Ok(document) => document,
         Err(e) if e.is_data() => {
             out.errors.push(InputProblem {
                 file: file.to_string(),
-                message: not_a_state(),
+                message: format!("{} ({e})", not_a_state()),
             });
             return;
         }
@@ -275,9 +322,9 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
 }
 
 /// The attributes of one instance that the rules for its type read.
-fn read_attributes(rules: &RuleSet, resource_type: &str, raw: Option<&&RawValue>) -> Json {
+fn read_attributes(rules: &RuleSet, resource_type: &str, raw: Option<&RawValue>) -> Json {
     let mut attributes = serde_json::Map::new();
-    if let Some(object) = raw_object(raw) {
+    if let Some(object) = raw.and_then(|r| serde_json::from_str::<RawObject<'_>>(r.get()).ok()) {
         for name in rules
             .attributes_read(resource_type)
             .into_iter()
@@ -298,76 +345,62 @@ fn read_attributes(rules: &RuleSet, resource_type: &str, raw: Option<&&RawValue>
 /// output whose types the rules cover; `count` gets the number of all managed instances. Data
 /// sources only read networks, so they are left out.
 fn instances_of(
-    document: &RawObject<'_>,
+    document: &Document<'_>,
     rules: &RuleSet,
     out: &mut Vec<Instance>,
     count: &mut usize,
 ) -> Result<(), String> {
-    if document.contains_key("encrypted_data") || document.contains_key("encryption_version") {
+    if document.encrypted_data.is_some() || document.encryption_version.is_some() {
         return Err("is an encrypted OpenTofu state; scan the decrypted form instead: run `tofu show -json > state.json` in its working directory (with the encryption configuration) and scan that file".to_string());
     }
-    let version = document
-        .get("version")
-        .and_then(|v| serde_json::from_str::<Json>(v.get()).ok())
-        .filter(Json::is_number);
-    if let Some(version) = version {
+    if let Some(version) = document.version.as_ref().filter(|v| v.is_number()) {
         if version.as_u64() != Some(4) {
             return Err(format!(
                 "is a state of format version {version}, which is not supported; only version 4 (Terraform 0.12 and later, OpenTofu) is read: run `terraform state pull > FILE` with a current Terraform and scan that file"
             ));
         }
-        for resource in raw_list(document.get("resources")) {
-            let Some(resource) = raw_object(Some(&resource)) else {
-                return Err("is not a valid version 4 state: a resource is not an object".into());
-            };
-            if raw_string(&resource, "mode").as_deref() != Some("managed") {
+        for resource in document.resources.iter().flatten() {
+            if resource.mode.as_deref() != Some("managed") {
                 continue;
             }
-            let (Some(resource_type), Some(name)) =
-                (raw_string(&resource, "type"), raw_string(&resource, "name"))
+            let (Some(resource_type), Some(name)) = (&resource.resource_type, &resource.name)
             else {
                 return Err(
                     "is not a valid version 4 state: a resource has no type or name".to_string(),
                 );
             };
-            let instances = raw_list(resource.get("instances"));
-            *count += instances.len();
-            if !rules.covers(&resource_type) {
+            *count += resource.instances.len();
+            if !rules.covers(resource_type) {
                 continue;
             }
-            let base = match raw_string(&resource, "module").filter(|m| !m.is_empty()) {
+            let base = match resource.module.as_deref().filter(|m| !m.is_empty()) {
                 Some(module) => format!("{module}.{resource_type}.{name}"),
                 None => format!("{resource_type}.{name}"),
             };
-            for instance in instances {
-                let Some(instance) = raw_object(Some(&instance)) else {
-                    continue;
-                };
-                let key = instance
-                    .get("index_key")
-                    .and_then(|v| serde_json::from_str::<Json>(v.get()).ok())
-                    .filter(|k| !k.is_null());
-                let address = match key {
+            for instance in &resource.instances {
+                let address = match &instance.index_key {
                     Some(key) => format!("{base}[{key}]"),
                     None => base.clone(),
                 };
                 out.push(Instance {
                     address,
-                    attributes: read_attributes(rules, &resource_type, instance.get("attributes")),
+                    attributes: read_attributes(rules, resource_type, instance.attributes),
                     resource_type: resource_type.clone(),
                 });
             }
         }
         return Ok(());
     }
-    if document.contains_key("format_version") {
-        if document.contains_key("planned_values") {
+    if document.format_version.is_some() {
+        if document.planned_values.is_some() {
             return Err("is a plan (`terraform show -json PLANFILE`), not a state; run `terraform show -json` without a plan file".to_string());
         }
-        if let Some(root) = raw_object(document.get("values"))
-            .and_then(|values| raw_object(values.get("root_module")))
+        if let Some(root) = document
+            .values
+            .as_ref()
+            .and_then(|v| v.root_module.as_ref())
         {
-            module_instances(&root, rules, out, count);
+            module_instances(root, rules, out, count);
         }
         return Ok(());
     }
@@ -379,35 +412,27 @@ fn not_a_state() -> String {
 }
 
 fn module_instances(
-    module: &RawObject<'_>,
+    module: &ShowModule<'_>,
     rules: &RuleSet,
     out: &mut Vec<Instance>,
     count: &mut usize,
 ) {
-    for resource in raw_list(module.get("resources")) {
-        let Some(resource) = raw_object(Some(&resource)) else {
-            continue;
-        };
-        if raw_string(&resource, "mode").as_deref() != Some("managed") {
+    for resource in &module.resources {
+        if resource.mode.as_deref() != Some("managed") {
             continue;
         }
         *count += 1;
-        if let (Some(address), Some(resource_type)) = (
-            raw_string(&resource, "address"),
-            raw_string(&resource, "type"),
-        ) {
-            if rules.covers(&resource_type) {
+        if let (Some(address), Some(resource_type)) = (&resource.address, &resource.resource_type) {
+            if rules.covers(resource_type) {
                 out.push(Instance {
-                    address,
-                    attributes: read_attributes(rules, &resource_type, resource.get("values")),
-                    resource_type,
+                    address: address.clone(),
+                    attributes: read_attributes(rules, resource_type, resource.values),
+                    resource_type: resource_type.clone(),
                 });
             }
         }
     }
-    for child in raw_list(module.get("child_modules")) {
-        if let Some(child) = raw_object(Some(&child)) {
-            module_instances(&child, rules, out, count);
-        }
+    for child in &module.child_modules {
+        module_instances(child, rules, out, count);
     }
 }
