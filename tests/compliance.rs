@@ -728,39 +728,36 @@ fn command_line_arguments_reach_the_commands() {
         out.output
     );
 
-    let err = run(
-        &w.store,
-        "scan",
-        paths.clone(),
-        &opts(&[("rule", "nocolon")]),
-        false,
-    )
-    .unwrap_err();
-    assert!(err.contains("separated by a colon"), "{err}");
-    let err = run(&w.store, "scan", vec![], &opts(&[]), false).unwrap_err();
-    assert!(err.contains("at least one state file"), "{err}");
-    let err = run(&w.store, "adopt", paths.clone(), &opts(&[]), false).unwrap_err();
-    assert!(err.contains("--pool"), "{err}");
-    let err = run(
-        &w.store,
-        "adopt",
-        paths.clone(),
-        &opts(&[("pool", &w.aws_pool), ("tag", "team")]),
-        false,
-    )
-    .unwrap_err();
-    assert!(err.contains("KEY=VALUE"), "{err}");
-    let err = run(
-        &w.store,
-        "adopt",
-        paths.clone(),
-        &opts(&[("pool", "ipam-pool-0000000000000000")]),
-        false,
-    )
-    .unwrap_err();
-    assert!(err.contains("ipam-pool-0000000000000000"), "{err}");
-    let err = run(&w.store, "release", paths.clone(), &opts(&[]), false).unwrap_err();
-    assert!(err.contains("--orphans"), "{err}");
+    // usage errors, each saying what to give
+    let pool = w.aws_pool.as_str();
+    type Options<'a> = &'a [(&'a str, &'a str)];
+    let refused: &[(&str, bool, Options, &str)] = &[
+        ("scan", true, &[("rule", "nocolon")], "separated by a colon"),
+        ("scan", false, &[], "at least one state file"),
+        ("adopt", true, &[], "--pool"),
+        (
+            "adopt",
+            true,
+            &[("pool", pool), ("tag", "team")],
+            "KEY=VALUE",
+        ),
+        (
+            "adopt",
+            true,
+            &[("pool", "ipam-pool-0000000000000000")],
+            "ipam-pool-0000000000000000",
+        ),
+        ("release", true, &[], "--orphans"),
+    ];
+    for (command, with_paths, options, expected) in refused {
+        let given = if *with_paths {
+            paths.clone()
+        } else {
+            Vec::new()
+        };
+        let err = run(&w.store, command, given, &opts(options), false).unwrap_err();
+        assert!(err.contains(expected), "{command} {options:?}: {err}");
+    }
 
     let out = run(
         &w.store,
