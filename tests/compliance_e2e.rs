@@ -32,6 +32,8 @@ resource "ipam_allocation" "prod_vpc" {
 data "ipam_scan" "networks" {
   paths  = ["${path.module}/states"]
   ignore = ["172.16.0.0/12"]
+  # read once the address space exists (the first apply creates its database)
+  depends_on = [ipam_allocation.prod_vpc]
 }
 
 output "overlapping_count" {
@@ -88,8 +90,6 @@ fn scan_gates_a_configuration(tf: &Terraform) {
     fs::create_dir(dir.path().join("states")).unwrap();
     dir.write("states/aws.tfstate", &fixture("aws.tfstate"));
     dir.init();
-    dir.apply().success();
-    // read again now that the address space exists
     dir.apply().success();
     let outputs = dir.show_json()["values"]["outputs"].clone();
     let statuses = output_string(&outputs, "statuses");
