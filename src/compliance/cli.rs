@@ -115,7 +115,7 @@ const RELEASE_OPTIONS: &[(&str, bool, &str)] = &[
 pub const SCAN: CommandSpec = CommandSpec {
     name: "scan",
     usage: "scan PATH… [--scope ID] [--rule TYPE:PATH,…] [--rules FILE] [--ignore ENTRY,…]",
-    summary: "classify the networks in Terraform states: managed, unmanaged, overlapping, noncompliant, outside; list orphaned allocations",
+    summary: "classify the networks of Terraform states against the space (exit 1 on a problem)",
     positional: (1, usize::MAX),
     options: SCAN_OPTIONS,
     details: "PATH: state files (version 4), `terraform show -json` output, directories (recursive), or - for standard input.\nExit codes: 0 clean, 1 something overlapping, unmanaged or noncompliant, 2 a usage error or a state file that could not be read.\nSee docs/compliance.md.",
@@ -125,7 +125,7 @@ pub const SCAN: CommandSpec = CommandSpec {
 pub const ADOPT: CommandSpec = CommandSpec {
     name: "adopt",
     usage: "adopt PATH… --pool ID [--tag KEY=VALUE,…] [--yes]",
-    summary: "record the unmanaged networks of Terraform states as allocations (one transaction) and print import blocks",
+    summary: "record the unmanaged networks of Terraform states as allocations; import blocks",
     positional: (1, usize::MAX),
     options: ADOPT_OPTIONS,
     details: "Without --yes: a dry run that changes nothing. Overlapping CIDRs are refused.\nExit codes: 0 all adopted, 1 some refused, 2 an error (nothing recorded).",
@@ -135,7 +135,7 @@ pub const ADOPT: CommandSpec = CommandSpec {
 pub const RELEASE: CommandSpec = CommandSpec {
     name: "release",
     usage: "release --orphans PATH… [--yes]",
-    summary: "release the allocations none of these Terraform states holds (after confirmation with --yes)",
+    summary: "--orphans: release the allocations no given Terraform state holds (with --yes)",
     positional: (1, usize::MAX),
     options: RELEASE_OPTIONS,
     details: "Without --yes: lists them and changes nothing. Nothing is released when a state cannot be read.\nExit codes: 0 done, 2 an error.",

@@ -2,6 +2,7 @@
 //! netmask guardrails and tags every allocation must carry.
 
 use crate::ipam::{AddressFamily, NetmaskRule, NewPool, Pool, PoolUpdate};
+use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics,
     ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
@@ -140,7 +141,7 @@ impl Resource for PoolResource {
                 "`ipv4` or `ipv6`. A child pool has its source pool's family. Changing it replaces the pool.",
             ))
             .attribute(Attribute::optional("source_pool_id", Type::String).description(
-                "The parent pool, in the same scope and of the same family: this pool's CIDRs are allocations in it. Changing it replaces the pool.",
+                "The parent pool, in the same scope and of the same family: this pool's CIDRs are allocations in it. Take it from the parent's pool CIDR (`ipam_pool_cidr.NAME.pool_id`) rather than from the parent pool: Terraform then creates this pool after that CIDR is provisioned and destroys it before that CIDR is deprovisioned, with no `depends_on`. Changing it replaces the pool.",
             ))
             .attribute(Attribute::optional("locale", Type::String).description(
                 "Where the pool's addresses are used (a region, site or data centre name); a filter for the pool data sources. Changing it replaces the pool.",
@@ -175,7 +176,7 @@ impl Resource for PoolResource {
                     .description("Tags of the pool; the pool data sources can find pools by them."),
             )
             .attribute(Attribute::computed("depth", Type::Number).description(
-                "How deep the pool is nested: 1 for a top-level pool, 2 for its children, and so on.",
+                "How deep the pool is nested: 0 for a top-level pool, 1 for its children, 2 for theirs, and so on.",
             )),
         )
     }
@@ -190,9 +191,11 @@ impl Resource for PoolResource {
             return Err(diagnostics);
         }
         // A known source pool must exist, in the same scope and of the same family.
-        if let (true, Some(source_id)) = (
+        // (not in a destroy's refresh plan, which throws creates away)
+        if let (true, Some(source_id), false) = (
             request.prior_state.is_null(),
             string_attr(&request.config, "source_pool_id"),
+            terraform_is_destroying(),
         ) {
             let schema = self.schema();
             let lookup = source_id.clone();
@@ -209,7 +212,7 @@ impl Resource for PoolResource {
                         "address_family",
                         "Plan Pool Error",
                         format!(
-                            "The pool is {family} but its source pool {source_id} is {}: a child pool has its parent's family.",
+                            "the pool is {family} but its source pool {source_id} is {}: a child pool has its parent's family.",
                             source.address_family
                         ),
                     ));
@@ -221,7 +224,7 @@ impl Resource for PoolResource {
                         "source_pool_id",
                         "Plan Pool Error",
                         format!(
-                            "Source pool {source_id} is in scope {}, not in {scope_id}: a child pool lives in its parent's scope.",
+                            "source pool {source_id} is in scope {}, not in {scope_id}: a child pool lives in its parent's scope.",
                             source.scope_id
                         ),
                     ));

@@ -1,14 +1,25 @@
-//! Storage: the [`Store`] trait every backend implements, the SQLite backend
-//! ([`SqliteStore`]) and the [`conformance`] suite every backend must pass.
+//! Storage: the [`Store`] trait the provider uses, the backends of the rules engine and the
+//! [`conformance`] suite every backend must pass.
+//!
+//! # Organization
+//! - [`Store`]: everything the Terraform resources and data sources need. Every
+//!   [`Engine`] is one, whatever its [`Backend`]: the rules live once, in
+//!   [`crate::ipam::engine`]; a backend is SQL plus locking behind the engine's port.
+//! - [`sqlite`]: the SQLite backend ([`SqliteStore`] = the engine on a [`SqliteBackend`]).
+//! - [`Maintenance`]: what a backend does with its storage itself (integrity check, online
+//!   backup), for the operator's `ipam` command.
+//! - [`conformance`]: the cases every backend must pass, through the `Store` trait only.
 //!
 //! Every mutation is one transaction that includes its audit event. Every rule is checked
-//! inside that transaction (plans go stale), with the allocator from [`crate::ipam`]; the
-//! `preview_*` operations run the same checks in a read transaction and write nothing.
+//! inside that transaction (plans go stale); the `preview_*` operations run the same checks in
+//! a read transaction and write nothing.
 
 pub mod conformance;
-mod schema;
-mod sqlite;
+mod maintenance;
+pub mod sqlite;
 mod util;
+
+use std::path::Path;
 
 use ipnet::IpNet;
 
@@ -18,9 +29,12 @@ use crate::ipam::{
     Result, Scope, ScopeUpdate,
 };
 
-pub use schema::SCHEMA_VERSION;
-pub use sqlite::{SqliteOptions, SqliteStore};
-pub use util::{new_id, now_rfc3339};
+pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, PoolInventory};
+pub use maintenance::{BackupProgress, Maintenance};
+pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
+pub use util::{account_name, current_account, new_id, now_rfc3339};
+
+use crate::ipam::engine::{Backend, Engine};
 
 /// Everything the Terraform resources and data sources need from a backend.
 ///
@@ -92,8 +106,196 @@ pub trait Store: Send + Sync {
 
     /// Audit events with a sequence greater than `after_sequence`, oldest first, at most `limit`.
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// What the audit log says of `id`, an object this database does not hold: whether it was
+    /// ever made here. This is the database's identity: a copy or a backup of the database
+    /// carries its audit log, another database does not know the id.
+    fn history(&self, id: &str) -> Result<ObjectHistory>;
     /// Checks every invariant (containment, no overlap, free + used = provisioned, an audit
     /// event per allocation, pool CIDRs and parent allocations matched); returns the problems
     /// found, empty when consistent.
     fn check_consistency(&self) -> Result<Vec<String>>;
+
+    // Reads for operators (the `ipam` command).
+
+    /// Every IPAM, scope and pool with its CIDRs' usage and allocation counts, read in one
+    /// transaction so that the figures agree with each other while writers go on.
+    fn inventory(&self) -> Result<Inventory>;
+    /// A pool's free space as aligned blocks (each a CIDR), in address order.
+    fn free_blocks(&self, pool_id: &str) -> Result<Vec<IpNet>>;
+    /// A pool's allocations (child-pool CIDRs included) that overlap `cidr`, in address order,
+    /// at most `limit`: the one holding it, or those lying inside it.
+    fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>>;
+    /// The newest `filter.limit` audit events matching `filter`, oldest first.
+    fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    /// The backend's own integrity check of its storage ([`Maintenance::check_storage`]).
+    fn check_storage(&self) -> Result<Vec<String>>;
+    /// A consistent copy of the whole database to the new file `destination` while writers
+    /// go on ([`Maintenance::backup`]).
+    fn backup(
+        &self,
+        destination: &Path,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupProgress>;
+}
+
+/// Every engine is a store: each method is the engine's operation of the same name, except
+/// the storage check and the backup, which are the backend's own.
+impl<B: Backend + Maintenance> Store for Engine<B> {
+    fn create_ipam(&self, new: &NewIpam) -> Result<Ipam> {
+        Engine::create_ipam(self, new)
+    }
+
+    fn get_ipam(&self, id: &str) -> Result<Ipam> {
+        Engine::get_ipam(self, id)
+    }
+
+    fn update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<Ipam> {
+        Engine::update_ipam(self, id, update)
+    }
+
+    fn delete_ipam(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::delete_ipam(self, id, cascade)
+    }
+
+    fn list_ipams(&self) -> Result<Vec<Ipam>> {
+        Engine::list_ipams(self)
+    }
+
+    fn create_scope(&self, new: &NewScope) -> Result<Scope> {
+        Engine::create_scope(self, new)
+    }
+
+    fn get_scope(&self, id: &str) -> Result<Scope> {
+        Engine::get_scope(self, id)
+    }
+
+    fn update_scope(&self, id: &str, update: &ScopeUpdate) -> Result<Scope> {
+        Engine::update_scope(self, id, update)
+    }
+
+    fn delete_scope(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::delete_scope(self, id, cascade)
+    }
+
+    fn list_scopes(&self, ipam_id: &str) -> Result<Vec<Scope>> {
+        Engine::list_scopes(self, ipam_id)
+    }
+
+    fn create_pool(&self, new: &NewPool) -> Result<Pool> {
+        Engine::create_pool(self, new)
+    }
+
+    fn get_pool(&self, id: &str) -> Result<Pool> {
+        Engine::get_pool(self, id)
+    }
+
+    fn update_pool(&self, id: &str, update: &PoolUpdate) -> Result<Pool> {
+        Engine::update_pool(self, id, update)
+    }
+
+    fn delete_pool(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::delete_pool(self, id, cascade)
+    }
+
+    fn find_pools(&self, filter: &PoolFilter) -> Result<Vec<Pool>> {
+        Engine::find_pools(self, filter)
+    }
+
+    fn provision_pool_cidr(&self, pool_id: &str, request: PoolCidrRequest) -> Result<PoolCidr> {
+        Engine::provision_pool_cidr(self, pool_id, request)
+    }
+
+    fn preview_pool_cidr(&self, pool_id: &str, request: PoolCidrRequest) -> Result<IpNet> {
+        Engine::preview_pool_cidr(self, pool_id, request)
+    }
+
+    fn get_pool_cidr(&self, id: &str) -> Result<PoolCidr> {
+        Engine::get_pool_cidr(self, id)
+    }
+
+    fn deprovision_pool_cidr(&self, id: &str, cascade: bool) -> Result<()> {
+        Engine::deprovision_pool_cidr(self, id, cascade)
+    }
+
+    fn list_pool_cidrs(&self, pool_id: &str) -> Result<Vec<PoolCidrUsage>> {
+        Engine::list_pool_cidrs(self, pool_id)
+    }
+
+    fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
+        Engine::allocate(self, request)
+    }
+
+    fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>> {
+        Engine::allocate_many(self, requests)
+    }
+
+    fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
+        Engine::preview_allocation(self, request)
+    }
+
+    fn get_allocation(&self, id: &str) -> Result<Allocation> {
+        Engine::get_allocation(self, id)
+    }
+
+    fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
+        Engine::update_allocation(self, id, update)
+    }
+
+    fn release_allocation(&self, id: &str) -> Result<()> {
+        Engine::release_allocation(self, id)
+    }
+
+    fn list_allocations(&self, pool_id: &str) -> Result<Vec<Allocation>> {
+        Engine::list_allocations(self, pool_id)
+    }
+
+    fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
+        Engine::audit_events(self, after_sequence, limit)
+    }
+
+    fn history(&self, id: &str) -> Result<ObjectHistory> {
+        Engine::history(self, id)
+    }
+
+    fn check_consistency(&self) -> Result<Vec<String>> {
+        Engine::check_consistency(self)
+    }
+
+    fn inventory(&self) -> Result<Inventory> {
+        Engine::inventory(self)
+    }
+
+    fn free_blocks(&self, pool_id: &str) -> Result<Vec<IpNet>> {
+        Engine::free_blocks(self, pool_id)
+    }
+
+    fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>> {
+        Engine::allocations_overlapping(self, pool_id, cidr, limit)
+    }
+
+    fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        Engine::audit_query(self, filter)
+    }
+
+    fn check_storage(&self) -> Result<Vec<String>> {
+        self.backend().check_storage()
+    }
+
+    fn backup(
+        &self,
+        destination: &Path,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupProgress> {
+        self.backend().backup(destination, progress)
+    }
 }

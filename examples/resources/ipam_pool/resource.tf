@@ -13,11 +13,12 @@ resource "ipam_pool_cidr" "top" {
   cidr    = "10.0.0.0/8"
 }
 
-# A child pool: its CIDRs are carved from the source pool. The guardrails bound what may be
+# A child pool: its CIDRs are carved from the source pool. Taking source_pool_id from the source
+# pool's CIDR makes Terraform provision that CIDR first and deprovision it last. The guardrails bound what may be
 # allocated from it: min is the SHORTEST prefix (the largest block), max the LONGEST (the smallest).
 resource "ipam_pool" "production" {
   scope_id       = ipam.org.private_default_scope_id
-  source_pool_id = ipam_pool.top.id
+  source_pool_id = ipam_pool_cidr.top.pool_id
   address_family = "ipv4"
   locale         = "eu-west-1"
   description    = "Production VPCs"

@@ -1,0 +1,421 @@
+//! Allocations: planning (every check, then best fit or the explicit CIDR), explaining what
+//! holds a block, committing, releasing, reading (also those overlapping a CIDR) and updating.
+
+use ipnet::IpNet;
+use serde_json::json;
+
+use super::port::{NewAllocation, PoolKey, StoredAllocation, StoredPool, Transaction};
+use super::rules::{check_family, found};
+use super::{Backend, Engine, Tx};
+use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release};
+use crate::ipam::{
+    missing_required_tags, AddressFamily, Allocation, AllocationRequest, AllocationUpdate, Block,
+    Error, FreeBlockIndex, ObjectKind, Result, Tags,
+};
+
+/// The inputs of one allocation, as an allocation and a pool-CIDR carve share them.
+pub(super) struct AllocationSpec<'a> {
+    pub(super) netmask_length: Option<u8>,
+    pub(super) cidr: Option<IpNet>,
+    pub(super) disallowed: &'a [IpNet],
+    /// The allocation's tags, checked against the pool's required tags; `None` for a child
+    /// pool's CIDR, which carries no resource tags.
+    pub(super) tags: Option<&'a Tags>,
+}
+
+impl<'a> AllocationSpec<'a> {
+    fn of(request: &'a AllocationRequest) -> AllocationSpec<'a> {
+        AllocationSpec {
+            netmask_length: request.netmask_length,
+            cidr: request.cidr,
+            disallowed: &request.disallowed_cidrs,
+            tags: Some(&request.tags),
+        }
+    }
+}
+
+/// Where an allocation goes: the free block to split and the block taken from it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placement {
+    pub(super) free: Block,
+    pub(super) target: Block,
+}
+
+/// What a new allocation carries besides its place.
+pub(super) struct AllocationFields<'a> {
+    pub(super) description: &'a str,
+    pub(super) tags: &'a Tags,
+    pub(super) child_pool_cidr_id: Option<&'a str>,
+    pub(super) disallowed_cidrs: &'a [IpNet],
+}
+
+impl<T: Transaction> Tx<'_, T> {
+    /// A pool by id.
+    pub(super) fn pool(&self, id: &str) -> Result<StoredPool> {
+        found(self.port.pool(id)?, ObjectKind::Pool, id)
+    }
+
+    /// A pool by id, locked for a change of its free space or allocations.
+    pub(super) fn pool_for_update(&self, id: &str) -> Result<StoredPool> {
+        let pool = self.pool(id)?;
+        self.port.lock_pool(pool.key)?;
+        Ok(pool)
+    }
+
+    /// An allocation by id.
+    pub(super) fn allocation(&self, id: &str) -> Result<StoredAllocation> {
+        found(self.port.allocation(id)?, ObjectKind::Allocation, id)
+    }
+
+    /// The CIDRs of a pool, for messages.
+    pub(super) fn pool_cidr_nets(&self, pool: &StoredPool) -> Result<Vec<IpNet>> {
+        Ok(self
+            .port
+            .pool_cidrs_of(pool.key)?
+            .into_iter()
+            .map(|c| c.pool_cidr.cidr)
+            .collect())
+    }
+
+    /// The CIDR of a pool that contains `block`: `(pool CIDR id, its block)`.
+    pub(super) fn containing_pool_cidr(
+        &self,
+        pool: PoolKey,
+        family: AddressFamily,
+        block: Block,
+    ) -> Result<Option<(String, Block)>> {
+        let hit = self.port.pool_cidr_at_or_before(pool, block.start)?;
+        Ok(hit.filter(|(_, cidr)| cidr.contains(&block, family)))
+    }
+
+    /// Runs every check of an allocation and finds its place. Writes nothing.
+    pub(super) fn plan_allocation(
+        &self,
+        pool: &StoredPool,
+        spec: &AllocationSpec<'_>,
+    ) -> Result<Placement> {
+        let family = pool.family();
+        let pool_id = &pool.pool.id;
+        let (len, len_input) = match (spec.cidr, spec.netmask_length) {
+            (Some(cidr), given) => {
+                check_family(&cidr, "cidr", family, pool_id)?;
+                if let Some(given) = given.filter(|&g| g != cidr.prefix_len()) {
+                    return Err(Error::CidrLengthMismatch {
+                        cidr,
+                        netmask_length: given,
+                    });
+                }
+                (cidr.prefix_len(), "cidr")
+            }
+            (None, Some(len)) => (len, "netmask_length"),
+            (None, None) => match pool.pool.netmask.default {
+                Some(len) => (len, "netmask_length"),
+                None => {
+                    return Err(Error::NoNetmaskLength {
+                        pool_id: pool_id.clone(),
+                    })
+                }
+            },
+        };
+        pool.pool.netmask.check(len, family, pool_id, len_input)?;
+        if let Some(tags) = spec.tags {
+            let missing = missing_required_tags(&pool.pool.allocation_resource_tags, tags);
+            if !missing.is_empty() {
+                return Err(Error::MissingRequiredTags {
+                    pool_id: pool_id.clone(),
+                    missing,
+                });
+            }
+        }
+        let mut disallowed = Vec::with_capacity(spec.disallowed.len());
+        for net in spec.disallowed {
+            check_family(net, "disallowed_cidrs", family, pool_id)?;
+            disallowed.push(Block::of(net));
+        }
+        let mut index = self.port.free_index(pool.key);
+        match spec.cidr {
+            Some(cidr) => {
+                let target = Block::of(&cidr);
+                match find_containing_free(&mut index, family, target)? {
+                    Some(free) => Ok(Placement { free, target }),
+                    None => Err(self.explain_taken(pool, cidr)?),
+                }
+            }
+            None => match find_best_fit(&mut index, family, len, &disallowed)? {
+                Some((free, target)) => Ok(Placement { free, target }),
+                None => Err(Error::Exhausted {
+                    requested_len: len,
+                    pool_id: pool_id.clone(),
+                    pool_cidrs: self.pool_cidr_nets(pool)?,
+                    largest_free: index.largest()?.map(|b| b.to_net(family)),
+                    disallowed: spec.disallowed.to_vec(),
+                }),
+            },
+        }
+    }
+
+    /// Why an explicit CIDR is not free: outside the pool, or who holds it.
+    fn explain_taken(&self, pool: &StoredPool, cidr: IpNet) -> Result<Error> {
+        let family = pool.family();
+        let target = Block::of(&cidr);
+        if self
+            .containing_pool_cidr(pool.key, family, target)?
+            .is_none()
+        {
+            return Ok(Error::OutsidePool {
+                cidr,
+                pool_id: pool.pool.id.clone(),
+                pool_cidrs: self.pool_cidr_nets(pool)?,
+            });
+        }
+        match self
+            .port
+            .allocation_at_or_before(pool.key, target.last(family))?
+        {
+            Some(holder) if holder.block.overlaps(&target, family) => {
+                // a child pool's CIDR is named by its pool, the object users know
+                let with_id = match holder.child_pool_cidr_id {
+                    Some(pool_cidr_id) => {
+                        found(
+                            self.port.pool_cidr(&pool_cidr_id)?,
+                            ObjectKind::PoolCidr,
+                            &pool_cidr_id,
+                        )?
+                        .pool_cidr
+                        .pool_id
+                    }
+                    None => holder.id,
+                };
+                Ok(Error::Overlap {
+                    cidr,
+                    with_id,
+                    with_cidr: holder.block.to_net(family),
+                })
+            }
+            _ => Ok(Error::Storage {
+                message: format!(
+                    "the free-space index of pool {} disagrees with its allocations at {cidr}; run a consistency check",
+                    pool.pool.id
+                ),
+            }),
+        }
+    }
+
+    /// Takes the planned block out of the free space and writes the allocation with its
+    /// `allocate` event.
+    pub(super) fn commit_allocation(
+        &self,
+        pool: &StoredPool,
+        placement: Placement,
+        fields: &AllocationFields<'_>,
+    ) -> Result<Allocation> {
+        let family = pool.family();
+        let Placement { free, target } = placement;
+        claim(&mut self.port.free_index(pool.key), family, free, target)?;
+        let cidr = target.to_net(family);
+        let details = match fields.child_pool_cidr_id {
+            Some(child) => json!({ "pool_id": pool.pool.id, "child_pool_cidr_id": child }),
+            None => json!({ "pool_id": pool.pool.id }),
+        };
+        let id = self.port.insert_allocation(&NewAllocation {
+            pool_key: pool.key,
+            block: target,
+            description: fields.description,
+            tags: fields.tags,
+            child_pool_cidr_id: fields.child_pool_cidr_id,
+            disallowed_cidrs: fields.disallowed_cidrs,
+            event: self.record("allocate", "", Some(cidr), Some(pool.key), details),
+        })?;
+        Ok(Allocation {
+            id,
+            pool_id: pool.pool.id.clone(),
+            cidr,
+            description: fields.description.to_string(),
+            tags: fields.tags.clone(),
+            child_pool_cidr_id: fields.child_pool_cidr_id.map(str::to_string),
+            disallowed_cidrs: fields.disallowed_cidrs.to_vec(),
+            created_at: self.now.text.clone(),
+            updated_at: self.now.text.clone(),
+        })
+    }
+
+    pub(super) fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
+        let pool = self.pool_for_update(&request.pool_id)?;
+        let placement = self.plan_allocation(&pool, &AllocationSpec::of(request))?;
+        self.commit_allocation(
+            &pool,
+            placement,
+            &AllocationFields {
+                description: &request.description,
+                tags: &request.tags,
+                child_pool_cidr_id: None,
+                disallowed_cidrs: &request.disallowed_cidrs,
+            },
+        )
+    }
+
+    /// Deletes an allocation and returns its space to its pool (merging with free buddies up
+    /// to the pool CIDR it lies in). The caller holds the pool's lock.
+    pub(super) fn release_row(&self, row: &StoredAllocation, reason: &str) -> Result<()> {
+        self.port.delete_allocation(row.pool_key, row.block)?;
+        let Some((_, pool_cidr)) =
+            self.containing_pool_cidr(row.pool_key, row.family(), row.block)?
+        else {
+            return Err(Error::Storage {
+                message: format!(
+                    "allocation {} ({}) lies in no cidr of its pool; run a consistency check",
+                    row.allocation.id, row.allocation.cidr
+                ),
+            });
+        };
+        release(
+            &mut self.port.free_index(row.pool_key),
+            row.family(),
+            row.block,
+            pool_cidr.prefix_len,
+        )?;
+        self.port.append_audit(&self.record(
+            "release",
+            &row.allocation.id,
+            Some(row.allocation.cidr),
+            Some(row.pool_key),
+            json!({ "pool_id": row.allocation.pool_id, "reason": reason }),
+        ))
+    }
+
+    fn release_allocation(&self, id: &str) -> Result<()> {
+        let row = self.allocation(id)?;
+        if let Some(pool_cidr_id) = &row.allocation.child_pool_cidr_id {
+            return Err(Error::BacksPoolCidr {
+                allocation_id: id.to_string(),
+                pool_cidr_id: pool_cidr_id.clone(),
+            });
+        }
+        self.port.lock_pool(row.pool_key)?;
+        self.release_row(&row, "released")
+    }
+
+    fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
+        let mut row = self.allocation(id)?;
+        self.port.lock_pool(row.pool_key)?;
+        if let Some(description) = &update.description {
+            row.allocation.description = description.clone();
+        }
+        if let Some(tags) = &update.tags {
+            let pool = self.pool(&row.allocation.pool_id)?;
+            let missing = missing_required_tags(&pool.pool.allocation_resource_tags, tags);
+            if !missing.is_empty() && row.allocation.child_pool_cidr_id.is_none() {
+                return Err(Error::MissingRequiredTags {
+                    pool_id: pool.pool.id,
+                    missing,
+                });
+            }
+            row.allocation.tags = tags.clone();
+        }
+        self.port.update_allocation(&row, self.now.millis)?;
+        self.port.append_audit(&self.record(
+            "update_allocation",
+            id,
+            Some(row.allocation.cidr),
+            Some(row.pool_key),
+            json!({ "description": row.allocation.description, "tags": row.allocation.tags }),
+        ))?;
+        Ok(self.allocation(id)?.allocation)
+    }
+}
+
+impl<B: Backend> Engine<B> {
+    /// Allocates a CIDR (explicit, or best fit of a netmask length).
+    pub(crate) fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
+        self.write(|tx| tx.allocate(request))
+    }
+
+    /// Allocates several CIDRs in one transaction: all or nothing.
+    pub(crate) fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>> {
+        self.write(|tx| {
+            requests
+                .iter()
+                .map(|request| tx.allocate(request))
+                .collect()
+        })
+    }
+
+    /// The CIDR `allocate` would return now, or its exact error; writes nothing.
+    pub(crate) fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
+        self.read(|tx| {
+            let pool = tx.pool(&request.pool_id)?;
+            let placement = tx.plan_allocation(&pool, &AllocationSpec::of(request))?;
+            Ok(placement.target.to_net(pool.family()))
+        })
+    }
+
+    /// Reads an allocation.
+    pub(crate) fn get_allocation(&self, id: &str) -> Result<Allocation> {
+        self.read(|tx| Ok(tx.allocation(id)?.allocation))
+    }
+
+    /// Changes description or tags (still carrying the pool's required tags).
+    pub(crate) fn update_allocation(
+        &self,
+        id: &str,
+        update: &AllocationUpdate,
+    ) -> Result<Allocation> {
+        self.write(|tx| tx.update_allocation(id, update))
+    }
+
+    /// Releases an allocation; refused for one that backs a child pool's CIDR.
+    pub(crate) fn release_allocation(&self, id: &str) -> Result<()> {
+        self.write(|tx| tx.release_allocation(id))
+    }
+
+    /// A pool's allocations (child-pool CIDRs included) in address order.
+    pub(crate) fn list_allocations(&self, pool_id: &str) -> Result<Vec<Allocation>> {
+        self.read(|tx| {
+            let pool = tx.pool(pool_id)?;
+            Ok(tx
+                .port
+                .allocations_of(pool.key)?
+                .into_iter()
+                .map(|row| row.allocation)
+                .collect())
+        })
+    }
+    /// A pool's allocations (child-pool CIDRs included) that overlap `cidr`, in address order,
+    /// at most `limit`: the one holding it, or those lying inside it. None for a CIDR of the
+    /// other family.
+    pub(crate) fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>> {
+        self.read(|tx| {
+            let pool = tx.pool(pool_id)?;
+            let family = pool.family();
+            if AddressFamily::of(&cidr) != family || limit == 0 {
+                return Ok(Vec::new());
+            }
+            let query = Block::of(&cidr);
+            let last = query.last(family);
+            let mut found = Vec::new();
+            // allocations of a pool are disjoint: only the last one starting at or before the
+            // query can reach into it from below
+            if let Some(span) = tx.port.allocation_at_or_before(pool.key, query.start)? {
+                if span.block.last(family) >= query.start {
+                    if let Some(row) = tx.port.allocation(&span.id)? {
+                        found.push(row.allocation);
+                    }
+                }
+            }
+            if let Some(first) = query.start.checked_add(1).filter(|f| *f <= last) {
+                let rest = limit - found.len();
+                let inside = tx
+                    .port
+                    .allocation_rows_between(pool.key, first, last, rest)?;
+                found.extend(inside.into_iter().map(|row| row.allocation));
+            }
+            found.truncate(limit);
+            Ok(found)
+        })
+    }
+}
