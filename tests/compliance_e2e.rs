@@ -24,15 +24,15 @@ resource "ipam_pool_cidr" "aws" {
 }
 
 resource "ipam_allocation" "prod_vpc" {
-  pool_id    = ipam_pool.aws.id
-  cidr       = "10.1.0.0/20"
-  depends_on = [ipam_pool_cidr.aws]
+  pool_id = ipam_pool_cidr.aws.pool_id
+  cidr    = "10.1.0.0/20"
 }
 
 data "ipam_scan" "networks" {
   paths  = ["${path.module}/states"]
   ignore = ["172.16.0.0/12"]
-  # read once the address space exists (the first apply creates its database)
+  # scan the address space this same apply creates (without it, a first plan reads before the
+  # database exists and reports every network outside, with a warning)
   depends_on = [ipam_allocation.prod_vpc]
 }
 
@@ -165,6 +165,52 @@ fn scan_gates_a_configuration(tf: &Terraform) {
 fn scan_data_source_gates_a_configuration_on_every_terraform() {
     for tf in terraform::all() {
         scan_gates_a_configuration(tf);
+    }
+}
+
+/// Before any apply there is no database: the scan reports every network outside (nothing is
+/// managed yet), warns naming the database, and creates no file.
+#[test]
+fn scan_before_the_database_exists_reports_everything_outside_and_creates_nothing() {
+    for tf in terraform::all() {
+        let (guard, db) = database();
+        let dir = workdir(
+            tf,
+            &db,
+            r#"
+data "ipam_scan" "networks" {
+  paths = ["${path.module}/aws.tfstate"]
+}
+
+output "statuses" {
+  value = join(",", [for f in data.ipam_scan.networks.findings : "${f.address}=${f.cidr}=${f.status}"])
+}
+
+output "counts" {
+  value = "${data.ipam_scan.networks.managed_count}/${data.ipam_scan.networks.unmanaged_count}/${data.ipam_scan.networks.orphaned_count}"
+}
+"#,
+        );
+        dir.write("aws.tfstate", &fixture("aws.tfstate"));
+        dir.init();
+        let run = dir.apply().success();
+        let text = run.text();
+        assert!(text.contains("No Address Space Yet"), "{text}");
+        assert!(text.contains("ipam.db"), "{text}");
+        assert!(!db.exists(), "a data source created the database");
+        assert_eq!(
+            fs::read_dir(guard.path()).unwrap().count(),
+            0,
+            "nothing beside the database either"
+        );
+        let outputs = dir.show_json()["values"]["outputs"].clone();
+        let statuses = output_string(&outputs, "statuses");
+        assert!(
+            statuses.contains("aws_vpc.prod=10.1.0.0/20=outside"),
+            "{statuses}"
+        );
+        assert!(!statuses.contains("=managed"), "{statuses}");
+        assert_eq!(output_string(&outputs, "counts"), "0/0/0");
     }
 }
 

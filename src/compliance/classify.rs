@@ -10,6 +10,7 @@ use std::fmt;
 use ipnet::IpNet;
 
 use crate::ipam::cidr::host_mask;
+use crate::ipam::cidr_set::overlapping_pairs;
 use crate::ipam::{
     missing_required_tags, private_use_range_overlapping, AddressFamily, Allocation, Block, Error,
     Pool, PoolFilter, Result,
@@ -318,41 +319,59 @@ fn describe(d: &Discovered) -> String {
     format!("{} ({}) in {}", d.address, d.found.cidr, d.file)
 }
 
-/// Pairwise overlaps between discovered CIDRs (ours excluded: the database checks those), by a
-/// sweep over the CIDRs in address order with a stack of the open ones.
+/// Pairwise overlaps between discovered CIDRs (ours excluded: the database checks those), found
+/// per address family by [`overlapping_pairs`], less the pairs that are a network and its own
+/// part; each CIDR's conflicts in address order, the containing ones first.
 fn discovered_overlaps(discovered: &[Discovered], skip: &[bool]) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..discovered.len())
-        .filter(|&i| !skip[i] && !discovered[i].is_ours())
-        .collect();
     let key = |i: usize| {
         let net = &discovered[i].found.cidr;
-        (
-            AddressFamily::of(net),
-            Block::of(net).start,
-            net.prefix_len(),
-        )
+        (Block::of(net).start, net.prefix_len(), i)
     };
-    order.sort_by_key(|&i| key(i));
     let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); discovered.len()];
-    let mut open: Vec<usize> = Vec::new();
-    for &i in &order {
-        let net = discovered[i].found.cidr;
-        open.retain(|&j| discovered[j].found.cidr.contains(&net));
-        for &j in &open {
-            if !related(&discovered[j], &discovered[i]) {
-                conflicts[i].push(j);
-                conflicts[j].push(i);
+    for family in [AddressFamily::Ipv4, AddressFamily::Ipv6] {
+        let members: Vec<usize> = (0..discovered.len())
+            .filter(|&i| {
+                !skip[i]
+                    && !discovered[i].is_ours()
+                    && AddressFamily::of(&discovered[i].found.cidr) == family
+            })
+            .collect();
+        let blocks: Vec<Block> = members
+            .iter()
+            .map(|&i| Block::of(&discovered[i].found.cidr))
+            .collect();
+        for (a, b) in overlapping_pairs(family, &blocks) {
+            let (mut outer, mut inner) = (members[a], members[b]);
+            if blocks[b].prefix_len < blocks[a].prefix_len {
+                std::mem::swap(&mut outer, &mut inner);
+            }
+            if !related(&discovered[outer], &discovered[inner]) {
+                conflicts[outer].push(inner);
+                conflicts[inner].push(outer);
             }
         }
-        open.push(i);
+    }
+    for list in &mut conflicts {
+        list.sort_unstable_by_key(|&j| key(j));
     }
     conflicts
 }
 
 /// Classifies every discovered CIDR and finds the orphans.
 pub fn classify(store: &dyn Store, scope: &ScanScope, inputs: Inputs) -> Result<Report> {
-    let spaces = match choose_scopes(store, scope.scope_id.as_deref())? {
-        Some((private, public)) => Some(Spaces {
+    classify_in(Some(store), scope, inputs)
+}
+
+/// Classifies every discovered CIDR against the address space of `store`, or against none when
+/// there is no database yet: then nothing is managed (every CIDR is outside, overlapping or
+/// ignored) and nothing is orphaned.
+pub fn classify_in(store: Option<&dyn Store>, scope: &ScanScope, inputs: Inputs) -> Result<Report> {
+    let chosen = match store {
+        Some(store) => choose_scopes(store, scope.scope_id.as_deref())?.map(|c| (store, c)),
+        None => None,
+    };
+    let spaces = match chosen {
+        Some((store, (private, public))) => Some(Spaces {
             private: Space::load(store, &private)?,
             public: Space::load(store, &public)?,
         }),
@@ -419,7 +438,10 @@ pub fn classify(store: &dyn Store, scope: &ScanScope, inputs: Inputs) -> Result<
         }
         findings.push(finding);
     }
-    let orphans = orphans(store, scope, discovered)?;
+    let orphans = match store {
+        Some(store) => orphans(store, scope, discovered)?,
+        None => Vec::new(),
+    };
     Ok(Report {
         findings,
         orphans,

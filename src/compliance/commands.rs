@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json};
 use crate::ipam::{Allocation, AllocationRequest, Result, Tags};
 use crate::store::Store;
 
-use super::classify::{classify, human_age, Finding, Orphan, Report, ScanScope, Status};
+use super::classify::{classify_in, human_age, Finding, Orphan, Report, ScanScope, Status};
 use super::input::read_inputs;
 use super::rules::RuleSet;
 
@@ -68,6 +68,12 @@ pub struct CommandOutput<T> {
 
 /// Reads the states and classifies what they hold.
 pub fn scan_report(store: &dyn Store, options: &ScanOptions) -> Result<Report> {
+    scan_report_in(Some(store), options)
+}
+
+/// [`scan_report`] against the address space of `store`, or against none when there is no
+/// database yet (see [`classify_in`]).
+pub fn scan_report_in(store: Option<&dyn Store>, options: &ScanOptions) -> Result<Report> {
     let mut stdin = || match &options.stdin {
         Some(bytes) => Ok(bytes.clone()),
         None => {
@@ -77,7 +83,7 @@ pub fn scan_report(store: &dyn Store, options: &ScanOptions) -> Result<Report> {
         }
     };
     let inputs = read_inputs(&options.paths, &options.rules, &mut stdin);
-    classify(store, &options.scope, inputs)
+    classify_in(store, &options.scope, inputs)
 }
 
 /// `ipam scan PATH…`: the findings table (or JSON), the summary counts and the orphans.

@@ -19,10 +19,12 @@ pub mod commands;
 pub mod input;
 pub mod rules;
 
-pub use classify::{broken_rules, classify, Finding, Orphan, Report, ScanScope, Status};
+pub use classify::{
+    broken_rules, classify, classify_in, Finding, Orphan, Report, ScanScope, Status,
+};
 pub use commands::{
-    adopt, release_orphans, report_json, report_text, scan, scan_report, AdoptOptions, Adoption,
-    CommandOutput, ReleaseOptions, ScanOptions,
+    adopt, release_orphans, report_json, report_text, scan, scan_report, scan_report_in,
+    AdoptOptions, Adoption, CommandOutput, ReleaseOptions, ScanOptions,
 };
 pub use input::{read_inputs, Discovered, InputProblem, Inputs};
 pub use rules::{parse_rule_file, parse_rule_option, Rule, RuleFile, RuleSet};

@@ -3,7 +3,7 @@
 //! networks overlap or are not managed.
 
 use crate::compliance::{
-    parse_rule_option, scan_report, Finding, Orphan, Report, RuleSet, ScanOptions, ScanScope,
+    parse_rule_option, scan_report_in, Finding, Orphan, Report, RuleSet, ScanOptions, ScanScope,
     Status,
 };
 use crate::plugin::{
@@ -106,7 +106,7 @@ const COUNTS: [(&str, Status); 6] = [
 impl DataSource for ScanDataSource {
     fn schema(&self) -> Schema {
         let mut block = Block::new(
-            "Scans Terraform states — of AWS, Google Cloud, Azure, this provider, and any provider given by `rules` — and classifies every network CIDR they hold against the address space, in AWS IPAM's words: managed, unmanaged, overlapping (naming the other side; a subnet inside its own network is not an overlap), noncompliant (its allocation breaks rules changed since), outside (in no pool) or ignored. Also lists orphaned allocations: allocations of the states' pools that none of the states holds. Use it in a `check` block or a `precondition` to refuse to apply while networks overlap. Reads the files at every plan; changes nothing.",
+            "Scans Terraform states — of AWS, Google Cloud, Azure, this provider, and any provider given by `rules` — and classifies every network CIDR they hold against the address space, in AWS IPAM's words: managed, unmanaged, overlapping (naming the other side; a subnet inside its own network is not an overlap), noncompliant (its allocation breaks rules changed since), outside (in no pool) or ignored. Also lists orphaned allocations: allocations of the states' pools that none of the states holds. Use it in a `check` block or a `precondition` to refuse to apply while networks overlap. Reads the files at every plan; changes nothing. Before the database exists (a first plan), it never creates it: nothing is managed yet, so every CIDR is outside (or overlapping), nothing is orphaned, and a warning names the database.",
         )
         .attribute(
             Attribute::required("paths", Type::list(Type::String)).description(
@@ -190,13 +190,22 @@ impl DataSource for ScanDataSource {
             json: false,
             stdin: Some(Vec::new()),
         };
-        let report: Report = self
+        let (report, database_exists): (Report, bool) = self
             .store
-            .run("Scan Error", &self.schema(), move |store| {
-                scan_report(store, &options)
+            .run_if_exists("Scan Error", &self.schema(), move |store| {
+                Ok((scan_report_in(store, &options)?, store.is_some()))
             })
             .await?;
         let mut diagnostics = Diagnostics::new();
+        if !database_exists {
+            diagnostics.warning(
+                "No Address Space Yet",
+                format!(
+                    "The database {} does not exist yet, so no network is managed: every CIDR is reported outside (or overlapping another state's), and none is orphaned. The apply that creates an `ipam` creates the database; a data source never does. To scan the new address space in that same apply, add `depends_on` naming its allocations to this data source.",
+                    self.store.location().unwrap_or_default()
+                ),
+            );
+        }
         for problem in &report.inputs.errors {
             diagnostics.push(attribute_error(
                 "paths",
