@@ -15,7 +15,7 @@ use crate::ipam::{
     missing_required_tags, private_use_range_overlapping, AddressFamily, Allocation, Block, Error,
     Pool, PoolFilter, Result,
 };
-use crate::store::Store;
+use crate::store::{rfc3339_millis, Store};
 
 use super::input::{Discovered, Inputs};
 use super::rules::Level;
@@ -582,18 +582,7 @@ fn seconds_between(from: &str, to: &str) -> Option<i64> {
 }
 
 fn unix_seconds(text: &str) -> Option<i64> {
-    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    // days from the civil date (Howard Hinnant's algorithm)
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    Some(rfc3339_millis(text)?.div_euclid(1000))
 }
 
 /// A duration in the largest whole unit: `3d`, `5h`, `12m`, `40s`.

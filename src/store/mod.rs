@@ -32,7 +32,7 @@ use crate::ipam::{
 pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, PoolInventory};
 pub use maintenance::{BackupProgress, Maintenance};
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
-pub use util::{account_name, current_account, new_id, now_rfc3339};
+pub use util::{account_name, current_account, new_id, now_rfc3339, rfc3339_millis};
 
 use crate::ipam::engine::{Backend, Engine};
 
