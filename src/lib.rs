@@ -13,10 +13,14 @@
 //!   values, schemas, diagnostics), independent of IPAM.
 //! - [`provider`]: the IPAM resources and data sources on top of the plugin layer.
 //! - [`map`]: the address-space map (HTML page and SVG) drawn from a [`store::Store`].
+//! - [`compliance`]: scans of Terraform states (any cloud) against the address space: managed,
+//!   unmanaged, overlapping, noncompliant and orphaned networks, and adopting them.
 //! - [`cli`]: `ipam`, the operator's command line (tree, show, free, audit, util, check,
-//!   backup, map), reading through the store like the provider.
+//!   backup, map, and the compliance commands scan, adopt, release --orphans), reading and
+//!   writing through the store like the provider.
 
 pub mod cli;
+pub mod compliance;
 pub mod ipam;
 pub mod map;
 pub mod plugin;

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ipnet::IpNet;
 use serde_json::Value;
@@ -877,6 +877,9 @@ fn usage_and_access_errors_exit_2_and_change_nothing() {
         "check",
         "backup",
         "map",
+        "scan",
+        "adopt",
+        "release",
     ] {
         assert!(help.contains(&format!("\n  {verb}")), "{verb} in\n{help}");
     }
@@ -1074,6 +1077,9 @@ fn tree_in_a_loop_never_blocks_a_stream_of_300_allocations() {
     let (store, s) = seed(&path);
     drop(store);
     let done = AtomicBool::new(false);
+    // reads finished so far: the writer waits for the first two at 100 and 200 allocations, so the
+    // reads overlap the writes however slow the machine is (bounded, should a reader fail)
+    let reads = AtomicUsize::new(0);
     let mut seen = Vec::new();
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
@@ -1081,6 +1087,14 @@ fn tree_in_a_loop_never_blocks_a_stream_of_300_allocations() {
             let store = SqliteStore::open(&path, SqliteOptions::new("writer")).unwrap();
             let mut cidrs = Vec::new();
             for i in 0..300 {
+                if i % 100 == 0 && i > 0 {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                    while reads.load(Ordering::SeqCst) < i / 100
+                        && std::time::Instant::now() < deadline
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                }
                 let made = store.allocate(&AllocationRequest {
                     pool_id: s.child.clone(),
                     netmask_length: Some(28),
@@ -1108,6 +1122,7 @@ fn tree_in_a_loop_never_blocks_a_stream_of_300_allocations() {
                 "one consistent state: {tree}"
             );
             seen.push(count);
+            reads.fetch_add(1, Ordering::SeqCst);
         }
         let cidrs: Vec<IpNet> = writer.join().expect("writer");
         support::ipam::assert_disjoint(&cidrs);
@@ -1318,6 +1333,9 @@ fn every_command_is_documented() {
         "check",
         "backup",
         "map",
+        "scan",
+        "adopt",
+        "release",
     ] {
         assert!(
             docs.contains(&format!("\n## `ipam {verb}")),
@@ -1338,4 +1356,127 @@ fn every_command_is_documented() {
         let own = ipam_in(&root, &[], &[verb, "--help"]).expect(0).stdout;
         assert!(own.contains(&format!("Usage: ipam {verb}")), "{own}");
     }
+}
+
+/// The states of `tests/fixtures/compliance/` beside the state of `examples/complete`.
+fn compliance_states(dir: &Path) -> Vec<String> {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compliance");
+    vec![
+        fixtures.join("aws.tfstate").display().to_string(),
+        fixtures.join("azure.tfstate").display().to_string(),
+        dir.join("terraform.tfstate").display().to_string(),
+    ]
+}
+
+/// `ipam --database DB ARGS… STATES…`.
+fn ipam_on_states(db: &Path, args: &[&str], states: &[String]) -> Ran {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(states.iter().map(String::as_str));
+    let ran = ipam(db, &all);
+    eprintln!("$ ipam {}\n{}{}", all.join(" "), ran.stdout, ran.stderr);
+    ran
+}
+
+fn statuses(scan: &Value, cidr: &str) -> Vec<String> {
+    scan["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["cidr"] == cidr)
+        .map(|f| f["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn scan_adopt_and_release_orphans_on_the_complete_example() {
+    let tf = terraform::newest();
+    let (_guard, db) = database();
+    let dir = complete_example(tf, &db);
+    dir.init();
+    dir.apply().success();
+    let states = compliance_states(dir.path());
+    let tree = ipam_json(&db, 0, &["tree"]);
+    let scope = &tree["ipams"][0]["scopes"][0];
+    let top = find(&scope["pools"], "description", "All private addresses");
+    let top_id = top["id"].as_str().unwrap().to_string();
+    // no fixture state holds anything in 10.2.0.0/16
+    let development_id = find(&top["pools"], "description", "Development VPCs")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // an allocation a killed apply left behind: no state holds it
+    let killed = SqliteStore::open(&db, SqliteOptions::new("killed-run")).unwrap();
+    let orphan = killed
+        .allocate(&AllocationRequest {
+            pool_id: development_id,
+            ..AllocationRequest::default()
+        })
+        .unwrap();
+    drop(killed);
+
+    // scan: a table, exit 1 on findings; --json parsed
+    let text = ipam_on_states(&db, &["scan"], &states).expect(1).stdout;
+    assert!(text.contains("unmanaged"), "{text}");
+    let scan = ipam_on_states(&db, &["--json", "scan"], &states)
+        .expect(1)
+        .json();
+    assert!(scan["summary"]["unmanaged"].as_u64().unwrap() > 0, "{scan}");
+    // the Azure subnet and the hub's range holding it: in the top pool, held by no allocation
+    assert_eq!(statuses(&scan, "10.3.1.0/24"), ["unmanaged", "unmanaged"]);
+    assert_eq!(statuses(&scan, "172.31.0.0/16"), ["outside"]);
+    let orphans: Vec<&Value> = scan["orphans"].as_array().unwrap().iter().collect();
+    assert_eq!(orphans.len(), 1, "{scan}");
+    assert_eq!(orphans[0]["id"], orphan.id.as_str());
+    assert_eq!(orphans[0]["actor"], "killed-run");
+    // what Terraform holds is managed
+    let managed = scan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "managed" && f["type"] == "ipam_allocation")
+        .count();
+    assert!(managed >= 4, "{scan}");
+
+    // adopt: a dry run changes nothing, --yes records, a re-scan shows them managed
+    let before = ipam_json(&db, 0, &["tree"]);
+    // the Azure hub overlaps its spoke: refused, so exit 1
+    let dry = ipam_on_states(&db, &["adopt", "--pool", &top_id], &states).expect(1);
+    assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
+    assert_eq!(
+        ipam_json(&db, 0, &["tree"]),
+        before,
+        "a dry run changed the database"
+    );
+    let adopted = ipam_on_states(
+        &db,
+        &["--json", "adopt", "--pool", &top_id, "--yes"],
+        &states,
+    );
+    let adopted_json = adopted.expect(1).json();
+    assert_eq!(adopted_json["dry_run"], false);
+    assert!(
+        adopted_json["adoptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["cidr"] == "10.3.1.0/24" && a["refused"].is_null()),
+        "{adopted_json}"
+    );
+    let rescan = ipam_on_states(&db, &["--json", "scan"], &states).json();
+    assert_eq!(statuses(&rescan, "10.3.1.0/24"), ["managed", "managed"]);
+
+    // release --orphans: listed without --yes, released with it
+    let listed = ipam_on_states(&db, &["release", "--orphans"], &states).expect(0);
+    assert!(listed.stdout.contains(&orphan.id), "{}", listed.stdout);
+    assert!(listed.stdout.contains("--yes"), "{}", listed.stdout);
+    ipam(&db, &["show", &orphan.id]).expect(0);
+    let released = ipam_on_states(&db, &["release", "--orphans", "--yes"], &states).expect(0);
+    assert!(
+        released.stdout.contains("released 1 orphaned allocations"),
+        "{}",
+        released.stdout
+    );
+    let after = ipam_on_states(&db, &["--json", "scan"], &states).json();
+    assert_eq!(after["orphans"].as_array().unwrap().len(), 0, "{after}");
+    ipam_on_states(&db, &["release", "--yes"], &states).fails(2, "--orphans");
 }

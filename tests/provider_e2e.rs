@@ -939,7 +939,7 @@ fn resource_examples_apply_and_plan_clean() {
 fn data_source_examples_are_valid_configurations() {
     let tf = terraform::newest();
     let examples = examples("data-sources", "data-source.tf");
-    assert_eq!(examples.len(), 5, "one example per data source");
+    assert_eq!(examples.len(), 6, "one example per data source");
     for (example, text) in examples {
         let (_guard, db) = database();
         let dir = workdir(tf, &db, &text);

@@ -6,7 +6,8 @@
 //! - [`args`]: the small argument parser; [`output`]: tables, colour, bars, progress;
 //!   [`json`]: the JSON form of each object (the documented, stable field names);
 //! - one file per command: [`tree`], [`show`], [`allocations`], [`cidrs`], [`free`],
-//!   [`audit`], [`util`], [`check`], [`backup`], [`map`].
+//!   [`audit`], [`util`], [`check`], [`backup`], [`map`];
+//! - [`compliance`]: `scan`, `adopt`, `release --orphans` (Terraform states against the space).
 //!
 //! Exit codes: 0 ok, 1 a finding (a threshold crossed, an inconsistency, nothing found),
 //! 2 a usage or access error.
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod backup;
 pub mod check;
 pub mod cidrs;
+pub mod compliance;
 pub mod free;
 pub mod map;
 pub mod show;
@@ -101,6 +103,9 @@ const COMMANDS: &[(&Spec, Run)] = &[
     (&check::SPEC, check::run),
     (&backup::SPEC, backup::run),
     (&map::SPEC, map::run),
+    (&compliance::SCAN, compliance::scan),
+    (&compliance::ADOPT, compliance::adopt),
+    (&compliance::RELEASE, compliance::release),
 ];
 
 const GLOBAL_HELP: &str = "\

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::ipam::cidr::addr_to_u128;
+use crate::store::rfc3339_millis;
 
 use super::model::{pool_label, Model};
 use super::MapOptions;
@@ -43,35 +44,6 @@ fn big(n: u128) -> Value {
     } else {
         Value::from(n.to_string())
     }
-}
-
-/// Unix milliseconds of an RFC 3339 UTC time as the store writes it
-/// (`2026-11-24T02:03:04.123Z`, fraction optional).
-pub(super) fn rfc3339_millis(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !text.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let millis = match text.get(19..text.len() - 1)? {
-        "" => 0,
-        fraction => {
-            let digits = fraction.strip_prefix('.')?;
-            let padded: String = digits.chars().chain("000".chars()).take(3).collect();
-            padded.parse::<i64>().ok()?
-        }
-    };
-    // days from civil (Howard Hinnant's algorithm)
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
 }
 
 fn tags_text(tags: &crate::ipam::Tags) -> String {
@@ -258,23 +230,4 @@ pub fn render(model: &Model, _options: &MapOptions) -> String {
     page.push_str(&json);
     page.push_str(tail);
     page
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn store_times_parse_to_unix_milliseconds() {
-        assert_eq!(rfc3339_millis("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(
-            rfc3339_millis("2026-11-24T02:03:04.123Z"),
-            Some(1_795_485_784_123)
-        );
-        assert_eq!(
-            rfc3339_millis("2000-03-01T00:00:00Z"),
-            Some(951_868_800_000)
-        );
-        assert_eq!(rfc3339_millis("yesterday"), None);
-    }
 }

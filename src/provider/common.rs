@@ -80,6 +80,28 @@ impl StoreHandle {
             .map_err(|error| self.diagnostic(summary, schema, &error).into())
     }
 
+    /// Like [`StoreHandle::run`] for a reader to which no database means nothing recorded yet:
+    /// `call` gets `None` when the database file does not exist (or is empty). Never creates it.
+    pub async fn run_if_exists<T, F>(
+        &self,
+        summary: &str,
+        schema: &Schema,
+        call: F,
+    ) -> Result<T, Diagnostics>
+    where
+        T: Send + 'static,
+        F: FnOnce(Option<&dyn Store>) -> ipam::Result<T> + Send + 'static,
+    {
+        let database = self.database()?;
+        match self
+            .blocking(move || Ok(Some(call(database.existing()?.as_deref()))))
+            .await?
+        {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.explained(summary, schema, error).await.into()),
+        }
+    }
+
     /// Like [`StoreHandle::run`] but hands the store error back to the caller (to treat
     /// `NotFound` as "gone", for example).
     pub async fn try_run<T, F>(&self, call: F) -> Result<ipam::Result<T>, Diagnostics>

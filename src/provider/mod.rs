@@ -7,7 +7,7 @@
 //! - [`IpamProvider`]: the provider block (`database`, `actor`) and the type registry.
 //! - `resource_*`: `ipam`, `ipam_scope`, `ipam_pool`, `ipam_pool_cidr`, `ipam_allocation`.
 //! - `data_source_*`: `ipam_pool`, `ipam_pools`, `ipam_pool_cidrs`, `ipam_pool_allocations`,
-//!   `ipam_preview_next_cidr`.
+//!   `ipam_preview_next_cidr`, `ipam_scan` (a compliance scan of Terraform states).
 //! - `function_*`: `cidr_contains`, `cidr_overlaps`, `cidr_merge`, `cidr_subtract`,
 //!   `cidr_next_free`, `ula_prefix` (`provider::ipam::NAME`, Terraform >= 1.8). They are pure:
 //!   no database and no provider configuration, as OpenTofu calls functions on an unconfigured
@@ -20,6 +20,7 @@ mod data_source_pool;
 mod data_source_pool_allocations;
 mod data_source_pool_cidrs;
 mod data_source_preview_next_cidr;
+mod data_source_scan;
 mod database;
 pub mod docs;
 mod function_cidr_contains;
@@ -273,6 +274,10 @@ impl Provider for IpamProvider {
         map.insert(
             "ipam_preview_next_cidr".into(),
             Arc::new(data_source_preview_next_cidr::PreviewNextCidrDataSource::new(store)),
+        );
+        map.insert(
+            "ipam_scan".into(),
+            Arc::new(data_source_scan::ScanDataSource::new(store)),
         );
         map
     }

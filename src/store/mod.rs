@@ -34,7 +34,7 @@ pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, 
 pub use maintenance::{BackupProgress, Maintenance};
 pub use postgres::{PostgresBackend, PostgresStore};
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
-pub use util::{account_name, current_account, new_id, now_rfc3339};
+pub use util::{account_name, current_account, new_id, now_rfc3339, rfc3339_millis};
 
 use crate::ipam::engine::{Backend, Engine};
 

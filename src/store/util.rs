@@ -51,6 +51,35 @@ pub fn now_rfc3339() -> String {
     format_millis(now_millis())
 }
 
+/// Unix milliseconds of an RFC 3339 UTC time as the store writes it
+/// (`2026-11-24T02:03:04.123Z`, fraction optional).
+pub fn rfc3339_millis(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !text.ends_with('Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let millis = match text.get(19..text.len() - 1)? {
+        "" => 0,
+        fraction => {
+            let digits = fraction.strip_prefix('.')?;
+            let padded: String = digits.chars().chain("000".chars()).take(3).collect();
+            padded.parse::<i64>().ok()?
+        }
+    };
+    // days from civil (Howard Hinnant's algorithm)
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
+}
+
 /// Allocation ids: `ipam-alloc-` and 16 hex digits, like every other id, but derived from the
 /// sequence number of the allocation's `allocate` audit event by a keyed permutation of 64-bit
 /// numbers (a four-round Feistel network; the key is random per database). Distinct sequences
@@ -197,6 +226,20 @@ mod tests {
         assert_eq!(account_name(0).as_deref(), Some("root"));
         assert_eq!(account_name(4_000_000_000), None);
         assert!(!current_account().is_empty());
+    }
+
+    #[test]
+    fn store_times_parse_to_unix_milliseconds() {
+        assert_eq!(rfc3339_millis("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(
+            rfc3339_millis("2026-11-24T02:03:04.123Z"),
+            Some(1_795_485_784_123)
+        );
+        assert_eq!(
+            rfc3339_millis("2000-03-01T00:00:00Z"),
+            Some(951_868_800_000)
+        );
+        assert_eq!(rfc3339_millis("yesterday"), None);
     }
 
     #[test]
