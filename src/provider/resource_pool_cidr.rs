@@ -3,7 +3,7 @@
 
 use ipnet::IpNet;
 
-use crate::ipam::{PoolCidr, PoolCidrRequest};
+use crate::ipam::{Error, PoolCidr, PoolCidrRequest};
 use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
@@ -48,8 +48,8 @@ impl PoolCidrResource {
 
     /// The block a new pool CIDR plans, and whether the plan holds it. A carve by length names
     /// itself by its pool, so the plan reserves its block in the source pool (the apply takes
-    /// exactly it); an explicit CIDR, or a carve the database cannot reserve (read-only for this
-    /// user), is previewed.
+    /// exactly it); an explicit CIDR, a length for a pool without a source pool, or a carve the
+    /// database cannot reserve (read-only for this user), is previewed.
     async fn plan_block(
         &self,
         pool_id: &str,
@@ -64,7 +64,9 @@ impl PoolCidrResource {
             .await?
             {
                 Ok(Some(block)) => return Ok((block, true)),
-                Ok(None) => {}
+                // no source pool to reserve in (a top-level pool): the preview says what a
+                // length gives there
+                Ok(None) | Err(Error::NoSourcePool { .. }) => {}
                 Err(error) => return Err(error_diagnostic(SUMMARY, &self.schema(), &error).into()),
             }
         }
