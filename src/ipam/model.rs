@@ -346,6 +346,8 @@ pub struct AllocationRequest {
     pub description: String,
     /// Tags (must include the pool's allocation_resource_tags).
     pub tags: Tags,
+    /// Where the block is used (a region); refused from a pool of another locale.
+    pub locale: Option<String>,
 }
 
 /// Changes to an allocation; `None` leaves a field as it is.
@@ -355,6 +357,21 @@ pub struct AllocationUpdate {
     pub description: Option<String>,
     /// New tags (replacing all, still including the pool's required tags).
     pub tags: Option<Tags>,
+}
+
+/// Whether `pool` may serve an allocation asking for `locale`: a pool without a locale serves
+/// any, a pool with one serves only that locale (or a request without one).
+pub fn check_pool_serves_locale(pool: &Pool, locale: Option<&str>) -> crate::ipam::Result<()> {
+    match (locale, pool.locale.as_deref()) {
+        (Some(wanted), Some(served)) if wanted != served => {
+            Err(crate::ipam::Error::LocaleMismatch {
+                locale: wanted.to_string(),
+                pool_id: pool.id.clone(),
+                pool_locale: served.to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Required tags (key, value) that `tags` lacks or carries with another value.

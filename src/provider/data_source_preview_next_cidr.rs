@@ -34,6 +34,9 @@ impl DataSource for PreviewNextCidrDataSource {
                 Attribute::optional("disallowed_cidrs", Type::set(Type::String))
                     .description("CIDRs the block must not overlap."),
             )
+            .attribute(Attribute::optional("locale", Type::String).description(
+                "Where the block would be used (a region). A pool with another locale refuses the preview, naming both; a pool without a locale serves any.",
+            ))
             .attribute(Attribute::computed("cidr", Type::String).description(
                 "The CIDR the next allocation would get (best fit: the smallest free block that holds it, lowest address first).",
             )),
@@ -61,6 +64,7 @@ impl DataSource for PreviewNextCidrDataSource {
                 .map_err(Diagnostics::from)?,
             description: String::new(),
             tags: Default::default(),
+            locale: string_attr(&config, "locale"),
         };
         let cidr = self
             .store

@@ -14,7 +14,13 @@ use super::common::{
 };
 
 /// Attributes whose change replaces the allocation (it moves to another block).
-const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length", "disallowed_cidrs"];
+const REPLACED_BY: &[&str] = &[
+    "pool_id",
+    "cidr",
+    "netmask_length",
+    "disallowed_cidrs",
+    "locale",
+];
 
 pub struct AllocationResource {
     store: StoreHandle,
@@ -45,6 +51,7 @@ impl AllocationResource {
                 optional_string(&allocation.description, like.attr("description")),
             ),
             ("tags", optional_tags(&allocation.tags, like.attr("tags"))),
+            ("locale", like.attr("locale").clone()),
         ])
     }
 
@@ -83,6 +90,7 @@ impl AllocationResource {
             "netmask_length",
             "disallowed_cidrs",
             "tags",
+            "locale",
         ]
         .iter()
         .all(|name| config.attr(name).is_wholly_known());
@@ -96,6 +104,7 @@ impl AllocationResource {
             disallowed_cidrs,
             description: string_attr(config, "description").unwrap_or_default(),
             tags: tags_attr(config, "tags"),
+            locale: string_attr(config, "locale"),
         }))
     }
 }
@@ -128,6 +137,9 @@ impl Resource for AllocationResource {
             )
             .attribute(Attribute::optional("tags", Type::map(Type::String)).description(
                 "Tags of the allocation; it must carry every tag in the pool's `allocation_resource_tags`.",
+            ))
+            .attribute(Attribute::optional("locale", Type::String).description(
+                "Where the block is used (a region such as `eu-west-1`). A pool with another locale refuses the allocation at plan, naming both; a pool without a locale serves any. Changing it replaces the allocation.",
             )),
         )
     }

@@ -93,6 +93,22 @@ impl PoolResource {
         ])
     }
 
+    /// The pool a configuration (or a planned state) describes.
+    fn new_pool(config: &Value) -> Result<NewPool, Diagnostics> {
+        Ok(NewPool {
+            scope_id: string_attr(config, "scope_id").unwrap_or_default(),
+            source_pool_id: string_attr(config, "source_pool_id"),
+            address_family: family_attr(config, "address_family")?.unwrap_or(AddressFamily::Ipv4),
+            locale: string_attr(config, "locale"),
+            description: string_attr(config, "description").unwrap_or_default(),
+            netmask: netmask_rule(config)?,
+            allocation_resource_tags: tags_attr(config, "allocation_resource_tags"),
+            auto_import: bool_attr(config, "auto_import"),
+            publicly_advertisable: bool_attr(config, "publicly_advertisable"),
+            tags: tags_attr(config, "tags"),
+        })
+    }
+
     /// The configuration's own rules, checked without the store: the address family and the
     /// guardrails (min <= default <= max <= the family's width).
     fn check_config(config: &Value) -> Diagnostics {
@@ -143,7 +159,7 @@ impl Resource for PoolResource {
                 "The parent pool, in the same scope and of the same family: this pool's CIDRs are allocations in it. Changing it replaces the pool.",
             ))
             .attribute(Attribute::optional("locale", Type::String).description(
-                "Where the pool's addresses are used (a region, site or data centre name); a filter for the pool data sources. Changing it replaces the pool.",
+                "Where the pool's addresses are used (a region, site or data centre name). When the IPAM lists `operating_regions`, it must be one of them; a pool nested in a source pool with a locale must have that same locale. An allocation asking for another locale is refused; a pool without a locale serves any. The pool data sources filter by it. Changing it replaces the pool.",
             ))
             .attribute(
                 Attribute::optional("description", Type::String)
@@ -231,6 +247,21 @@ impl Resource for PoolResource {
                 return Err(diagnostics);
             }
         }
+        // the engine's own checks (the locale among the IPAM's operating regions and equal to
+        // the source pool's), once every input they read is known
+        let inputs = ["scope_id", "source_pool_id", "address_family", "locale"];
+        if request.prior_state.is_null()
+            && inputs
+                .iter()
+                .all(|name| request.config.attr(name).is_wholly_known())
+        {
+            let new = PoolResource::new_pool(&request.config)?;
+            self.store
+                .run("Plan Pool Error", &self.schema(), move |store| {
+                    store.preview_pool(&new)
+                })
+                .await?;
+        }
         let mut planned = request.proposed_new_state;
         plan::unknown_if_null(&mut planned, &["id", "depth"]);
         let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
@@ -257,21 +288,7 @@ impl Resource for PoolResource {
         let planned = request.planned_state;
         let netmask = netmask_rule(&planned).map_err(Diagnostics::from)?;
         let pool = if request.prior_state.is_null() {
-            let family = family_attr(&planned, "address_family")
-                .map_err(Diagnostics::from)?
-                .unwrap_or(AddressFamily::Ipv4);
-            let new = NewPool {
-                scope_id: string_attr(&planned, "scope_id").unwrap_or_default(),
-                source_pool_id: string_attr(&planned, "source_pool_id"),
-                address_family: family,
-                locale: string_attr(&planned, "locale"),
-                description: string_attr(&planned, "description").unwrap_or_default(),
-                netmask,
-                allocation_resource_tags: tags_attr(&planned, "allocation_resource_tags"),
-                auto_import: bool_attr(&planned, "auto_import"),
-                publicly_advertisable: bool_attr(&planned, "publicly_advertisable"),
-                tags: tags_attr(&planned, "tags"),
-            };
+            let new = PoolResource::new_pool(&planned)?;
             self.store
                 .run("Create Pool Error", &schema, move |store| {
                     store.create_pool(&new)

@@ -41,6 +41,9 @@ pub trait Store: Send + Sync {
     fn get_ipam(&self, id: &str) -> Result<Ipam>;
     /// Changes description, operating regions or tags.
     fn update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<Ipam>;
+    /// Checks an IPAM update as `update_ipam` would (operating regions still used by pool
+    /// locales are refused); writes nothing.
+    fn preview_update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<()>;
     /// Deletes an IPAM; refused while it has pools or custom scopes, unless `cascade`.
     fn delete_ipam(&self, id: &str, cascade: bool) -> Result<()>;
     /// All IPAMs.
@@ -59,6 +62,9 @@ pub trait Store: Send + Sync {
 
     /// Creates a pool (top-level, or nested in a source pool of the same scope and family).
     fn create_pool(&self, new: &NewPool) -> Result<Pool>;
+    /// Checks a new pool as `create_pool` would (scope, source pool, guardrails, locale);
+    /// writes nothing.
+    fn preview_pool(&self, new: &NewPool) -> Result<()>;
     /// Reads a pool.
     fn get_pool(&self, id: &str) -> Result<Pool>;
     /// Changes the updatable fields of a pool.
@@ -119,6 +125,10 @@ impl<B: Backend> Store for Engine<B> {
         Engine::update_ipam(self, id, update)
     }
 
+    fn preview_update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<()> {
+        Engine::preview_update_ipam(self, id, update)
+    }
+
     fn delete_ipam(&self, id: &str, cascade: bool) -> Result<()> {
         Engine::delete_ipam(self, id, cascade)
     }
@@ -149,6 +159,10 @@ impl<B: Backend> Store for Engine<B> {
 
     fn create_pool(&self, new: &NewPool) -> Result<Pool> {
         Engine::create_pool(self, new)
+    }
+
+    fn preview_pool(&self, new: &NewPool) -> Result<()> {
+        Engine::preview_pool(self, new)
     }
 
     fn get_pool(&self, id: &str) -> Result<Pool> {

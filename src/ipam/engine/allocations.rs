@@ -9,8 +9,8 @@ use super::rules::{check_family, found};
 use super::{Backend, Engine, Tx};
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release};
 use crate::ipam::{
-    missing_required_tags, AddressFamily, Allocation, AllocationRequest, AllocationUpdate, Block,
-    Error, FreeBlockIndex, ObjectKind, Result, Tags,
+    check_pool_serves_locale, missing_required_tags, AddressFamily, Allocation, AllocationRequest,
+    AllocationUpdate, Block, Error, FreeBlockIndex, ObjectKind, Result, Tags,
 };
 
 /// The inputs of one allocation, as an allocation and a pool-CIDR carve share them.
@@ -21,6 +21,8 @@ pub(super) struct AllocationSpec<'a> {
     /// The allocation's tags, checked against the pool's required tags; `None` for a child
     /// pool's CIDR, which carries no resource tags.
     pub(super) tags: Option<&'a Tags>,
+    /// The locale the allocation is for, if it names one.
+    pub(super) locale: Option<&'a str>,
 }
 
 impl<'a> AllocationSpec<'a> {
@@ -30,6 +32,7 @@ impl<'a> AllocationSpec<'a> {
             cidr: request.cidr,
             disallowed: &request.disallowed_cidrs,
             tags: Some(&request.tags),
+            locale: request.locale.as_deref(),
         }
     }
 }
@@ -117,6 +120,7 @@ impl<T: Transaction> Tx<'_, T> {
                 }
             },
         };
+        check_pool_serves_locale(&pool.pool, spec.locale)?;
         pool.pool.netmask.check(len, family, pool_id, len_input)?;
         if let Some(tags) = spec.tags {
             let missing = missing_required_tags(&pool.pool.allocation_resource_tags, tags);

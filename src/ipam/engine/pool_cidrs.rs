@@ -73,6 +73,7 @@ impl<T: Transaction> Tx<'_, T> {
                     cidr,
                     disallowed: &[],
                     tags: None,
+                    locale: None,
                 };
                 let Placement { free, target } = self.plan_allocation(&parent, &spec)?;
                 Ok(PoolCidrPlan {

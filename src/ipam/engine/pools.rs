@@ -9,7 +9,8 @@ use super::{Backend, Engine, Tx};
 use crate::ipam::{Error, NewPool, ObjectKind, Pool, PoolFilter, PoolUpdate, Result};
 
 impl<T: Transaction> Tx<'_, T> {
-    fn create_pool(&self, new: &NewPool) -> Result<Pool> {
+    /// Every check of a new pool; its depth. Writes nothing.
+    fn plan_pool(&self, new: &NewPool) -> Result<u32> {
         let scope = found(
             self.port.scope(&new.scope_id)?,
             ObjectKind::Scope,
@@ -41,9 +42,33 @@ impl<T: Transaction> Tx<'_, T> {
                         source_family: source.family(),
                     });
                 }
+                if let Some(source_locale) = &source.pool.locale {
+                    if new.locale.as_ref() != Some(source_locale) {
+                        return Err(Error::SourcePoolLocale {
+                            locale: new.locale.clone(),
+                            source_pool_id: source_id.clone(),
+                            source_locale: source_locale.clone(),
+                        });
+                    }
+                }
                 source.pool.depth + 1
             }
         };
+        if let Some(locale) = &new.locale {
+            let ipam = self.ipam(&scope.ipam_id)?;
+            if !ipam.operating_regions.is_empty() && !ipam.operating_regions.contains(locale) {
+                return Err(Error::LocaleNotOperatingRegion {
+                    locale: locale.clone(),
+                    ipam_id: ipam.id,
+                    allowed: ipam.operating_regions,
+                });
+            }
+        }
+        Ok(depth)
+    }
+
+    fn create_pool(&self, new: &NewPool) -> Result<Pool> {
+        let depth = self.plan_pool(new)?;
         let pool = Pool {
             id: self.port.mint_id("ipam-pool"),
             scope_id: new.scope_id.clone(),
@@ -108,6 +133,11 @@ impl<B: Backend> Engine<B> {
     /// Creates a pool (top-level, or nested in a source pool of the same scope and family).
     pub(crate) fn create_pool(&self, new: &NewPool) -> Result<Pool> {
         self.write(|tx| tx.create_pool(new))
+    }
+
+    /// Runs every check of [`Engine::create_pool`] in a read transaction; writes nothing.
+    pub(crate) fn preview_pool(&self, new: &NewPool) -> Result<()> {
+        self.read(|tx| tx.plan_pool(new).map(|_| ()))
     }
 
     /// Reads a pool.

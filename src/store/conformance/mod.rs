@@ -63,6 +63,7 @@ macro_rules! store_conformance_tests {
             scopes_are_separate_routing_domains,
             pool_guardrails_are_validated,
             pool_source_rules,
+            locales_follow_operating_regions,
             pool_cidr_rules_ipv4,
             pool_cidr_rules_ipv6,
             public_scope_refuses_private_space,
@@ -191,7 +192,7 @@ fn fixture(store: &dyn Store) -> Fixture {
     let ipam = store
         .create_ipam(&NewIpam {
             description: "test".into(),
-            operating_regions: vec!["eu-west-1".into()],
+            operating_regions: vec!["eu-west-1".into(), "us-east-1".into()],
             tags: Tags::new(),
         })
         .expect("create ipam");
@@ -564,6 +565,101 @@ pub fn pool_source_rules(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(child.depth, 1);
+    assert_consistent(store);
+}
+
+/// A pool's locale is an operating region of its IPAM and its source pool's locale; an
+/// allocation for a locale is refused from a pool of another; regions in use stay.
+pub fn locales_follow_operating_regions(store: &dyn Store) {
+    let f = fixture(store);
+    let with_locale = |source: Option<&str>, locale: Option<&str>| NewPool {
+        source_pool_id: source.map(str::to_string),
+        locale: locale.map(str::to_string),
+        ..NewPool::new(&f.private_scope, AddressFamily::Ipv4)
+    };
+    let error = refused(
+        store,
+        "a locale outside the operating regions",
+        || store.create_pool(&with_locale(None, Some("ap-southeast-1"))),
+        |e| matches!(e, Error::LocaleNotOperatingRegion { .. }) && e.input() == Some("locale"),
+    );
+    assert!(
+        error.to_string().contains("eu-west-1, us-east-1"),
+        "{error}"
+    );
+    assert!(store
+        .preview_pool(&with_locale(None, Some("ap-southeast-1")))
+        .is_err());
+    let top = top_pool(
+        store,
+        &f.private_scope,
+        "10.0.0.0/8",
+        NetmaskRule::default(),
+    );
+    let eu = store
+        .create_pool(&with_locale(Some(&top), Some("eu-west-1")))
+        .expect("a regional pool under a pool without locale")
+        .id;
+    store
+        .provision_pool_cidr(&eu, PoolCidrRequest::Cidr(net("10.1.0.0/16")))
+        .expect("provision");
+    for locale in [None, Some("us-east-1")] {
+        refused(
+            store,
+            "a nested pool of another locale",
+            || store.create_pool(&with_locale(Some(&eu), locale)),
+            |e| matches!(e, Error::SourcePoolLocale { .. }) && e.input() == Some("locale"),
+        );
+    }
+    store
+        .preview_pool(&with_locale(Some(&eu), Some("eu-west-1")))
+        .expect("the source's locale is fine");
+    let for_locale = |pool: &str, locale: &str| AllocationRequest {
+        locale: Some(locale.to_string()),
+        ..request(pool, Some(24), None)
+    };
+    refused(
+        store,
+        "an allocation for another locale",
+        || store.allocate(&for_locale(&eu, "us-east-1")),
+        |e| matches!(e, Error::LocaleMismatch { .. }) && e.input() == Some("locale"),
+    );
+    assert!(store
+        .preview_allocation(&for_locale(&eu, "us-east-1"))
+        .is_err());
+    store
+        .allocate(&for_locale(&eu, "eu-west-1"))
+        .expect("same locale");
+    store
+        .allocate(&for_locale(&top, "us-east-1"))
+        .expect("a pool without locale serves any");
+    let drop_regions = IpamUpdate {
+        operating_regions: Some(vec!["us-east-1".into()]),
+        ..IpamUpdate::default()
+    };
+    let error = refused(
+        store,
+        "dropping a region in use",
+        || store.update_ipam(&f.ipam_id, &drop_regions),
+        |e| matches!(e, Error::RegionInUse { .. }) && e.input() == Some("operating_regions"),
+    );
+    assert!(
+        error.to_string().contains(&format!("{eu} (eu-west-1)")),
+        "{error}"
+    );
+    assert!(store
+        .preview_update_ipam(&f.ipam_id, &drop_regions)
+        .is_err());
+    let keep_used = IpamUpdate {
+        operating_regions: Some(vec!["eu-west-1".into()]),
+        ..IpamUpdate::default()
+    };
+    store
+        .preview_update_ipam(&f.ipam_id, &keep_used)
+        .expect("preview");
+    store
+        .update_ipam(&f.ipam_id, &keep_used)
+        .expect("an unused region may go");
     assert_consistent(store);
 }
 

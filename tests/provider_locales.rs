@@ -1,0 +1,209 @@
+//! Operating regions and pool locales with the real `terraform` binaries: a pool's locale must
+//! be an operating region of its IPAM and its source pool's locale, allocations and previews
+//! asking for a locale are refused from a pool of another one, and a region that pools use
+//! cannot be dropped. Every refusal happens at plan and names what is allowed.
+
+mod support;
+
+use support::ipam::{database, output_string, output_strings, workdir};
+use support::terraform;
+
+/// A two-region hierarchy like the seed's: a global pool without a locale, one regional pool
+/// per region in use, an allocation for each region.
+const REGIONS: &str = r#"
+resource "ipam" "org" {
+  operating_regions = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+}
+
+resource "ipam_pool" "top" {
+  scope_id       = ipam.org.private_default_scope_id
+  address_family = "ipv4"
+}
+
+resource "ipam_pool_cidr" "top" {
+  pool_id = ipam_pool.top.id
+  cidr    = "10.0.0.0/8"
+}
+
+resource "ipam_pool" "us" {
+  scope_id       = ipam.org.private_default_scope_id
+  source_pool_id = ipam_pool.top.id
+  address_family = "ipv4"
+  locale         = "us-east-1"
+  allocation_default_netmask_length = 24
+}
+
+resource "ipam_pool_cidr" "us" {
+  pool_id    = ipam_pool.us.id
+  cidr       = "10.0.0.0/16"
+  depends_on = [ipam_pool_cidr.top]
+}
+
+resource "ipam_pool" "eu" {
+  scope_id       = ipam.org.private_default_scope_id
+  source_pool_id = ipam_pool.top.id
+  address_family = "ipv4"
+  locale         = "eu-west-1"
+  allocation_default_netmask_length = 24
+}
+
+resource "ipam_pool_cidr" "eu" {
+  pool_id    = ipam_pool.eu.id
+  cidr       = "10.1.0.0/16"
+  depends_on = [ipam_pool_cidr.top]
+}
+
+resource "ipam_allocation" "us_vpc" {
+  pool_id    = ipam_pool.us.id
+  locale     = "us-east-1"
+  depends_on = [ipam_pool_cidr.us]
+}
+
+# a pool without a locale serves any
+resource "ipam_allocation" "any" {
+  pool_id        = ipam_pool.top.id
+  cidr           = "10.200.0.0/16"
+  locale         = "ap-southeast-1"
+  depends_on     = [ipam_pool_cidr.top]
+}
+
+data "ipam_preview_next_cidr" "eu" {
+  pool_id    = ipam_pool.eu.id
+  locale     = "eu-west-1"
+  depends_on = [ipam_pool_cidr.eu]
+}
+
+data "ipam_pools" "eu" {
+  locale     = "eu-west-1"
+  depends_on = [ipam_pool.eu, ipam_pool.us]
+}
+
+output "us_pool" {
+  value = ipam_pool.us.id
+}
+output "eu_pool" {
+  value = ipam_pool.eu.id
+}
+output "us_vpc" {
+  value = ipam_allocation.us_vpc.cidr
+}
+output "eu_preview" {
+  value = data.ipam_preview_next_cidr.eu.cidr
+}
+output "eu_pools" {
+  value = [for p in data.ipam_pools.eu.pools : "${p.id} ${p.locale}"]
+}
+"#;
+
+#[test]
+fn locales_follow_operating_regions_and_source_pools_and_refusals_come_at_plan() {
+    for tf in terraform::all() {
+        let (_guard, db) = database();
+        let dir = workdir(tf, &db, REGIONS);
+        dir.init();
+        dir.apply().success();
+        dir.assert_no_changes();
+        let outputs = dir.outputs();
+        let us_pool = output_string(&outputs, "us_pool");
+        let eu_pool = output_string(&outputs, "eu_pool");
+        assert!(output_string(&outputs, "us_vpc").starts_with("10.0."));
+        assert!(output_string(&outputs, "eu_preview").starts_with("10.1."));
+        assert_eq!(
+            output_strings(&outputs, "eu_pools"),
+            vec![format!("{eu_pool} eu-west-1")],
+            "the data source filters by locale and reports it"
+        );
+
+        // (what, an extra configuration, what the plan's error must say)
+        let cases: Vec<(&str, String, Vec<String>)> = vec![
+            (
+                "a locale that is not an operating region",
+                "resource \"ipam_pool\" \"bad\" {\n  scope_id = ipam.org.private_default_scope_id\n  address_family = \"ipv4\"\n  locale = \"eu-central-1\"\n}\n".into(),
+                vec![
+                    "locale eu-central-1 is not an operating region".into(),
+                    "ap-southeast-1, eu-west-1, us-east-1".into(),
+                    "locale = \"eu-central-1\"".into(),
+                ],
+            ),
+            (
+                "a nested pool of another locale than its source",
+                "resource \"ipam_pool\" \"bad\" {\n  scope_id = ipam.org.private_default_scope_id\n  source_pool_id = ipam_pool.us.id\n  address_family = \"ipv4\"\n  locale = \"eu-west-1\"\n}\n".into(),
+                vec![
+                    us_pool.clone(),
+                    "locale = \"us-east-1\"".into(),
+                    "(it has eu-west-1)".into(),
+                ],
+            ),
+            (
+                "a nested pool without its source's locale",
+                "resource \"ipam_pool\" \"bad\" {\n  scope_id = ipam.org.private_default_scope_id\n  source_pool_id = ipam_pool.us.id\n  address_family = \"ipv4\"\n}\n".into(),
+                vec![us_pool.clone(), "(it has none)".into()],
+            ),
+            (
+                "an allocation for another locale",
+                "resource \"ipam_allocation\" \"bad\" {\n  pool_id = ipam_pool.us.id\n  locale = \"eu-west-1\"\n}\n".into(),
+                vec![
+                    "asks for locale eu-west-1".into(),
+                    format!("pool {us_pool} serves locale us-east-1"),
+                    "locale = \"eu-west-1\"".into(),
+                ],
+            ),
+            (
+                "a preview for another locale",
+                "data \"ipam_preview_next_cidr\" \"bad\" {\n  pool_id = ipam_pool.eu.id\n  locale = \"us-east-1\"\n}\n".into(),
+                vec![
+                    "asks for locale us-east-1".into(),
+                    format!("pool {eu_pool} serves locale eu-west-1"),
+                ],
+            ),
+        ];
+        for (what, extra, expected) in cases {
+            dir.write("bad.tf", &extra);
+            let run = dir.plan().failure();
+            let text = run.text();
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            for needle in &expected {
+                assert!(
+                    flat.to_lowercase().contains(&needle.to_lowercase()),
+                    "{} ({what}): the plan's error should contain {needle:?}:\n{}",
+                    tf.version,
+                    run.describe()
+                );
+            }
+            dir.remove("bad.tf");
+        }
+
+        // dropping regions that pools use is refused at plan, naming the pools
+        let fewer = REGIONS.replace(
+            r#"["us-east-1", "eu-west-1", "ap-southeast-1"]"#,
+            r#"["ap-southeast-1"]"#,
+        );
+        dir.write("main.tf", &fewer);
+        let run = dir.plan().failure();
+        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        for needle in [
+            "cannot drop operating region(s) eu-west-1, us-east-1",
+            &format!("{us_pool} (us-east-1)"),
+            &format!("{eu_pool} (eu-west-1)"),
+            "operating_regions",
+        ] {
+            assert!(
+                flat.to_lowercase().contains(&needle.to_lowercase()),
+                "{}: {needle:?}:\n{}",
+                tf.version,
+                run.describe()
+            );
+        }
+        // an unused region may go
+        dir.write(
+            "main.tf",
+            &REGIONS.replace(
+                r#"["us-east-1", "eu-west-1", "ap-southeast-1"]"#,
+                r#"["us-east-1", "eu-west-1"]"#,
+            ),
+        );
+        dir.apply().success();
+        dir.assert_no_changes();
+        dir.destroy().success();
+    }
+}
