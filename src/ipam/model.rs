@@ -109,6 +109,8 @@ pub struct Pool {
     pub tags: Tags,
     /// 0 for a top-level pool, parent depth + 1 otherwise.
     pub depth: u32,
+    /// Percent (1–100) of the pool's space in use past which a plan warns.
+    pub utilization_warning_threshold: Option<u8>,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// RFC 3339 time of the last change.
@@ -253,6 +255,8 @@ pub struct NewPool {
     pub publicly_advertisable: bool,
     /// Tags.
     pub tags: Tags,
+    /// Percent (1–100) of the pool's space in use past which a plan warns.
+    pub utilization_warning_threshold: Option<u8>,
 }
 
 impl NewPool {
@@ -269,6 +273,7 @@ impl NewPool {
             auto_import: false,
             publicly_advertisable: false,
             tags: Tags::new(),
+            utilization_warning_threshold: None,
         }
     }
 }
@@ -288,6 +293,8 @@ pub struct PoolUpdate {
     pub publicly_advertisable: Option<bool>,
     /// New tags (replacing all).
     pub tags: Option<Tags>,
+    /// New utilization warning threshold (`Some(None)` removes it).
+    pub utilization_warning_threshold: Option<Option<u8>>,
 }
 
 /// Filters for finding pools; every given filter must match.
@@ -357,6 +364,58 @@ pub struct AllocationUpdate {
     pub description: Option<String>,
     /// New tags (replacing all, still including the pool's required tags).
     pub tags: Option<Tags>,
+}
+
+/// What an allocation would do to its pool's utilization when it pushes the pool past its
+/// `utilization_warning_threshold`: the plan's warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtilizationWarning {
+    /// The pool.
+    pub pool_id: String,
+    /// Its CIDRs.
+    pub pool_cidrs: Vec<IpNet>,
+    /// The threshold, percent.
+    pub threshold: u8,
+    /// Utilization before the allocation, percent.
+    pub before_percent: f64,
+    /// Utilization after it, percent.
+    pub after_percent: f64,
+    /// The largest free block left after it, if any.
+    pub largest_free: Option<IpNet>,
+}
+
+impl UtilizationWarning {
+    /// The warning when taking `added` of `total` addresses (`used` in use before) crosses the
+    /// pool's threshold: before ≤ threshold < after.
+    pub fn crossing(pool: &Pool, total: u128, used: u128, added: u128) -> Option<(u8, f64, f64)> {
+        let threshold = pool.utilization_warning_threshold?;
+        if total == 0 {
+            return None;
+        }
+        let percent = |n: u128| n as f64 / total as f64 * 100.0;
+        let (before, after) = (percent(used), percent(used.saturating_add(added)));
+        (before <= f64::from(threshold) && after > f64::from(threshold))
+            .then_some((threshold, before, after))
+    }
+}
+
+impl std::fmt::Display for UtilizationWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cidrs: Vec<String> = self.pool_cidrs.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "pool {} ({}) goes from {:.1}% to {:.1}% used, past its utilization_warning_threshold of {}%; ",
+            self.pool_id,
+            cidrs.join(", "),
+            self.before_percent,
+            self.after_percent,
+            self.threshold
+        )?;
+        match self.largest_free {
+            Some(block) => write!(f, "the largest free block left is {block}"),
+            None => write!(f, "no free block is left"),
+        }
+    }
 }
 
 /// Whether `pool` may serve an allocation asking for `locale`: a pool without a locale serves

@@ -4,13 +4,14 @@
 
 use crate::ipam::{Allocation, AllocationRequest, AllocationUpdate};
 use crate::plugin::{
-    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
-    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block, Diagnostic,
+    Diagnostics, ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource,
+    Schema, Type, Value,
 };
 
 use super::common::{
     attribute_error, cidr_attr, cidr_value, cidrs_attr, object, optional_cidr_set, optional_string,
-    optional_tags, prefix_len_attr, string_attr, tags_attr, StoreHandle,
+    optional_tags, prefix_len_attr, sentence, string_attr, tags_attr, StoreHandle,
 };
 
 /// Attributes whose change replaces the allocation (it moves to another block).
@@ -153,14 +154,25 @@ impl Resource for AllocationResource {
 
     async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, Diagnostics> {
         let mut planned = request.proposed_new_state;
+        let mut diagnostics = Diagnostics::new();
         if request.prior_state.is_null() {
             if let Some(wanted) = AllocationResource::request(&request.config)? {
                 let explicit = wanted.cidr;
-                self.store
+                let warning = self
+                    .store
                     .run("Plan Allocation Error", &self.schema(), move |store| {
-                        store.preview_allocation(&wanted)
+                        store.preview_allocation_warning(&wanted)
                     })
                     .await?;
+                if let Some(warning) = warning {
+                    diagnostics.push(
+                        Diagnostic::warning(
+                            "Pool Utilization Warning",
+                            sentence(&warning.to_string()),
+                        )
+                        .with_attribute(AttributePath::root("pool_id")),
+                    );
+                }
                 if let Some(cidr) = explicit {
                     planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
                 }
@@ -172,7 +184,7 @@ impl Resource for AllocationResource {
             planned_state: planned,
             requires_replace,
             planned_private: request.prior_private,
-            diagnostics: Diagnostics::new(),
+            diagnostics,
         })
     }
 

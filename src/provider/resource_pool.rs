@@ -30,6 +30,24 @@ pub(super) fn netmask_rule(config: &Value) -> Result<NetmaskRule, Diagnostic> {
     })
 }
 
+/// `utilization_warning_threshold`: a whole percentage from 1 to 100, when given and known.
+fn threshold_attr(config: &Value) -> Result<Option<u8>, Diagnostic> {
+    match config.attr("utilization_warning_threshold") {
+        Value::Number(number) => match number.as_i64() {
+            Some(n) if (1..=100).contains(&n) => Ok(Some(n as u8)),
+            _ => Err(attribute_error(
+                "utilization_warning_threshold",
+                "Invalid Utilization Warning Threshold",
+                format!(
+                    "utilization_warning_threshold is {}, which is not a percentage of the pool. Give a whole number from 1 to 100, for example 80.",
+                    number.as_f64()
+                ),
+            )),
+        },
+        _ => Ok(None),
+    }
+}
+
 impl PoolResource {
     pub fn new(store: &StoreHandle) -> PoolResource {
         PoolResource {
@@ -90,6 +108,11 @@ impl PoolResource {
             ("cascade", like.attr("cascade").clone()),
             ("tags", optional_tags(&pool.tags, like.attr("tags"))),
             ("depth", Value::int(i64::from(pool.depth))),
+            (
+                "utilization_warning_threshold",
+                pool.utilization_warning_threshold
+                    .map_or(Value::Null, |t| Value::int(i64::from(t))),
+            ),
         ])
     }
 
@@ -106,6 +129,7 @@ impl PoolResource {
             auto_import: bool_attr(config, "auto_import"),
             publicly_advertisable: bool_attr(config, "publicly_advertisable"),
             tags: tags_attr(config, "tags"),
+            utilization_warning_threshold: threshold_attr(config)?,
         })
     }
 
@@ -120,6 +144,9 @@ impl PoolResource {
                 None
             }
         };
+        if let Err(diagnostic) = threshold_attr(config) {
+            diagnostics.push(diagnostic);
+        }
         match netmask_rule(config) {
             Ok(rule) => {
                 // without a known family, check the order against the wider family
@@ -190,6 +217,9 @@ impl Resource for PoolResource {
                 Attribute::optional("tags", Type::map(Type::String))
                     .description("Tags of the pool; the pool data sources can find pools by them."),
             )
+            .attribute(Attribute::optional("utilization_warning_threshold", Type::Number).description(
+                "A percentage (1 to 100) of the pool's space: a plan whose allocation pushes the pool's utilization past it shows a warning naming the pool, its CIDRs, the utilization before and after, and the largest free block left. Changes in place.",
+            ))
             .attribute(Attribute::computed("depth", Type::Number).description(
                 "How deep the pool is nested: 1 for a top-level pool, 2 for its children, and so on.",
             )),
@@ -303,6 +333,7 @@ impl Resource for PoolResource {
                 auto_import: Some(bool_attr(&planned, "auto_import")),
                 publicly_advertisable: Some(bool_attr(&planned, "publicly_advertisable")),
                 tags: Some(tags_attr(&planned, "tags")),
+                utilization_warning_threshold: Some(threshold_attr(&planned)?),
             };
             self.store
                 .run("Update Pool Error", &schema, move |store| {

@@ -21,7 +21,7 @@ use ipnet::IpNet;
 use crate::ipam::{
     Allocation, AllocationRequest, AllocationUpdate, AuditEvent, Ipam, IpamUpdate, NewIpam,
     NewPool, NewScope, Pool, PoolCidr, PoolCidrRequest, PoolCidrUsage, PoolFilter, PoolUpdate,
-    Result, Scope, ScopeUpdate,
+    Result, Scope, ScopeUpdate, UtilizationWarning,
 };
 
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
@@ -94,6 +94,12 @@ pub trait Store: Send + Sync {
     fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>>;
     /// The CIDR `allocate` would return now, or its exact error; reserves and writes nothing.
     fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet>;
+    /// Checks an allocation as `allocate` would (the same errors) and returns the warning when
+    /// it would push its pool past the pool's `utilization_warning_threshold`; writes nothing.
+    fn preview_allocation_warning(
+        &self,
+        request: &AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>>;
     /// Reads an allocation.
     fn get_allocation(&self, id: &str) -> Result<Allocation>;
     /// Changes description or tags (still carrying the pool's required tags).
@@ -211,6 +217,13 @@ impl<B: Backend> Store for Engine<B> {
 
     fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
         Engine::preview_allocation(self, request)
+    }
+
+    fn preview_allocation_warning(
+        &self,
+        request: &AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>> {
+        Engine::preview_allocation_warning(self, request)
     }
 
     fn get_allocation(&self, id: &str) -> Result<Allocation> {

@@ -10,7 +10,7 @@ use super::{Backend, Engine, Tx};
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release};
 use crate::ipam::{
     check_pool_serves_locale, missing_required_tags, AddressFamily, Allocation, AllocationRequest,
-    AllocationUpdate, Block, Error, FreeBlockIndex, ObjectKind, Result, Tags,
+    AllocationUpdate, Block, Error, FreeBlockIndex, ObjectKind, Result, Tags, UtilizationWarning,
 };
 
 /// The inputs of one allocation, as an allocation and a pool-CIDR carve share them.
@@ -205,6 +205,56 @@ impl<T: Transaction> Tx<'_, T> {
         }
     }
 
+    /// The plan's warning when `placement` pushes `pool` past its utilization warning
+    /// threshold: utilization before and after, and the largest free block left after it.
+    fn utilization_warning(
+        &self,
+        pool: &StoredPool,
+        placement: Placement,
+    ) -> Result<Option<UtilizationWarning>> {
+        if pool.pool.utilization_warning_threshold.is_none() {
+            return Ok(None);
+        }
+        let family = pool.family();
+        let cidrs = self.port.pool_cidrs_of(pool.key)?;
+        let mut free_after = Vec::new();
+        for cidr in &cidrs {
+            let (first, last) = (cidr.block.start, cidr.block.last(family));
+            free_after.extend(self.port.free_blocks_between(pool.key, first, last)?);
+        }
+        let total: u128 = cidrs.iter().map(|c| c.block.size(family)).sum();
+        let free: u128 = free_after.iter().map(|b| b.size(family)).sum();
+        let used = total.saturating_sub(free);
+        let added = placement.target.size(family);
+        let Some((threshold, before_percent, after_percent)) =
+            UtilizationWarning::crossing(&pool.pool, total, used, added)
+        else {
+            return Ok(None);
+        };
+        // the split leaves one half of each level between the free block and the target
+        free_after.retain(|b| *b != placement.free);
+        let mut block = placement.target;
+        while block.prefix_len > placement.free.prefix_len {
+            free_after.extend(block.buddy(family));
+            match block.parent(family) {
+                Some(parent) => block = parent,
+                None => break,
+            }
+        }
+        let largest_free = free_after
+            .iter()
+            .min_by_key(|b| (b.prefix_len, b.start))
+            .map(|b| b.to_net(family));
+        Ok(Some(UtilizationWarning {
+            pool_id: pool.pool.id.clone(),
+            pool_cidrs: cidrs.iter().map(|c| c.pool_cidr.cidr).collect(),
+            threshold,
+            before_percent,
+            after_percent,
+            largest_free,
+        }))
+    }
+
     /// Takes the planned block out of the free space and writes the allocation with its
     /// `allocate` event.
     pub(super) fn commit_allocation(
@@ -349,6 +399,19 @@ impl<B: Backend> Engine<B> {
             let pool = tx.pool(&request.pool_id)?;
             let placement = tx.plan_allocation(&pool, &AllocationSpec::of(request))?;
             Ok(placement.target.to_net(pool.family()))
+        })
+    }
+
+    /// Runs every check of `allocate` (its exact error) and returns the plan's warning when the
+    /// allocation would push its pool past its utilization warning threshold; writes nothing.
+    pub(crate) fn preview_allocation_warning(
+        &self,
+        request: &AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>> {
+        self.read(|tx| {
+            let pool = tx.pool(&request.pool_id)?;
+            let placement = tx.plan_allocation(&pool, &AllocationSpec::of(request))?;
+            tx.utilization_warning(&pool, placement)
         })
     }
 

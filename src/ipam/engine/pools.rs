@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::port::Transaction;
-use super::rules::{check_publicly_advertisable, found};
+use super::rules::{check_publicly_advertisable, check_threshold, found};
 use super::{Backend, Engine, Tx};
 use crate::ipam::{Error, NewPool, ObjectKind, Pool, PoolFilter, PoolUpdate, Result};
 
@@ -17,6 +17,7 @@ impl<T: Transaction> Tx<'_, T> {
             &new.scope_id,
         )?;
         new.netmask.validate(new.address_family)?;
+        check_threshold(new.utilization_warning_threshold)?;
         check_publicly_advertisable(new.address_family, new.publicly_advertisable)?;
         let depth = match &new.source_pool_id {
             None => 0,
@@ -81,6 +82,7 @@ impl<T: Transaction> Tx<'_, T> {
             auto_import: new.auto_import,
             publicly_advertisable: new.publicly_advertisable,
             tags: new.tags.clone(),
+            utilization_warning_threshold: new.utilization_warning_threshold,
             depth,
             created_at: self.now.text.clone(),
             updated_at: self.now.text.clone(),
@@ -116,6 +118,10 @@ impl<T: Transaction> Tx<'_, T> {
         }
         if let Some(tags) = &update.tags {
             pool.tags = tags.clone();
+        }
+        if let Some(threshold) = update.utilization_warning_threshold {
+            check_threshold(threshold)?;
+            pool.utilization_warning_threshold = threshold;
         }
         pool.updated_at = self.now.text.clone();
         self.port.update_pool(&pool)?;

@@ -64,6 +64,7 @@ macro_rules! store_conformance_tests {
             pool_guardrails_are_validated,
             pool_source_rules,
             locales_follow_operating_regions,
+            utilization_warnings_name_the_figures,
             pool_cidr_rules_ipv4,
             pool_cidr_rules_ipv6,
             public_scope_refuses_private_space,
@@ -661,6 +662,72 @@ pub fn locales_follow_operating_regions(store: &dyn Store) {
         .update_ipam(&f.ipam_id, &keep_used)
         .expect("an unused region may go");
     assert_consistent(store);
+}
+
+/// A utilization warning threshold is a percentage; an allocation pushing the pool past it
+/// gets the warning with the figures, one that stays below (or starts above) gets none.
+pub fn utilization_warnings_name_the_figures(store: &dyn Store) {
+    let f = fixture(store);
+    for bad in [0, 101] {
+        refused(
+            store,
+            "a threshold that is not a percentage",
+            || {
+                store.create_pool(&NewPool {
+                    utilization_warning_threshold: Some(bad),
+                    ..NewPool::new(&f.private_scope, AddressFamily::Ipv4)
+                })
+            },
+            |e| e.input() == Some("utilization_warning_threshold"),
+        );
+    }
+    let pool = top_pool(
+        store,
+        &f.private_scope,
+        "10.9.0.0/24",
+        NetmaskRule::default(),
+    );
+    store
+        .update_pool(
+            &pool,
+            &PoolUpdate {
+                utilization_warning_threshold: Some(Some(50)),
+                ..PoolUpdate::default()
+            },
+        )
+        .unwrap();
+    allocate(store, &pool, Some(26), None);
+    assert_eq!(
+        store
+            .preview_allocation_warning(&request(&pool, Some(27), None))
+            .unwrap(),
+        None,
+        "25 % -> 37.5 % stays below 50 %"
+    );
+    let warning = store
+        .preview_allocation_warning(&request(&pool, Some(25), None))
+        .unwrap()
+        .expect("25 % -> 75 % crosses 50 %");
+    assert_eq!(
+        (
+            warning.before_percent,
+            warning.after_percent,
+            warning.largest_free
+        ),
+        (25.0, 75.0, Some(net("10.9.0.64/26")))
+    );
+    assert_eq!(warning.pool_cidrs, vec![net("10.9.0.0/24")]);
+    assert!(store
+        .preview_allocation_warning(&request(&pool, Some(33), None))
+        .is_err());
+    allocate(store, &pool, Some(25), None);
+    assert_eq!(
+        store
+            .preview_allocation_warning(&request(&pool, Some(28), None))
+            .unwrap(),
+        None,
+        "already past the threshold: no new warning"
+    );
 }
 
 fn pool_cidr_rules(
@@ -1484,6 +1551,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
                 tags: Some(tags(&[("k", "v")])),
                 auto_import: Some(true),
                 publicly_advertisable: None,
+                utilization_warning_threshold: Some(Some(80)),
             },
         )
         .unwrap();
@@ -1495,6 +1563,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
         ),
         ("prod", Some(24), true)
     );
+    assert_eq!(updated.utilization_warning_threshold, Some(80));
     let allocation = store
         .allocate(&AllocationRequest {
             tags: tags(&[("owner", "a")]),

@@ -126,24 +126,27 @@ pub(super) fn scope_params(scope: &Scope) -> impl rusqlite::Params + '_ {
 
 /// A pool as `POOL_INSERT` and `POOL_UPDATE` bind it.
 pub(super) fn pool_params(pool: &Pool) -> impl rusqlite::Params + '_ {
-    (
-        &pool.id,
-        &pool.scope_id,
-        &pool.source_pool_id,
-        family_num(pool.address_family),
-        &pool.locale,
-        &pool.description,
-        pool.netmask.min,
-        pool.netmask.max,
-        pool.netmask.default,
-        tags_json(&pool.allocation_resource_tags),
-        pool.auto_import,
-        pool.publicly_advertisable,
-        tags_json(&pool.tags),
-        pool.depth,
-        &pool.created_at,
-        &pool.updated_at,
-    )
+    // more columns than rusqlite's tuples bind: one boxed value per parameter, in order
+    let values: [Box<dyn rusqlite::ToSql + '_>; 17] = [
+        Box::new(&pool.id),
+        Box::new(&pool.scope_id),
+        Box::new(&pool.source_pool_id),
+        Box::new(family_num(pool.address_family)),
+        Box::new(&pool.locale),
+        Box::new(&pool.description),
+        Box::new(pool.netmask.min),
+        Box::new(pool.netmask.max),
+        Box::new(pool.netmask.default),
+        Box::new(tags_json(&pool.allocation_resource_tags)),
+        Box::new(pool.auto_import),
+        Box::new(pool.publicly_advertisable),
+        Box::new(tags_json(&pool.tags)),
+        Box::new(pool.depth),
+        Box::new(&pool.created_at),
+        Box::new(&pool.updated_at),
+        Box::new(pool.utilization_warning_threshold),
+    ];
+    rusqlite::params_from_iter(values)
 }
 
 /// `pool_select!` columns.
@@ -169,6 +172,7 @@ pub(super) fn pool_row(row: &Row<'_>) -> rusqlite::Result<StoredPool> {
             depth: row.get(14)?,
             created_at: row.get(15)?,
             updated_at: row.get(16)?,
+            utilization_warning_threshold: row.get(17)?,
         },
     })
 }

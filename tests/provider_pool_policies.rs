@@ -1,7 +1,9 @@
-//! Operating regions and pool locales with the real `terraform` binaries: a pool's locale must
-//! be an operating region of its IPAM and its source pool's locale, allocations and previews
-//! asking for a locale are refused from a pool of another one, and a region that pools use
-//! cannot be dropped. Every refusal happens at plan and names what is allowed.
+//! Pool policies with the real `terraform` binaries.
+//! - Operating regions and locales: a pool's locale must be an operating region of its IPAM and
+//!   its source pool's locale, allocations and previews asking for a locale are refused from a
+//!   pool of another one, and a region that pools use cannot be dropped. Every refusal happens
+//!   at plan and names what is allowed.
+//! - Utilization warnings: a plan whose allocation pushes a pool past its threshold says so.
 
 mod support;
 
@@ -204,6 +206,90 @@ fn locales_follow_operating_regions_and_source_pools_and_refusals_come_at_plan()
         );
         dir.apply().success();
         dir.assert_no_changes();
+        dir.destroy().success();
+    }
+}
+
+/// A pool of one /24 warning past 50 %, with a /26 taken (25 %).
+const THRESHOLD: &str = r#"
+resource "ipam" "org" {}
+
+resource "ipam_pool" "small" {
+  scope_id                      = ipam.org.private_default_scope_id
+  address_family                = "ipv4"
+  utilization_warning_threshold = 50
+}
+
+resource "ipam_pool_cidr" "small" {
+  pool_id = ipam_pool.small.id
+  cidr    = "10.9.0.0/24"
+}
+
+resource "ipam_allocation" "first" {
+  pool_id    = ipam_pool.small.id
+  cidr       = "10.9.0.0/26"
+  depends_on = [ipam_pool_cidr.small]
+}
+
+output "pool" {
+  value = ipam_pool.small.id
+}
+"#;
+
+#[test]
+fn a_plan_pushing_a_pool_past_its_threshold_warns_with_the_figures() {
+    for tf in terraform::all() {
+        let (_guard, db) = database();
+        let dir = workdir(tf, &db, THRESHOLD);
+        dir.init();
+        let run = dir.apply().success();
+        assert!(
+            !run.text().contains("Utilization"),
+            "25 % is below 50 %:\n{}",
+            run.describe()
+        );
+        dir.assert_no_changes();
+        let pool = output_string(&dir.outputs(), "pool");
+
+        // a /25 more: 25 % -> 75 %, the largest free block left is the last /26
+        let more = "resource \"ipam_allocation\" \"big\" {\n  pool_id = ipam_pool.small.id\n  netmask_length = 25\n}\n";
+        dir.write("more.tf", more);
+        let run = dir.run(["plan", "-no-color", "-input=false"]).success();
+        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        for needle in [
+            "Pool Utilization Warning".to_string(),
+            format!("Pool {pool} (10.9.0.0/24) goes from 25.0% to 75.0% used"),
+            "past its utilization_warning_threshold of 50%".to_string(),
+            "the largest free block left is 10.9.0.64/26".to_string(),
+        ] {
+            assert!(
+                flat.contains(&needle),
+                "{}: {needle:?}:\n{}",
+                tf.version,
+                run.describe()
+            );
+        }
+        dir.apply().success();
+        dir.assert_no_changes();
+
+        // a threshold is a percentage
+        for bad in ["0", "101", "12.5"] {
+            dir.write(
+                "main.tf",
+                &THRESHOLD.replace("threshold = 50", &format!("threshold = {bad}")),
+            );
+            let run = dir.plan().failure();
+            let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                flat.contains(&format!(
+                    "utilization_warning_threshold is {bad}, which is not a percentage"
+                )) && flat.contains("utilization_warning_threshold ="),
+                "{}: {bad}:\n{}",
+                tf.version,
+                run.describe()
+            );
+        }
+        dir.write("main.tf", THRESHOLD);
         dir.destroy().success();
     }
 }
