@@ -4,6 +4,7 @@
 //!   pool of another one, and a region that pools use cannot be dropped. Every refusal happens
 //!   at plan and names what is allowed.
 //! - Utilization warnings: a plan whose allocation pushes a pool past its threshold says so.
+//! - Release cooldown: strict and soft pools through real applies, a short cooldown waited out.
 
 mod support;
 
@@ -290,6 +291,161 @@ fn a_plan_pushing_a_pool_past_its_threshold_warns_with_the_figures() {
             );
         }
         dir.write("main.tf", THRESHOLD);
+        dir.destroy().success();
+    }
+}
+
+/// Two pools with a release cooldown: a strict one (a /24 with a short cooldown) and a soft one
+/// (a single /26, so a released block is the only one that fits).
+fn cooldown_hcl(strict_allocation: &str, soft_allocation: &str) -> String {
+    format!(
+        r#"
+resource "ipam" "org" {{}}
+
+resource "ipam_pool" "strict" {{
+  scope_id              = ipam.org.private_default_scope_id
+  address_family        = "ipv4"
+  release_cooldown      = "8s"
+  release_cooldown_mode = "strict"
+}}
+
+resource "ipam_pool_cidr" "strict" {{
+  pool_id = ipam_pool.strict.id
+  cidr    = "10.8.0.0/24"
+}}
+
+resource "ipam_pool" "soft" {{
+  scope_id         = ipam.org.private_default_scope_id
+  address_family   = "ipv4"
+  release_cooldown = "24h"
+}}
+
+resource "ipam_pool_cidr" "soft" {{
+  pool_id = ipam_pool.soft.id
+  cidr    = "10.9.0.0/26"
+}}
+
+data "ipam_pool_allocations" "strict" {{
+  pool_id    = ipam_pool.strict.id
+  depends_on = [ipam_pool_cidr.strict]
+}}
+
+output "cooling" {{
+  value = [for c in data.ipam_pool_allocations.strict.cooling : "${{c.cidr}} ${{c.frees_at}}"]
+}}
+{strict_allocation}
+{soft_allocation}
+"#
+    )
+}
+
+const STRICT_ALLOCATION: &str = r#"
+resource "ipam_allocation" "strict" {
+  pool_id    = ipam_pool.strict.id
+  cidr       = "10.8.0.0/26"
+  depends_on = [ipam_pool_cidr.strict]
+}
+"#;
+
+fn soft_allocation(name: &str) -> String {
+    format!(
+        "resource \"ipam_allocation\" \"{name}\" {{\n  pool_id = ipam_pool.soft.id\n  netmask_length = 26\n  depends_on = [ipam_pool_cidr.soft]\n}}\noutput \"soft\" {{\n  value = ipam_allocation.{name}.cidr\n}}\n"
+    )
+}
+
+#[test]
+fn released_blocks_cool_down_strictly_or_softly_through_real_applies() {
+    for tf in terraform::all() {
+        let (_guard, db) = database();
+        let dir = workdir(
+            tf,
+            &db,
+            &cooldown_hcl(STRICT_ALLOCATION, &soft_allocation("a")),
+        );
+        dir.init();
+        dir.apply().success();
+        dir.assert_no_changes();
+        assert_eq!(output_string(&dir.outputs(), "soft"), "10.9.0.0/26");
+
+        // release both: the blocks cool down, and the data source says until when
+        dir.write("main.tf", &cooldown_hcl("", ""));
+        dir.apply().success();
+        dir.apply().success(); // the data source is read again, after the release
+        let cooling = output_strings(&dir.outputs(), "cooling");
+        assert_eq!(cooling.len(), 1, "{cooling:?}");
+        let (cidr, frees_at) = cooling[0].split_once(' ').expect("cidr and time");
+        assert_eq!(cidr, "10.8.0.0/26");
+        assert!(frees_at.ends_with('Z'), "{frees_at}");
+
+        // strict: the same cidr is refused at plan, naming the time it frees
+        dir.write("main.tf", &cooldown_hcl(STRICT_ALLOCATION, ""));
+        let run = dir.plan().failure();
+        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        for needle in [
+            "cooling down until".to_string(),
+            frees_at.to_string(),
+            "release_cooldown_mode = \"strict\"".to_string(),
+            "cidr = \"10.8.0.0/26\"".to_string(),
+        ] {
+            assert!(
+                flat.contains(&needle),
+                "{}: {needle:?}:\n{}",
+                tf.version,
+                run.describe()
+            );
+        }
+
+        // soft: the only block that fits is the cooling one, so it is handed out again
+        dir.write("main.tf", &cooldown_hcl("", &soft_allocation("b")));
+        dir.apply().success();
+        assert_eq!(output_string(&dir.outputs(), "soft"), "10.9.0.0/26");
+
+        // once the cooldown is over, the strict block is free again
+        std::thread::sleep(std::time::Duration::from_secs(9));
+        dir.write(
+            "main.tf",
+            &cooldown_hcl(STRICT_ALLOCATION, &soft_allocation("b")),
+        );
+        dir.apply().success();
+        dir.assert_no_changes();
+        assert!(output_strings(&dir.outputs(), "cooling").is_empty());
+        assert_eq!(output_string(&dir.outputs(), "soft"), "10.9.0.0/26");
+
+        // durations and modes are checked at plan
+        for (bad, needle) in [
+            (
+                "release_cooldown      = \"30x\"",
+                "\"30x\" is not a duration",
+            ),
+            ("release_cooldown      = \"0s\"", "longer than zero"),
+            (
+                "release_cooldown_mode = \"lazy\"",
+                "\"lazy\" is not a cooldown mode",
+            ),
+        ] {
+            let key = bad.split_whitespace().next().expect("a key");
+            let text = cooldown_hcl("", "")
+                .lines()
+                .map(|line| {
+                    if line.trim_start().starts_with(&format!("{key} ")) {
+                        bad
+                    } else {
+                        line
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            dir.write("main.tf", &text);
+            let run = dir.plan().failure();
+            let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                flat.contains(needle) && flat.contains(&format!("{key} =")),
+                "{}: {bad}:\n{}",
+                tf.version,
+                run.describe()
+            );
+        }
+        dir.write("main.tf", &cooldown_hcl("", ""));
         dir.destroy().success();
     }
 }

@@ -248,6 +248,18 @@ pub enum Error {
         /// A summary of what is inside.
         contents: String,
     },
+    /// An explicit CIDR that overlaps a block cooling down in a strict pool.
+    #[error("cidr {cidr} overlaps {cooling}, released from pool {pool_id} and cooling down until {frees_at} (release_cooldown_mode = \"strict\"); choose another cidr, or apply after {frees_at}")]
+    CoolingDown {
+        /// The CIDR asked for.
+        cidr: IpNet,
+        /// The cooling block.
+        cooling: IpNet,
+        /// The pool.
+        pool_id: String,
+        /// When it frees, RFC 3339.
+        frees_at: String,
+    },
     /// A pool locale that is not one of its IPAM's operating regions.
     #[error("locale {locale} is not an operating region of ipam {ipam_id}; use one of {}, or add {locale} to the ipam's operating_regions", .allowed.join(", "))]
     LocaleNotOperatingRegion {
@@ -351,7 +363,8 @@ impl Error {
             Error::SourcePoolScope { .. } => Some("source_pool_id"),
             Error::OutsidePool { .. }
             | Error::Overlap { .. }
-            | Error::PrivateSpaceInPublicScope { .. } => Some("cidr"),
+            | Error::PrivateSpaceInPublicScope { .. }
+            | Error::CoolingDown { .. } => Some("cidr"),
             Error::NoNetmaskLength { .. }
             | Error::CidrLengthMismatch { .. }
             | Error::Exhausted { .. }

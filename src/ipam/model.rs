@@ -111,6 +111,8 @@ pub struct Pool {
     pub depth: u32,
     /// Percent (1–100) of the pool's space in use past which a plan warns.
     pub utilization_warning_threshold: Option<u8>,
+    /// How long a released block cools down before it is handed out again.
+    pub release_cooldown: Option<ReleaseCooldown>,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// RFC 3339 time of the last change.
@@ -257,6 +259,8 @@ pub struct NewPool {
     pub tags: Tags,
     /// Percent (1–100) of the pool's space in use past which a plan warns.
     pub utilization_warning_threshold: Option<u8>,
+    /// How long a released block cools down before it is handed out again.
+    pub release_cooldown: Option<ReleaseCooldown>,
 }
 
 impl NewPool {
@@ -274,6 +278,7 @@ impl NewPool {
             publicly_advertisable: false,
             tags: Tags::new(),
             utilization_warning_threshold: None,
+            release_cooldown: None,
         }
     }
 }
@@ -295,6 +300,118 @@ pub struct PoolUpdate {
     pub tags: Option<Tags>,
     /// New utilization warning threshold (`Some(None)` removes it).
     pub utilization_warning_threshold: Option<Option<u8>>,
+    /// New release cooldown (`Some(None)` removes it; blocks cooling now free at once).
+    pub release_cooldown: Option<Option<ReleaseCooldown>>,
+}
+
+/// Whether a cooling block may be handed out again before its cooldown ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CooldownMode {
+    /// Only when nothing else fits (the default).
+    #[default]
+    Soft,
+    /// Never.
+    Strict,
+}
+
+impl CooldownMode {
+    /// `soft` or `strict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CooldownMode::Soft => "soft",
+            CooldownMode::Strict => "strict",
+        }
+    }
+
+    /// `soft` or `strict`, for `input`.
+    pub fn parse(text: &str, input: &'static str) -> crate::ipam::Result<CooldownMode> {
+        match text {
+            "soft" => Ok(CooldownMode::Soft),
+            "strict" => Ok(CooldownMode::Strict),
+            other => Err(crate::ipam::Error::InvalidArgument {
+                input,
+                message: format!(
+                    "{other:?} is not a cooldown mode; use \"soft\" (reuse a cooling block only when nothing else fits) or \"strict\" (never reuse one before its cooldown ends)"
+                ),
+            }),
+        }
+    }
+}
+
+/// A pool's release cooldown: released blocks stay unused this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseCooldown {
+    /// The duration, seconds (at least 1).
+    pub seconds: u64,
+    /// Whether a cooling block may be reused when nothing else fits.
+    pub mode: CooldownMode,
+}
+
+/// Parses a duration such as `"90s"`, `"30m"`, `"24h"`, `"7d"` or `"1h30m"` into seconds.
+pub fn parse_duration(text: &str, input: &'static str) -> crate::ipam::Result<u64> {
+    let invalid = |why: &str| {
+        crate::ipam::Error::InvalidArgument {
+        input,
+        message: format!(
+            "{text:?} is not a duration ({why}); write a whole number with a unit s, m, h or d, for example \"30m\", \"24h\" or \"1h30m\""
+        ),
+    }
+    };
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(invalid(&format!("unknown unit {c:?}"))),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| invalid("a unit without a number"))?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| invalid("too long"))?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(invalid("a number without a unit"));
+    }
+    if total == 0 {
+        return Err(invalid("it must be longer than zero"));
+    }
+    Ok(total)
+}
+
+/// Seconds as the shortest duration text [`parse_duration`] reads back (`5400` → `"1h30m"`).
+pub fn format_duration(seconds: u64) -> String {
+    let mut out = String::new();
+    let mut rest = seconds;
+    for (unit, name) in [(86_400, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
+        if rest >= unit {
+            out += &format!("{}{name}", rest / unit);
+            rest %= unit;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
+/// A released block cooling down in its pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoolingBlock {
+    /// The block.
+    pub cidr: IpNet,
+    /// When it becomes free again, RFC 3339 UTC.
+    pub frees_at: String,
 }
 
 /// Filters for finding pools; every given filter must match.
@@ -440,4 +557,40 @@ pub fn missing_required_tags(required: &Tags, tags: &Tags) -> Vec<(String, Strin
         .filter(|(k, v)| tags.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_and_print_back() {
+        for (text, seconds) in [
+            ("90s", 90),
+            ("30m", 1800),
+            ("24h", 86_400),
+            ("1h30m", 5400),
+            ("7d", 604_800),
+        ] {
+            assert_eq!(parse_duration(text, "d").unwrap(), seconds, "{text}");
+            assert_eq!(
+                parse_duration(&format_duration(seconds), "d").unwrap(),
+                seconds
+            );
+        }
+        assert_eq!(format_duration(5400), "1h30m");
+        for bad in [
+            "",
+            "30",
+            "m",
+            "0s",
+            "30x",
+            "-5m",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            let error = parse_duration(bad, "release_cooldown").unwrap_err();
+            assert_eq!(error.input(), Some("release_cooldown"), "{bad}");
+        }
+    }
 }

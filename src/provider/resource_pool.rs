@@ -1,7 +1,10 @@
 //! `ipam_pool`: a pool of one address family in a scope, optionally nested in a source pool, with
 //! netmask guardrails and tags every allocation must carry.
 
-use crate::ipam::{AddressFamily, NetmaskRule, NewPool, Pool, PoolUpdate};
+use crate::ipam::{
+    format_duration, parse_duration, AddressFamily, CooldownMode, NetmaskRule, NewPool, Pool,
+    PoolUpdate, ReleaseCooldown,
+};
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics,
     ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
@@ -48,6 +51,59 @@ fn threshold_attr(config: &Value) -> Result<Option<u8>, Diagnostic> {
     }
 }
 
+/// `release_cooldown` and `release_cooldown_mode`, when given and known.
+fn cooldown_attr(config: &Value) -> Result<Option<ReleaseCooldown>, Diagnostic> {
+    let invalid = |input: &str, error: crate::ipam::Error| {
+        attribute_error(
+            input,
+            "Invalid Release Cooldown",
+            sentence(&error.to_string()),
+        )
+    };
+    let mode = match string_attr(config, "release_cooldown_mode") {
+        Some(text) => Some(
+            CooldownMode::parse(&text, "release_cooldown_mode")
+                .map_err(|e| invalid("release_cooldown_mode", e))?,
+        ),
+        None => None,
+    };
+    match (string_attr(config, "release_cooldown"), mode) {
+        (Some(text), mode) => Ok(Some(ReleaseCooldown {
+            seconds: parse_duration(&text, "release_cooldown")
+                .map_err(|e| invalid("release_cooldown", e))?,
+            mode: mode.unwrap_or_default(),
+        })),
+        (None, Some(_)) if config.attr("release_cooldown").is_null() => Err(attribute_error(
+            "release_cooldown_mode",
+            "Invalid Release Cooldown",
+            "release_cooldown_mode applies to a release cooldown, and the pool has none. Set release_cooldown (for example \"30m\") or remove release_cooldown_mode.",
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// The state of `release_cooldown` and its mode: the configuration's text while it means the
+/// same duration, the default mode left out when the configuration leaves it out.
+fn cooldown_state(cooldown: Option<ReleaseCooldown>, like: &Value) -> (Value, Value) {
+    let Some(cooldown) = cooldown else {
+        return (Value::Null, Value::Null);
+    };
+    let duration = match string_attr(like, "release_cooldown") {
+        Some(text) if parse_duration(&text, "release_cooldown").ok() == Some(cooldown.seconds) => {
+            Value::string(text)
+        }
+        _ => Value::string(format_duration(cooldown.seconds)),
+    };
+    let mode = if cooldown.mode == CooldownMode::default()
+        && like.attr("release_cooldown_mode").is_null()
+    {
+        Value::Null
+    } else {
+        Value::string(cooldown.mode.as_str())
+    };
+    (duration, mode)
+}
+
 impl PoolResource {
     pub fn new(store: &StoreHandle) -> PoolResource {
         PoolResource {
@@ -56,7 +112,10 @@ impl PoolResource {
     }
 
     fn state(pool: &Pool, like: &Value) -> Value {
+        let (cooldown, cooldown_mode) = cooldown_state(pool.release_cooldown, like);
         object(vec![
+            ("release_cooldown", cooldown),
+            ("release_cooldown_mode", cooldown_mode),
             ("id", Value::string(&pool.id)),
             ("scope_id", Value::string(&pool.scope_id)),
             (
@@ -130,6 +189,7 @@ impl PoolResource {
             publicly_advertisable: bool_attr(config, "publicly_advertisable"),
             tags: tags_attr(config, "tags"),
             utilization_warning_threshold: threshold_attr(config)?,
+            release_cooldown: cooldown_attr(config)?,
         })
     }
 
@@ -145,6 +205,9 @@ impl PoolResource {
             }
         };
         if let Err(diagnostic) = threshold_attr(config) {
+            diagnostics.push(diagnostic);
+        }
+        if let Err(diagnostic) = cooldown_attr(config) {
             diagnostics.push(diagnostic);
         }
         match netmask_rule(config) {
@@ -219,6 +282,12 @@ impl Resource for PoolResource {
             )
             .attribute(Attribute::optional("utilization_warning_threshold", Type::Number).description(
                 "A percentage (1 to 100) of the pool's space: a plan whose allocation pushes the pool's utilization past it shows a warning naming the pool, its CIDRs, the utilization before and after, and the largest free block left. Changes in place.",
+            ))
+            .attribute(Attribute::optional("release_cooldown", Type::String).description(
+                "How long a released block stays unused before the pool hands it out again, such as `\"30m\"`, `\"24h\"` or `\"1h30m\"` (units s, m, h, d): firewall rules, DNS records and peers' routes may still point at it. Cooling blocks count as used and the `ipam_pool_allocations` data source lists them with the time they free. Without it (the default) a release is instant. Changes in place.",
+            ))
+            .attribute(Attribute::optional("release_cooldown_mode", Type::String).description(
+                "`\"soft\"` (the default): a cooling block is handed out only when nothing else fits. `\"strict\"`: never before its cooldown ends; an explicit `cidr` overlapping one is refused with the time it frees.",
             ))
             .attribute(Attribute::computed("depth", Type::Number).description(
                 "How deep the pool is nested: 1 for a top-level pool, 2 for its children, and so on.",
@@ -334,6 +403,7 @@ impl Resource for PoolResource {
                 publicly_advertisable: Some(bool_attr(&planned, "publicly_advertisable")),
                 tags: Some(tags_attr(&planned, "tags")),
                 utilization_warning_threshold: Some(threshold_attr(&planned)?),
+                release_cooldown: Some(cooldown_attr(&planned)?),
             };
             self.store
                 .run("Update Pool Error", &schema, move |store| {

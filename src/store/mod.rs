@@ -19,9 +19,9 @@ mod util;
 use ipnet::IpNet;
 
 use crate::ipam::{
-    Allocation, AllocationRequest, AllocationUpdate, AuditEvent, Ipam, IpamUpdate, NewIpam,
-    NewPool, NewScope, Pool, PoolCidr, PoolCidrRequest, PoolCidrUsage, PoolFilter, PoolUpdate,
-    Result, Scope, ScopeUpdate, UtilizationWarning,
+    Allocation, AllocationRequest, AllocationUpdate, AuditEvent, CoolingBlock, Ipam, IpamUpdate,
+    NewIpam, NewPool, NewScope, Pool, PoolCidr, PoolCidrRequest, PoolCidrUsage, PoolFilter,
+    PoolUpdate, Result, Scope, ScopeUpdate, UtilizationWarning,
 };
 
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
@@ -94,6 +94,9 @@ pub trait Store: Send + Sync {
     fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>>;
     /// The CIDR `allocate` would return now, or its exact error; reserves and writes nothing.
     fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet>;
+    /// The blocks of a pool cooling down after their release (its `release_cooldown`), with
+    /// the time each becomes free, in address order.
+    fn list_cooling_blocks(&self, pool_id: &str) -> Result<Vec<CoolingBlock>>;
     /// Checks an allocation as `allocate` would (the same errors) and returns the warning when
     /// it would push its pool past the pool's `utilization_warning_threshold`; writes nothing.
     fn preview_allocation_warning(
@@ -224,6 +227,10 @@ impl<B: Backend> Store for Engine<B> {
         request: &AllocationRequest,
     ) -> Result<Option<UtilizationWarning>> {
         Engine::preview_allocation_warning(self, request)
+    }
+
+    fn list_cooling_blocks(&self, pool_id: &str) -> Result<Vec<CoolingBlock>> {
+        Engine::list_cooling_blocks(self, pool_id)
     }
 
     fn get_allocation(&self, id: &str) -> Result<Allocation> {

@@ -58,6 +58,14 @@ resource "ipam_pool" "production" {
   allocation_max_netmask_length     = 24
   allocation_default_netmask_length = 20
 
+  # a plan whose allocation pushes the pool past 80 % used shows a warning with the figures
+  utilization_warning_threshold = 80
+
+  # a released block stays unused for 30 minutes (DNS, firewall rules and peers' routes may
+  # still point at it); "strict" never hands it out earlier, "soft" only when nothing else fits
+  release_cooldown      = "30m"
+  release_cooldown_mode = "strict"
+
   # every allocation from this pool must carry these tags
   allocation_resource_tags = {
     Environment = "Production"

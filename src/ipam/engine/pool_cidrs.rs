@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use serde_json::json;
 
 use super::allocations::{AllocationFields, AllocationSpec, Placement};
-use super::port::{StoredPool, StoredPoolCidr, Transaction};
+use super::port::{Now, StoredPool, StoredPoolCidr, Transaction};
 use super::rules::{check_family, found, refuse_unless_empty};
 use super::{Backend, Engine, Tx};
 use crate::ipam::cidr::private_use_range_overlapping;
@@ -211,6 +211,8 @@ impl<T: Transaction> Tx<'_, T> {
         }
         self.port
             .delete_free_blocks_between(row.pool_key, first, last)?;
+        self.port
+            .delete_cooling_blocks_between(row.pool_key, first, last)?;
         self.port.delete_pool_cidr(id)?;
         if let Some(parent_allocation_id) = &row.pool_cidr.parent_allocation_id {
             let parent = self.allocation(parent_allocation_id)?;
@@ -225,15 +227,21 @@ impl<T: Transaction> Tx<'_, T> {
         )
     }
 
-    /// A pool CIDR with its used and free space.
-    fn usage(&self, row: StoredPoolCidr) -> Result<PoolCidrUsage> {
+    /// A pool CIDR with its used and free space (blocks cooling down count as used).
+    fn usage(&self, row: StoredPoolCidr, cooling: &[(Block, Now)]) -> Result<PoolCidrUsage> {
         let family = row.family();
+        let cooling: u128 = cooling
+            .iter()
+            .filter(|(block, _)| row.block.contains(block, family))
+            .map(|(block, _)| block.size(family))
+            .sum();
         let free: u128 = self
             .port
             .free_blocks_between(row.pool_key, row.block.start, row.block.last(family))?
             .iter()
             .map(|b| b.size(family))
-            .sum();
+            .sum::<u128>()
+            .saturating_sub(cooling);
         let total = row.block.size(family);
         let used = total.saturating_sub(free);
         Ok(PoolCidrUsage {
@@ -287,10 +295,11 @@ impl<B: Backend> Engine<B> {
     pub(crate) fn list_pool_cidrs(&self, pool_id: &str) -> Result<Vec<PoolCidrUsage>> {
         self.read(|tx| {
             let pool = tx.pool(pool_id)?;
+            let cooling = tx.cooling(&pool)?;
             tx.port
                 .pool_cidrs_of(pool.key)?
                 .into_iter()
-                .map(|row| tx.usage(row))
+                .map(|row| tx.usage(row, &cooling))
                 .collect()
         })
     }

@@ -83,6 +83,7 @@ impl<T: Transaction> Tx<'_, T> {
             publicly_advertisable: new.publicly_advertisable,
             tags: new.tags.clone(),
             utilization_warning_threshold: new.utilization_warning_threshold,
+            release_cooldown: new.release_cooldown,
             depth,
             created_at: self.now.text.clone(),
             updated_at: self.now.text.clone(),
@@ -122,6 +123,9 @@ impl<T: Transaction> Tx<'_, T> {
         if let Some(threshold) = update.utilization_warning_threshold {
             check_threshold(threshold)?;
             pool.utilization_warning_threshold = threshold;
+        }
+        if let Some(cooldown) = update.release_cooldown {
+            pool.release_cooldown = cooldown;
         }
         pool.updated_at = self.now.text.clone();
         self.port.update_pool(&pool)?;

@@ -19,8 +19,9 @@ use ipnet::IpNet;
 
 use super::Store;
 use crate::ipam::{
-    AddressFamily, AllocationRequest, AllocationUpdate, Error, IpamUpdate, NetmaskRule, NewIpam,
-    NewPool, NewScope, ObjectKind, PoolCidrRequest, PoolFilter, PoolUpdate, ScopeUpdate, Tags,
+    AddressFamily, AllocationRequest, AllocationUpdate, CooldownMode, Error, IpamUpdate,
+    NetmaskRule, NewIpam, NewPool, NewScope, ObjectKind, PoolCidrRequest, PoolFilter, PoolUpdate,
+    ReleaseCooldown, ScopeUpdate, Tags,
 };
 
 pub use concurrency::{
@@ -65,6 +66,7 @@ macro_rules! store_conformance_tests {
             pool_source_rules,
             locales_follow_operating_regions,
             utilization_warnings_name_the_figures,
+            released_blocks_cool_down,
             pool_cidr_rules_ipv4,
             pool_cidr_rules_ipv6,
             public_scope_refuses_private_space,
@@ -728,6 +730,72 @@ pub fn utilization_warnings_name_the_figures(store: &dyn Store) {
         None,
         "already past the threshold: no new warning"
     );
+}
+
+/// A pool with a release cooldown keeps released blocks unused: never in strict mode (an
+/// explicit CIDR is refused with the time it frees), only when nothing else fits in soft mode;
+/// cooling blocks count as used and free when their time is up.
+pub fn released_blocks_cool_down(store: &dyn Store) {
+    let f = fixture(store);
+    let pool = top_pool(
+        store,
+        &f.private_scope,
+        "10.8.0.0/24",
+        NetmaskRule::default(),
+    );
+    let set_cooldown = |seconds: u64, mode: CooldownMode| {
+        store
+            .update_pool(
+                &pool,
+                &PoolUpdate {
+                    release_cooldown: Some(Some(ReleaseCooldown { seconds, mode })),
+                    ..PoolUpdate::default()
+                },
+            )
+            .unwrap()
+    };
+    set_cooldown(3600, CooldownMode::Strict);
+    let first = store.allocate(&request(&pool, Some(26), None)).unwrap();
+    store.release_allocation(&first.id).unwrap();
+    let cooling = store.list_cooling_blocks(&pool).unwrap();
+    assert_eq!(cooling.len(), 1);
+    assert_eq!(cooling[0].cidr, net("10.8.0.0/26"));
+    assert!(cooling[0].frees_at.ends_with('Z'), "{:?}", cooling[0]);
+    assert_eq!(allocate(store, &pool, Some(26), None), "10.8.0.64/26");
+    let error = refused(
+        store,
+        "an explicit cidr inside a cooling block, strict",
+        || store.allocate(&request(&pool, None, Some("10.8.0.32/27"))),
+        |e| matches!(e, Error::CoolingDown { .. }) && e.input() == Some("cidr"),
+    );
+    assert!(error.to_string().contains(&cooling[0].frees_at), "{error}");
+    let usage = store.list_pool_cidrs(&pool).unwrap();
+    assert_eq!(usage[0].used_addresses, 128, "cooling blocks count as used");
+    assert_eq!(allocate(store, &pool, Some(25), None), "10.8.0.128/25");
+    refused(
+        store,
+        "only a cooling block is left, strict",
+        || store.allocate(&request(&pool, Some(26), None)),
+        |e| matches!(e, Error::Exhausted { .. }),
+    );
+    set_cooldown(3600, CooldownMode::Soft);
+    assert_eq!(
+        allocate(store, &pool, Some(26), None),
+        "10.8.0.0/26",
+        "soft: reused when nothing else fits"
+    );
+    assert!(store.list_cooling_blocks(&pool).unwrap().is_empty());
+    set_cooldown(1, CooldownMode::Strict);
+    let last = store.list_allocations(&pool).unwrap()[0].clone();
+    store.release_allocation(&last.id).unwrap();
+    assert_eq!(store.list_cooling_blocks(&pool).unwrap().len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(store.list_cooling_blocks(&pool).unwrap().is_empty());
+    assert_eq!(
+        allocate(store, &pool, None, Some("10.8.0.0/26")),
+        "10.8.0.0/26"
+    );
+    assert_consistent(store);
 }
 
 fn pool_cidr_rules(
@@ -1552,6 +1620,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
                 auto_import: Some(true),
                 publicly_advertisable: None,
                 utilization_warning_threshold: Some(Some(80)),
+                release_cooldown: None,
             },
         )
         .unwrap();

@@ -8,8 +8,8 @@ use rusqlite::Row;
 
 use crate::ipam::engine::port::{AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr};
 use crate::ipam::{
-    AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr, Scope,
-    ScopeKind, Tags,
+    AddressFamily, Allocation, AuditEvent, Block, CooldownMode, Ipam, NetmaskRule, Pool, PoolCidr,
+    ReleaseCooldown, Scope, ScopeKind, Tags,
 };
 use crate::store::util::format_millis;
 
@@ -127,7 +127,8 @@ pub(super) fn scope_params(scope: &Scope) -> impl rusqlite::Params + '_ {
 /// A pool as `POOL_INSERT` and `POOL_UPDATE` bind it.
 pub(super) fn pool_params(pool: &Pool) -> impl rusqlite::Params + '_ {
     // more columns than rusqlite's tuples bind: one boxed value per parameter, in order
-    let values: [Box<dyn rusqlite::ToSql + '_>; 17] = [
+    let cooldown = pool.release_cooldown;
+    let values: [Box<dyn rusqlite::ToSql + '_>; 19] = [
         Box::new(&pool.id),
         Box::new(&pool.scope_id),
         Box::new(&pool.source_pool_id),
@@ -145,6 +146,8 @@ pub(super) fn pool_params(pool: &Pool) -> impl rusqlite::Params + '_ {
         Box::new(&pool.created_at),
         Box::new(&pool.updated_at),
         Box::new(pool.utilization_warning_threshold),
+        Box::new(cooldown.map(|c| i64::try_from(c.seconds).unwrap_or(i64::MAX))),
+        Box::new(cooldown.map(|c| c.mode.as_str())),
     ];
     rusqlite::params_from_iter(values)
 }
@@ -173,8 +176,28 @@ pub(super) fn pool_row(row: &Row<'_>) -> rusqlite::Result<StoredPool> {
             created_at: row.get(15)?,
             updated_at: row.get(16)?,
             utilization_warning_threshold: row.get(17)?,
+            release_cooldown: cooldown_cols(row, 18, 19)?,
         },
     })
+}
+
+/// A release cooldown from its seconds and mode columns (`NULL` seconds: none).
+fn cooldown_cols(
+    row: &Row<'_>,
+    seconds: usize,
+    mode: usize,
+) -> rusqlite::Result<Option<ReleaseCooldown>> {
+    let Some(seconds) = row.get::<_, Option<i64>>(seconds)? else {
+        return Ok(None);
+    };
+    let mode = match row.get::<_, Option<String>>(mode)?.as_deref() {
+        Some("strict") => CooldownMode::Strict,
+        _ => CooldownMode::Soft,
+    };
+    Ok(Some(ReleaseCooldown {
+        seconds: u64::try_from(seconds).unwrap_or(0),
+        mode,
+    }))
 }
 
 /// `pool_cidr_select!` columns.

@@ -164,6 +164,17 @@ CREATE UNIQUE INDEX allocations_by_legacy_id ON allocations(legacy_id) WHERE leg
     r#"
 ALTER TABLE pools ADD COLUMN utilization_warning_threshold INTEGER
     CHECK (utilization_warning_threshold BETWEEN 1 AND 100);
+-- release cooldown (NULL seconds = none): released blocks stay unused until `until`
+ALTER TABLE pools ADD COLUMN release_cooldown_seconds INTEGER;
+ALTER TABLE pools ADD COLUMN release_cooldown_mode TEXT
+    CHECK (release_cooldown_mode IN ('soft', 'strict'));
+CREATE TABLE cooling_blocks (
+    pool_num   INTEGER NOT NULL REFERENCES pools(num),
+    start      BLOB NOT NULL,
+    prefix_len INTEGER NOT NULL,
+    until      INTEGER NOT NULL,  -- Unix milliseconds
+    PRIMARY KEY (pool_num, start)
+) WITHOUT ROWID;
 "#,
 ];
 
