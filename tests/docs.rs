@@ -52,14 +52,14 @@ fn docs_are_generated_from_the_current_schemas_and_examples() {
     );
     let expected: BTreeSet<String> = pages.iter().map(|p| p.path.clone()).collect();
     let mut present = BTreeSet::new();
-    for folder in ["resources", "data-sources"] {
+    for folder in ["resources", "data-sources", "functions"] {
         markdown_files(&root().join("docs").join(folder), &mut present);
     }
     present.insert("docs/index.md".to_string());
     let extra: Vec<_> = present.difference(&expected).collect();
     assert!(
         extra.is_empty(),
-        "pages for no resource or data source: {extra:?}"
+        "pages for no resource, data source or function: {extra:?}"
     );
 }
 
@@ -80,6 +80,9 @@ fn every_page_embeds_its_example_word_for_word() {
                     format!("ipam_{short}")
                 };
                 root().join(format!("examples/resources/{full}/resource.tf"))
+            }
+            Some(("functions", function)) => {
+                root().join(format!("examples/functions/{function}/function.tf"))
             }
             Some((_, short)) => {
                 root().join(format!("examples/data-sources/ipam_{short}/data-source.tf"))
@@ -121,5 +124,19 @@ fn every_attribute_is_described() {
     }
     for (name, data_source) in provider.data_sources() {
         assert_described("data source", &name, &data_source.schema());
+    }
+    for (name, function) in provider.functions() {
+        let definition = function.definition();
+        assert!(
+            !definition.summary.trim().is_empty() && !definition.description.trim().is_empty(),
+            "function {name} needs a summary and a description"
+        );
+        for parameter in &definition.parameters {
+            assert!(
+                parameter.description.trim().ends_with('.'),
+                "function {name}: parameter {} needs a one-sentence description",
+                parameter.name
+            );
+        }
     }
 }

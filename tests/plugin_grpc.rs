@@ -757,16 +757,27 @@ async fn logs_are_hclog_json_lines_at_the_tf_log_level() {
     let stderr = plugin.wait_for_stderr("PlanResourceChange").await;
     assert!(plugin.shutdown().await.success());
     let lines: Vec<&str> = stderr.lines().collect();
+    // one DEBUG line per call: the RPC, the resource type, how long it took and how it ended
+    let call: serde_json::Value = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["tf_rpc"] == "PlanResourceChange")
+        .unwrap_or_else(|| panic!("no PlanResourceChange line: {stderr}"));
+    assert_eq!(call["@level"], "debug");
+    assert_eq!(call["tf_resource_type"], "plugintest_thing");
+    assert_eq!(call["outcome"], "ok");
     assert!(
-        lines.iter().any(|l| l.contains("PlanResourceChange")),
-        "{stderr}"
+        call["duration_ms"].as_str().unwrap().parse::<f64>().is_ok(),
+        "{call}"
     );
     for line in lines {
         let json: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         let object = json.as_object().unwrap();
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["@level", "@message", "@module", "@timestamp"]);
+        assert_eq!(keys[..4], ["@level", "@message", "@module", "@timestamp"]);
+        // fields after the four hclog keys are plain strings
+        assert!(object.values().all(serde_json::Value::is_string), "{line}");
         assert!(
             ["trace", "debug", "info", "warn", "error"].contains(&json["@level"].as_str().unwrap())
         );

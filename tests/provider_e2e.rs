@@ -550,7 +550,7 @@ fn every_resource_type_imports_and_then_plans_no_changes() {
             .failure();
         assert!(
             run.text()
-                .contains("ipam-alloc-00000000000000000 does not exist"),
+                .contains("ipam-alloc-00000000000000000 is not in the database"),
             "{}",
             run.describe()
         );

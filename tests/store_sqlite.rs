@@ -76,6 +76,29 @@ fn reopening_keeps_everything() {
 }
 
 #[test]
+fn opening_an_existing_database_never_creates_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ipam.db");
+    assert!(SqliteStore::open_existing(&path, options())
+        .unwrap()
+        .is_none());
+    assert!(!path.exists());
+    std::fs::write(&path, b"").unwrap();
+    assert!(SqliteStore::open_existing(&path, options())
+        .unwrap()
+        .is_none());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    let ipam = SqliteStore::open(&path, options())
+        .unwrap()
+        .create_ipam(&NewIpam::default())
+        .unwrap();
+    let store = SqliteStore::open_existing(&path, options())
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.get_ipam(&ipam.id).unwrap(), ipam);
+}
+
+#[test]
 fn an_unwritable_location_is_a_clear_error() {
     let error = match SqliteStore::open("/nonexistent-dir/ipam.db", options()) {
         Err(error) => error,

@@ -287,11 +287,14 @@ pub struct FragmentationReport {
     pub used_addresses: u128,
 }
 
-/// splitmix64: a small seeded generator, so the simulation is the same on every machine.
-pub(crate) struct SplitMix64(pub(crate) u64);
+/// splitmix64: a small seeded generator, so simulations (here and in the placement benchmark)
+/// are the same on every machine.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    pub(crate) fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -299,8 +302,9 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+    /// A number below `n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
     }
 }
 
@@ -324,7 +328,7 @@ pub fn churn_fragmentation(strategy: FitStrategy, seed: u64, steps: usize) -> Fr
     for _ in 0..steps {
         let allocate = used < high_water || live.is_empty();
         let len_draw = rng.below(100);
-        let victim = rng.next();
+        let victim = rng.next_u64();
         if allocate {
             // mostly small blocks, some large ones
             let len = match len_draw {

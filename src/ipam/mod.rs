@@ -5,6 +5,9 @@
 //!   [`AuditEvent`]) and the requests that create or change them.
 //! - [`cidr`]: parsing with the host-bits check, address families, private-use ranges, and the
 //!   [`Block`] arithmetic the allocator works on.
+//! - [`cidr_set`]: set arithmetic on lists of CIDRs (merge, subtract, overlapping pairs) and the
+//!   allocator's free space in a parent CIDR once a list of blocks is taken.
+//! - [`ula`]: RFC 4193 unique local IPv6 /48 prefixes.
 //! - [`netmask`]: the allocation netmask guardrails ([`NetmaskRule`]).
 //! - [`allocator`]: the best-fit buddy allocator, written once and generic over a
 //!   [`FreeBlockIndex`]; [`MemoryIndex`] is the in-memory index, each storage backend has its
@@ -16,10 +19,12 @@
 
 pub mod allocator;
 pub mod cidr;
+pub mod cidr_set;
 pub mod engine;
 pub mod error;
 pub mod model;
 pub mod netmask;
+pub mod ula;
 
 pub use allocator::{
     churn_fragmentation, claim, find_best_fit, find_containing_free, find_first_fit, release,

@@ -559,6 +559,20 @@ pub fn missing_required_tags(required: &Tags, tags: &Tags) -> Vec<(String, Strin
         .collect()
 }
 
+/// What a database remembers of an object it does not hold (see `Store::history`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectHistory {
+    /// The audit log names the object: it was made in this database and has since been
+    /// deleted (by Terraform or outside it).
+    Recorded,
+    /// The audit log never named the object: it was not made in this database (or the database
+    /// is an older copy). `empty` when the database has no audit events at all.
+    Unrecorded {
+        /// The database has never held anything.
+        empty: bool,
+    },
+}
+
 #[cfg(test)]
 mod duration_tests {
     use super::*;

@@ -79,11 +79,23 @@ pub fn enabled(level: Level) -> bool {
 
 /// Writes one line at `level`.
 pub fn log(level: Level, message: impl Display) {
+    log_fields(level, message, &[]);
+}
+
+/// Writes one line at `level` with key/value fields, which Terraform shows after the message
+/// (`tf_rpc=ReadResource database=/srv/ipam.db`).
+pub fn log_fields(level: Level, message: impl Display, fields: &[(&str, String)]) {
     if !enabled(level) {
         return;
     }
     let module = LOGGER.get().map_or("provider", |l| l.module.as_str());
-    let line = format_line(level, module, &message.to_string(), SystemTime::now());
+    let line = format_line_with(
+        level,
+        module,
+        &message.to_string(),
+        fields,
+        SystemTime::now(),
+    );
     // One write per line so concurrent lines never interleave.
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
@@ -115,11 +127,25 @@ pub fn error(message: impl Display) {
 
 /// One hclog JSON line (with the trailing newline).
 pub fn format_line(level: Level, module: &str, message: &str, time: SystemTime) -> String {
+    format_line_with(level, module, message, &[], time)
+}
+
+/// One hclog JSON line with key/value fields (with the trailing newline).
+pub fn format_line_with(
+    level: Level,
+    module: &str,
+    message: &str,
+    fields: &[(&str, String)],
+    time: SystemTime,
+) -> String {
     let mut line = serde_json::Map::new();
     line.insert("@level".into(), level.name().into());
     line.insert("@message".into(), message.into());
     line.insert("@module".into(), module.into());
     line.insert("@timestamp".into(), rfc3339_micros(time).into());
+    for (key, value) in fields {
+        line.insert((*key).into(), value.as_str().into());
+    }
     format!("{}\n", serde_json::Value::Object(line))
 }
 
@@ -184,6 +210,24 @@ mod tests {
             line,
             "{\"@level\":\"debug\",\"@message\":\"said \\\"hi\\\"\",\"@module\":\"provider.ipam\",\"@timestamp\":\"2026-11-23T21:22:37.123456Z\"}\n"
         );
+    }
+
+    #[test]
+    fn fields_follow_the_message() {
+        let line = format_line_with(
+            Level::Debug,
+            "provider.ipam",
+            "ReadResource ipam: ok",
+            &[
+                ("tf_rpc", "ReadResource".into()),
+                ("database", "/srv/ipam.db".into()),
+            ],
+            UNIX_EPOCH,
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["tf_rpc"], "ReadResource");
+        assert_eq!(parsed["database"], "/srv/ipam.db");
+        assert_eq!(parsed["@message"], "ReadResource ipam: ok");
     }
 
     #[test]

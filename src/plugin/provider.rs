@@ -38,6 +38,12 @@ pub trait Provider: Send + Sync + 'static {
     /// Managed resource types by full type name (`ipam_pool`).
     fn resources(&self) -> BTreeMap<String, Arc<dyn Resource>>;
 
+    /// Key/value fields every call's DEBUG log line carries once the provider is configured
+    /// (the IPAM provider's `database`). None by default.
+    fn log_fields(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// Data source types by full type name.
     fn data_sources(&self) -> BTreeMap<String, Arc<dyn DataSource>> {
         BTreeMap::new()

@@ -151,17 +151,21 @@ impl ProviderServer {
     }
 
     /// Runs one provider call in its own task: a panic becomes an error diagnostic (the panic
-    /// message only, never a backtrace) and StopProvider cancels it.
-    async fn run<T, F>(&self, operation: &str, work: F) -> Result<T, Diagnostics>
+    /// message only, never a backtrace) and StopProvider cancels it. Logs the call at DEBUG
+    /// when it ends: what it was about, how long it took and how it ended.
+    async fn run<T, F>(&self, call: impl Into<Call>, work: F) -> Result<T, Diagnostics>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, Diagnostics>> + Send + 'static,
     {
+        let call = call.into();
+        let operation = call.rpc;
         let mut stopped = self.shared.stopped.subscribe();
         if *stopped.borrow() {
             return Err(stopped_diagnostic(operation));
         }
-        logging::debug(format!("{operation}: start"));
+        logging::trace(format!("{}: start", call.describe()));
+        let started = std::time::Instant::now();
         let task = tokio::spawn(work);
         let abort = task.abort_handle();
         let outcome = tokio::select! {
@@ -181,10 +185,98 @@ impl ProviderServer {
                 Err(stopped_diagnostic(operation))
             }
         };
-        if let Err(diagnostics) = &outcome {
-            logging::debug(format!("{operation}: failed: {diagnostics}"));
-        }
+        call.log_end(
+            started.elapsed(),
+            outcome.as_ref().err(),
+            self.shared.provider.log_fields(),
+        );
         outcome
+    }
+}
+
+/// What one provider call is about, for its log lines.
+struct Call {
+    rpc: &'static str,
+    /// `tf_resource_type`, `tf_data_source_type` or `tf_function_name`, with the type name.
+    subject: Option<(&'static str, String)>,
+    /// The object's `id`, when known.
+    id: Option<String>,
+}
+
+impl From<&'static str> for Call {
+    fn from(rpc: &'static str) -> Call {
+        Call {
+            rpc,
+            subject: None,
+            id: None,
+        }
+    }
+}
+
+impl Call {
+    /// A call about a managed resource; `state` gives the object's `id` when it has one.
+    fn resource(rpc: &'static str, type_name: &str, state: &Value) -> Call {
+        Call {
+            rpc,
+            subject: Some(("tf_resource_type", type_name.to_string())),
+            id: state.attr("id").as_str().map(str::to_string),
+        }
+    }
+
+    /// A call about something named by `key` (`tf_data_source_type`, `tf_function_name`).
+    fn about(rpc: &'static str, key: &'static str, name: &str) -> Call {
+        Call {
+            rpc,
+            subject: Some((key, name.to_string())),
+            id: None,
+        }
+    }
+
+    /// `ReadResource ipam_pool ipam-pool-…`.
+    fn describe(&self) -> String {
+        let mut text = self.rpc.to_string();
+        for part in [self.subject.as_ref().map(|s| &s.1), self.id.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            text.push(' ');
+            text.push_str(part);
+        }
+        text
+    }
+
+    /// The DEBUG line of a finished call, with its fields and `extra` (the provider's).
+    fn log_end(
+        &self,
+        took: std::time::Duration,
+        failed: Option<&Diagnostics>,
+        extra: Vec<(&'static str, String)>,
+    ) {
+        if !logging::enabled(logging::Level::Debug) {
+            return;
+        }
+        let millis = format!("{:.3}", took.as_secs_f64() * 1000.0);
+        let mut fields: Vec<(&str, String)> = vec![("tf_rpc", self.rpc.to_string())];
+        if let Some((key, name)) = &self.subject {
+            fields.push((key, name.clone()));
+        }
+        if let Some(id) = &self.id {
+            fields.push(("id", id.clone()));
+        }
+        fields.extend(extra);
+        fields.push(("duration_ms", millis.clone()));
+        let message = match failed {
+            None => {
+                fields.push(("outcome", "ok".to_string()));
+                format!("{}: ok in {millis} ms", self.describe())
+            }
+            Some(diagnostics) => {
+                fields.push(("outcome", "error".to_string()));
+                fields.push(("error", diagnostics.to_string()));
+                format!("{}: failed in {millis} ms: {diagnostics}", self.describe())
+            }
+        };
+        logging::log_fields(logging::Level::Debug, message, &fields);
     }
 }
 
@@ -485,8 +577,9 @@ impl pb::provider_server::Provider for ProviderServer {
                 current_state,
                 private: request.private,
             };
+            let call = Call::resource("ReadResource", &request.type_name, &read.current_state);
             let response = self
-                .run("ReadResource", async move { resource.read(read).await })
+                .run(call, async move { resource.read(read).await })
                 .await?;
             let new_state = encode(&response.new_state, &entry.value_type, "refreshed state")?;
             keep_private = response.private;
@@ -540,11 +633,9 @@ impl pb::provider_server::Provider for ProviderServer {
                 proposed_new_state,
                 prior_private: request.prior_private.clone(),
             };
+            let call = Call::resource("PlanResourceChange", &request.type_name, &plan.prior_state);
             let response = self
-                .run(
-                    "PlanResourceChange",
-                    async move { resource.plan(plan).await },
-                )
+                .run(call, async move { resource.plan(plan).await })
                 .await?;
             Ok(pb::plan_resource_change::Response {
                 planned_state: Some(encode(&response.planned_state, ty, "planned state")?),
@@ -582,7 +673,13 @@ impl pb::provider_server::Provider for ProviderServer {
                 planned_private: request.planned_private.clone(),
             };
             let resource = entry.resource.clone();
-            let response = self.run("ApplyResourceChange", async move { resource.apply(apply).await }).await?;
+            let creating = apply.is_create();
+            let state = if creating { &apply.planned_state } else { &apply.prior_state };
+            let call = Call::resource("ApplyResourceChange", &request.type_name, state);
+            let response = self.run(call, async move { resource.apply(apply).await }).await?;
+            if let (true, Some(id)) = (creating, response.new_state.attr("id").as_str()) {
+                logging::debug(format!("ApplyResourceChange {}: created {id}", request.type_name));
+            }
             if !response.new_state.is_wholly_known() {
                 return Err(Diagnostics::from(Diagnostic::error(
                     "Provider produced an invalid value",
@@ -617,11 +714,16 @@ impl pb::provider_server::Provider for ProviderServer {
             let entry = self.resource(&request.type_name)?;
             let resource = entry.resource.clone();
             let id = request.id.clone();
-            let imported = self
-                .run(
+            let call = Call {
+                id: Some(id.clone()),
+                ..Call::about(
                     "ImportResourceState",
-                    async move { resource.import(&id).await },
+                    "tf_resource_type",
+                    &request.type_name,
                 )
+            };
+            let imported = self
+                .run(call, async move { resource.import(&id).await })
                 .await?;
             Ok(pb::import_resource_state::ImportedResource {
                 type_name: request.type_name.clone(),
@@ -698,7 +800,7 @@ impl pb::provider_server::Provider for ProviderServer {
             let data_source = entry.data_source.clone();
             let (state, warnings) = self
                 .run(
-                    "ReadDataSource",
+                    Call::about("ReadDataSource", "tf_data_source_type", &request.type_name),
                     async move { data_source.read(config).await },
                 )
                 .await?;

@@ -14,18 +14,31 @@ use crate::plugin::{
 };
 use crate::store::Store;
 
-/// The store the provider opens in `ConfigureProvider`, shared by every resource and data source.
+use super::database::Database;
+
+/// The database the provider configures in `ConfigureProvider`, shared by every resource and
+/// data source. The database file is opened on first use and created only by
+/// [`StoreHandle::run_creating`] (see [`Database`]).
 #[derive(Clone, Default)]
-pub struct StoreHandle(Arc<OnceLock<Arc<dyn Store>>>);
+pub struct StoreHandle(Arc<OnceLock<Arc<Database>>>);
+
+/// What a blocking store call came back with: the call's own result, or the database could not
+/// be opened (`Err`), or it does not exist (`Ok(None)`).
+type Opened<T> = ipam::Result<Option<T>>;
 
 impl StoreHandle {
-    /// Installs the store; a second call (Terraform configures each process once) is ignored.
-    pub fn install(&self, store: Arc<dyn Store>) {
-        let _ = self.0.set(store);
+    /// Installs the database; a second call (Terraform configures each process once) is ignored.
+    pub fn install(&self, database: Database) {
+        let _ = self.0.set(Arc::new(database));
     }
 
-    /// The configured store, or an error diagnostic when the provider was not configured.
-    pub fn get(&self) -> Result<Arc<dyn Store>, Diagnostics> {
+    /// The configured database's location (for logs), or `None` before configuration.
+    pub fn location(&self) -> Option<String> {
+        self.0.get().map(|database| database.location())
+    }
+
+    /// The configured database, or an error diagnostic when the provider was not configured.
+    fn database(&self) -> Result<Arc<Database>, Diagnostics> {
         self.0.get().cloned().ok_or_else(|| {
             Diagnostic::error(
                 "Provider Not Configured",
@@ -37,15 +50,34 @@ impl StoreHandle {
 
     /// Runs `call` on the store in a blocking thread (SQLite waits for other writers) and maps a
     /// store error into a diagnostic with `summary`, attached to the attribute the error is about
-    /// when `schema` has it.
+    /// when `schema` has it. A database that does not exist is an error; nothing creates it.
     pub async fn run<T, F>(&self, summary: &str, schema: &Schema, call: F) -> Result<T, Diagnostics>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
     {
-        self.try_run(call)
+        match self.try_run(call).await? {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.explained(summary, schema, error).await.into()),
+        }
+    }
+
+    /// Like [`StoreHandle::run`], creating the database file when it does not exist yet: only
+    /// the apply that creates an `ipam` (the root every other object hangs from) may.
+    pub async fn run_creating<T, F>(
+        &self,
+        summary: &str,
+        schema: &Schema,
+        call: F,
+    ) -> Result<T, Diagnostics>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
+    {
+        let database = self.database()?;
+        self.blocking(move || Ok(Some(call(database.create()?.as_ref()))))
             .await?
-            .map_err(|error| error_diagnostic(summary, schema, &error).into())
+            .map_err(|error| self.diagnostic(summary, schema, &error).into())
     }
 
     /// Like [`StoreHandle::run`] but hands the store error back to the caller (to treat
@@ -55,16 +87,84 @@ impl StoreHandle {
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> ipam::Result<T> + Send + 'static,
     {
-        let store = self.get()?;
-        tokio::task::spawn_blocking(move || call(store.as_ref()))
+        let database = self.database()?;
+        self.blocking(move || Ok(database.existing()?.map(|store| call(store.as_ref()))))
             .await
-            .map_err(|join| {
-                Diagnostic::error(
-                    "Internal Error",
-                    format!("the storage call did not complete: {join}"),
-                )
-                .into()
+    }
+
+    /// Runs `work` in a blocking thread; a database that cannot be opened or does not exist is
+    /// an error diagnostic naming it.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, Diagnostics>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Opened<T> + Send + 'static,
+    {
+        let database = self.database()?;
+        let outcome = tokio::task::spawn_blocking(work).await.map_err(|join| {
+            Diagnostics::from(Diagnostic::error(
+                "Internal Error",
+                format!("the storage call did not complete: {join}"),
+            ))
+        })?;
+        match outcome {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(database.absent().into()),
+            Err(error) => Err(Diagnostic::error(
+                "Cannot Open The IPAM Database",
+                sentence(&located(&error.to_string(), &database.location())),
+            )
+            .into()),
+        }
+    }
+
+    /// Fails as a refresh would when the database does not exist: an object of `type_name` with
+    /// this `id` is in the state, so it must have been made in some database.
+    pub async fn check_present(&self, type_name: &str, id: &str) -> Result<(), Diagnostics> {
+        let database = self.database()?;
+        let (type_name, id) = (type_name.to_string(), id.to_string());
+        let missing = self
+            .blocking(move || {
+                Ok(Some(match database.existing()? {
+                    Some(_) => None,
+                    None => database.missing_object(None, &type_name, &id)?,
+                }))
             })
+            .await?;
+        missing.map_or(Ok(()), |diagnostic| Err(diagnostic.into()))
+    }
+
+    /// [`StoreHandle::diagnostic`], and for an object that does not exist, what the database's
+    /// audit log knows of it: deleted from this database, or never made in it.
+    async fn explained(&self, summary: &str, schema: &Schema, error: ipam::Error) -> Diagnostic {
+        let mut diagnostic = self.diagnostic(summary, schema, &error);
+        if let (ipam::Error::NotFound { kind, id }, Ok(database)) = (&error, self.database()) {
+            let lookup = id.clone();
+            if let Ok(Ok(history)) = self.try_run(move |store| store.history(&lookup)).await {
+                diagnostic.detail = database.not_found(history, *kind, id);
+            }
+        }
+        diagnostic
+    }
+
+    /// [`error_diagnostic`], naming the database when the error is about storage or a missing
+    /// object.
+    fn diagnostic(&self, summary: &str, schema: &Schema, error: &ipam::Error) -> Diagnostic {
+        let mut diagnostic = error_diagnostic(summary, schema, error);
+        if let (Some(location), ipam::Error::Storage { .. } | ipam::Error::NotFound { .. }) =
+            (self.location(), error)
+        {
+            diagnostic.detail = located(&diagnostic.detail, &location);
+        }
+        diagnostic
+    }
+}
+
+/// `text` naming the database at `location`, unless it does already.
+fn located(text: &str, location: &str) -> String {
+    if text.contains(location) {
+        text.to_string()
+    } else {
+        format!("{} (database {location}).", text.trim_end_matches('.'))
     }
 }
 
@@ -83,12 +183,11 @@ impl StoreHandle {
         match self.try_run(call).await? {
             Ok(()) => Ok(()),
             Err(error) if is_not_found(&error) => Ok(()),
-            Err(error) => Err(error_diagnostic(summary, schema, &error).into()),
+            Err(error) => Err(self.diagnostic(summary, schema, &error).into()),
         }
     }
 
-    /// Looks an object up; `None` when it no longer exists (refresh then drops it from the state
-    /// and the next plan creates it again).
+    /// Looks an object up; `None` when it no longer exists.
     pub async fn find<T, F>(
         &self,
         summary: &str,
@@ -102,14 +201,17 @@ impl StoreHandle {
         match self.try_run(call).await? {
             Ok(found) => Ok(Some(found)),
             Err(error) if is_not_found(&error) => Ok(None),
-            Err(error) => Err(error_diagnostic(summary, schema, &error).into()),
+            Err(error) => Err(self.diagnostic(summary, schema, &error).into()),
         }
     }
 }
 
 impl StoreHandle {
     /// ReadResource of an object found by the state's `id`: its state as stored now (shaped like
-    /// the current state), or null when it no longer exists.
+    /// the current state), or null when it was deleted from this database (Terraform then plans
+    /// to create it again). An object this database never held (the database does not exist,
+    /// is empty, or its audit log never saw the id) is an error naming the database: it was
+    /// made in another one, and re-creating it here would hand out a second address space.
     pub async fn read_by_id<T, G, S>(
         &self,
         noun: &str,
@@ -124,12 +226,31 @@ impl StoreHandle {
         S: FnOnce(&T, &Value) -> Value,
     {
         let id = string_attr(&request.current_state, "id").unwrap_or_default();
-        let found = self
-            .find(&format!("Read {noun} Error"), schema, move |store| {
-                get(store, &id)
+        let database = self.database()?;
+        let noun_text = noun.to_lowercase();
+        let read = self
+            .blocking(move || {
+                let store = database.existing()?;
+                let missing = match store.as_ref().map(|store| get(store.as_ref(), &id)) {
+                    Some(Ok(object)) => return Ok(Some(Read::Found(object))),
+                    Some(Err(error)) if !is_not_found(&error) => {
+                        return Ok(Some(Read::Failed(error)))
+                    }
+                    _ => database.missing_object(store.as_deref(), &noun_text, &id)?,
+                };
+                Ok(Some(missing.map_or(Read::Gone, Read::NotHere)))
             })
             .await?;
-        let new_state = found.map_or(Value::Null, |object| state(&object, &request.current_state));
+        let new_state = match read {
+            Read::Found(object) => state(&object, &request.current_state),
+            Read::Gone => Value::Null,
+            Read::NotHere(diagnostic) => return Err(diagnostic.into()),
+            Read::Failed(error) => {
+                return Err(self
+                    .diagnostic(&format!("Read {noun} Error"), schema, &error)
+                    .into())
+            }
+        };
         Ok(ReadResponse::new(new_state, request.private))
     }
 
@@ -159,6 +280,18 @@ impl StoreHandle {
             private: Vec::new(),
         })
     }
+}
+
+/// What a refresh found of an object in the state.
+enum Read<T> {
+    /// It is in the database.
+    Found(T),
+    /// It was made in this database and has been deleted since.
+    Gone,
+    /// This database never held it: the error to show.
+    NotHere(Diagnostic),
+    /// The store failed.
+    Failed(ipam::Error),
 }
 
 /// A diagnostic for a store error: `summary` names the operation ("Create Allocation Error"), the

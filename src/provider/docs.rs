@@ -1,5 +1,6 @@
-//! Renders `docs/` in the tfplugindocs layout from the schemas (whose descriptions are the
-//! documentation) and from `examples/`, which each page embeds word for word.
+//! Renders `docs/` in the tfplugindocs layout from the schemas and function definitions (whose
+//! descriptions are the documentation) and from `examples/`, which each page embeds word for
+//! word.
 //!
 //! `tests/docs.rs` fails when a page in `docs/` differs from what this renders; run
 //! `scripts/generate-docs` to write them again.
@@ -7,7 +8,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::plugin::{Attribute, Provider, Schema, Type};
+use crate::plugin::{Attribute, FunctionDefinition, Provider, Schema, Type};
 
 use super::IpamProvider;
 
@@ -29,6 +30,41 @@ allocations made from any of them never overlap. Give the path in the provider b
 `terraform apply` processes on one machine may use the file at the same time: every allocation is
 checked and written in one SQLite transaction. Do not put the file on a network file system, whose
 locking SQLite cannot rely on.
+
+## Functions
+
+With Terraform 1.8 or later the provider also offers CIDR functions, called as
+`provider::ipam::NAME(...)`: `cidr_contains`, `cidr_overlaps`, `cidr_merge`, `cidr_subtract`,
+`cidr_next_free` and `ula_prefix`. They compute from their arguments alone, read no database and
+need no provider configuration, only the provider in `required_providers`.
+## The database file: what to know
+
+- **Only an apply creates it.** A plan, a refresh or a data source never creates the database
+  file; the apply that creates an `ipam` does (mode 0600). A plan of a new configuration works
+  without the file. A data source, or a resource naming an existing object by id, needs the file
+  to exist: otherwise the error `IPAM Database Not Found` names the path it looked for.
+- **A wrong database is an error, never a new address space.** When an object in the state is
+  missing from the database, the database's audit log (which records every object ever made in
+  it) decides: an object made here and deleted since (by another root module or by hand) is gone,
+  and the plan creates it again; an object this database never held fails the refresh with
+  `Object Not In This IPAM Database`, naming the database and saying why: the file does not
+  exist, is empty, or has no record of the object. The usual causes: a typo or a change in
+  `database` or `IPAM_DATABASE`, a second root module without `database` (each then gets its own
+  `terraform-ipam.db` in its working directory: set the same `database` in every root module that
+  shares an address space), or a database file that was moved. Point `database` at the right file
+  and run the command again; nothing was changed. With `-refresh=false` no refresh runs, so the
+  plan of each object in the state checks that the database file exists (it cannot tell a
+  wrong database that exists from the right one without a refresh).
+- **Copies and backups keep working.** The identity is the content (the audit log), not the path:
+  a copy of the file (`cp`, taken while no apply runs, or `sqlite3 ipam.db ".backup copy.db"` at
+  any time) serves the same state. A backup older than some objects reports those objects as
+  not made in it rather than handing their space out again.
+- **A database you can only read** (another user's shared file, mode 0644) serves plans,
+  refreshes and data sources; a change fails with an error saying it needs write access to the
+  file and its directory. The provider opens such a file read-only and creates nothing beside it.
+- **Logs.** `TF_LOG_PROVIDER=DEBUG` shows one line per provider call with `tf_rpc`, the resource
+  or data source type, the object `id`, the `database` path, `duration_ms` and the `outcome` (and
+  the `error`, when there is one). Every storage error names the database.
 
 ## Installing without a registry
 
@@ -100,7 +136,59 @@ pub fn render(examples_root: &Path) -> Result<Vec<Page>, String> {
             contents: text,
         });
     }
+
+    for (name, function) in provider.functions() {
+        let definition = function.definition();
+        let example = read(examples_root, &format!("functions/{name}/function.tf"))?;
+        let mut text = front_matter(
+            &format!("{name} function - terraform-provider-ipam"),
+            &definition.summary,
+        );
+        text.push_str(&format!(
+            "# function: {name}\n\n{}\n\n## Example Usage\n\n```terraform\n{}```\n\n{}",
+            definition.description,
+            example,
+            function_sections(&name, &definition),
+        ));
+        pages.push(Page {
+            path: format!("docs/functions/{name}.md"),
+            contents: text,
+        });
+    }
     Ok(pages)
+}
+
+/// The `## Signature` and `## Arguments` sections of a function page, as tfplugindocs writes
+/// them.
+fn function_sections(name: &str, definition: &FunctionDefinition) -> String {
+    let parameters: Vec<String> = definition
+        .parameters
+        .iter()
+        .map(|p| format!("{} {}", p.name, signature_type(&p.ty)))
+        .collect();
+    let mut text = format!(
+        "## Signature\n\n<!-- signature generated by tfplugindocs -->\n```text\n{name}({}) {}\n```\n\n## Arguments\n\n<!-- arguments generated by tfplugindocs -->\n",
+        parameters.join(", "),
+        signature_type(&definition.return_type)
+    );
+    for (position, parameter) in definition.parameters.iter().enumerate() {
+        text.push_str(&format!(
+            "{}. `{}` ({}) {}\n",
+            position + 1,
+            parameter.name,
+            type_name(&parameter.ty),
+            parameter.description
+        ));
+    }
+    text
+}
+
+/// `string`, `list of string`, `bool` as a function signature writes types.
+fn signature_type(ty: &Type) -> String {
+    match ty {
+        Type::Bool => "bool".to_string(),
+        other => type_name(other).to_lowercase(),
+    }
 }
 
 /// The file name tfplugindocs gives a type: without the provider's prefix (`ipam_pool` →

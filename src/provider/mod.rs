@@ -1,13 +1,17 @@
 //! The IPAM provider: resources and data sources on top of the [`crate::plugin`] layer, backed
-//! by a [`crate::store::Store`].
+//! by a [`crate::store::Store`], and provider-defined functions that need neither.
 //!
 //! # Organization
-//! One file per resource or data source, each in the same order: schema (the descriptions are
-//! the documentation), validate, plan, apply, read, import.
+//! One file per resource, data source or function; resources and data sources each in the same
+//! order: schema (the descriptions are the documentation), validate, plan, apply, read, import.
 //! - [`IpamProvider`]: the provider block (`database`, `actor`) and the type registry.
 //! - `resource_*`: `ipam`, `ipam_scope`, `ipam_pool`, `ipam_pool_cidr`, `ipam_allocation`.
 //! - `data_source_*`: `ipam_pool`, `ipam_pools`, `ipam_pool_cidrs`, `ipam_pool_allocations`,
 //!   `ipam_preview_next_cidr`.
+//! - `function_*`: `cidr_contains`, `cidr_overlaps`, `cidr_merge`, `cidr_subtract`,
+//!   `cidr_next_free`, `ula_prefix` (`provider::ipam::NAME`, Terraform >= 1.8). They are pure:
+//!   no database and no provider configuration, as OpenTofu calls functions on an unconfigured
+//!   provider; `function_common` decodes their arguments.
 //! - [`docs`]: renders `docs/` from the schemas and `examples/`.
 
 mod common;
@@ -15,7 +19,15 @@ mod data_source_pool;
 mod data_source_pool_allocations;
 mod data_source_pool_cidrs;
 mod data_source_preview_next_cidr;
+mod database;
 pub mod docs;
+mod function_cidr_contains;
+mod function_cidr_merge;
+mod function_cidr_next_free;
+mod function_cidr_overlaps;
+mod function_cidr_subtract;
+mod function_common;
+mod function_ula_prefix;
 mod resource_allocation;
 mod resource_ipam;
 mod resource_pool;
@@ -27,10 +39,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::plugin::{
-    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema,
-    Type, Value,
+    async_trait, Attribute, Block, DataSource, Diagnostic, Diagnostics, Function, Provider,
+    Resource, Schema, Type, Value,
 };
-use crate::store::{SqliteOptions, SqliteStore};
+use crate::store::SqliteOptions;
 
 pub use common::StoreHandle;
 
@@ -50,20 +62,14 @@ impl IpamProvider {
     }
 }
 
-/// The actor recorded in the audit log when neither `actor` nor `IPAM_ACTOR` is set: the OS user.
+/// The actor recorded in the audit log when neither `actor` nor `IPAM_ACTOR` is set: the OS user
+/// (`$USER` or `$LOGNAME`, else the account name the system has for this process's user).
 fn os_user() -> String {
-    for key in ["USER", "LOGNAME", "USERNAME"] {
-        if let Ok(name) = std::env::var(key) {
-            if !name.is_empty() {
-                return name;
-            }
-        }
-    }
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata("/proc/self") {
-        Ok(meta) => format!("uid {}", meta.uid()),
-        Err(_) => "unknown".to_string(),
-    }
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|key| std::env::var(key).ok())
+        .find(|name| !name.trim().is_empty())
+        .unwrap_or_else(crate::store::current_account)
 }
 
 /// A setting from the configuration, else from the environment, else the default. Unknown values
@@ -110,11 +116,11 @@ impl Provider for IpamProvider {
             )
             .attribute(
                 Attribute::optional("database", Type::String).description(format!(
-                    "Path of the SQLite database file, created on first use (mode 0600). Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file share one address space."
+                    "Path of the SQLite database file. Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file share one address space. Only an apply that creates an `ipam` creates the file (mode 0600); a plan, a refresh or a data source never does, and an object in the state that this database never held is an error naming the database, never \"deleted outside Terraform\". A database you can read but not write works for plans and data sources."
                 )),
             )
             .attribute(Attribute::optional("actor", Type::String).description(
-                "Name recorded as the actor of every change in the audit log. Defaults to the `IPAM_ACTOR` environment variable, else the operating-system user.",
+                "Name recorded as the actor of every change in the audit log. Defaults to the `IPAM_ACTOR` environment variable, else the operating-system user (`USER` or `LOGNAME`, else the system's account name for the user Terraform runs as).",
             )),
         )
     }
@@ -126,7 +132,7 @@ impl Provider for IpamProvider {
         let actor = setting(&config, "actor", "IPAM_ACTOR", os_user)?;
         let path = PathBuf::from(&database);
         let opened = tokio::task::spawn_blocking(move || {
-            SqliteStore::open(&path, SqliteOptions::new(actor))
+            database::Database::configure(&path, SqliteOptions::new(actor))
         })
         .await
         .map_err(|join| {
@@ -136,19 +142,26 @@ impl Provider for IpamProvider {
             ))
         })?;
         match opened {
-            Ok(store) => {
-                self.store.install(Arc::new(store));
+            Ok(opened) => {
+                self.store.install(opened);
                 Ok(())
             }
             Err(error) => Err(Diagnostic::error(
                 "Cannot Open The IPAM Database",
                 format!(
-                    "Opening {database}: {error}. Check the path (provider attribute `database` or IPAM_DATABASE) and that the directory exists and is writable."
+                    "Opening {database}: {error}. Check the path (provider attribute `database` or IPAM_DATABASE)."
                 ),
             )
             .with_attribute(crate::plugin::AttributePath::root("database"))
             .into()),
         }
+    }
+
+    fn log_fields(&self) -> Vec<(&'static str, String)> {
+        self.store
+            .location()
+            .map(|location| vec![("database", location)])
+            .unwrap_or_default()
     }
 
     fn resources(&self) -> BTreeMap<String, Arc<dyn Resource>> {
@@ -174,7 +187,13 @@ impl Provider for IpamProvider {
             "ipam_allocation".into(),
             Arc::new(resource_allocation::AllocationResource::new(store)),
         );
-        map
+        map.into_iter()
+            .map(|(name, resource)| {
+                let guarded: Arc<dyn Resource> =
+                    Arc::new(database::Guarded::new(&name, resource, store));
+                (name, guarded)
+            })
+            .collect()
     }
 
     fn data_sources(&self) -> BTreeMap<String, Arc<dyn DataSource>> {
@@ -199,6 +218,35 @@ impl Provider for IpamProvider {
         map.insert(
             "ipam_preview_next_cidr".into(),
             Arc::new(data_source_preview_next_cidr::PreviewNextCidrDataSource::new(store)),
+        );
+        map
+    }
+
+    fn functions(&self) -> BTreeMap<String, Arc<dyn Function>> {
+        let mut map: BTreeMap<String, Arc<dyn Function>> = BTreeMap::new();
+        map.insert(
+            "cidr_contains".into(),
+            Arc::new(function_cidr_contains::CidrContainsFunction),
+        );
+        map.insert(
+            "cidr_overlaps".into(),
+            Arc::new(function_cidr_overlaps::CidrOverlapsFunction),
+        );
+        map.insert(
+            "cidr_merge".into(),
+            Arc::new(function_cidr_merge::CidrMergeFunction),
+        );
+        map.insert(
+            "cidr_subtract".into(),
+            Arc::new(function_cidr_subtract::CidrSubtractFunction),
+        );
+        map.insert(
+            "cidr_next_free".into(),
+            Arc::new(function_cidr_next_free::CidrNextFreeFunction),
+        );
+        map.insert(
+            "ula_prefix".into(),
+            Arc::new(function_ula_prefix::UlaPrefixFunction),
         );
         map
     }

@@ -136,8 +136,9 @@ impl Resource for IpamResource {
                 operating_regions,
                 tags,
             };
+            // the root of every other object: the one change that may create the database
             self.store
-                .run("Create IPAM Error", &schema, move |store| {
+                .run_creating("Create IPAM Error", &schema, move |store| {
                     store.create_ipam(&new)
                 })
                 .await?

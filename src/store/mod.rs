@@ -24,8 +24,9 @@ use crate::ipam::{
     PoolUpdate, Result, Scope, ScopeUpdate, UtilizationWarning,
 };
 
+pub use crate::ipam::ObjectHistory;
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
-pub use util::{new_id, now_rfc3339};
+pub use util::{account_name, current_account, new_id, now_rfc3339};
 
 use crate::ipam::engine::{Backend, Engine};
 
@@ -114,6 +115,10 @@ pub trait Store: Send + Sync {
 
     /// Audit events with a sequence greater than `after_sequence`, oldest first, at most `limit`.
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// What the audit log says of `id`, an object this database does not hold: whether it was
+    /// ever made here. This is the database's identity: a copy or a backup of the database
+    /// carries its audit log, another database does not know the id.
+    fn history(&self, id: &str) -> Result<ObjectHistory>;
     /// Checks every invariant (containment, no overlap, free + used = provisioned, an audit
     /// event per allocation, pool CIDRs and parent allocations matched); returns the problems
     /// found, empty when consistent.
@@ -251,6 +256,10 @@ impl<B: Backend> Store for Engine<B> {
 
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
         Engine::audit_events(self, after_sequence, limit)
+    }
+
+    fn history(&self, id: &str) -> Result<ObjectHistory> {
+        Engine::history(self, id)
     }
 
     fn check_consistency(&self) -> Result<Vec<String>> {

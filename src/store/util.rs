@@ -116,6 +116,37 @@ impl SequenceIds {
     }
 }
 
+/// The account name of user `uid` from the system's user database (`/etc/passwd`, LDAP, …),
+/// or `None` when it has none.
+pub fn account_name(uid: u32) -> Option<String> {
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    // SAFETY: passwd is plain data; getpwuid_r writes into it and `buffer` only, within the
+    // given length, and leaves `result` null when there is no entry
+    unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let status = libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        );
+        if status != 0 || result.is_null() || entry.pw_name.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(entry.pw_name).to_string_lossy();
+        (!name.is_empty()).then(|| name.into_owned())
+    }
+}
+
+/// The account name of the user this process runs as, or `uid N` when the system has none.
+pub fn current_account() -> String {
+    // SAFETY: geteuid cannot fail
+    let uid = unsafe { libc::geteuid() };
+    account_name(uid).unwrap_or_else(|| format!("uid {uid}"))
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -150,6 +181,13 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_hexdigit()));
         assert!(now_rfc3339().ends_with('Z'));
+    }
+
+    #[test]
+    fn accounts_are_named_from_the_user_database() {
+        assert_eq!(account_name(0).as_deref(), Some("root"));
+        assert_eq!(account_name(4_000_000_000), None);
+        assert!(!current_account().is_empty());
     }
 
     #[test]

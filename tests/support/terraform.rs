@@ -217,6 +217,8 @@ pub struct Workdir {
     pub terraform: Terraform,
     cli_config: PathBuf,
     env: Vec<(String, String)>,
+    unset: Vec<String>,
+    user: Option<(u32, u32)>,
 }
 
 impl Workdir {
@@ -227,6 +229,8 @@ impl Workdir {
             terraform: terraform.clone(),
             cli_config: mirror.cli_config.clone(),
             env: Vec::new(),
+            unset: Vec::new(),
+            user: None,
         }
     }
 
@@ -237,7 +241,24 @@ impl Workdir {
     /// Sets an environment variable for every later command (e.g. `IPAM_DATABASE`).
     pub fn set_env(&mut self, key: &str, value: impl Into<String>) {
         self.env.retain(|(k, _)| k != key);
+        self.unset.retain(|k| k != key);
         self.env.push((key.to_string(), value.into()));
+    }
+
+    /// Removes an environment variable from every later command (e.g. `USER`).
+    pub fn unset_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.unset.push(key.to_string());
+    }
+
+    /// Runs every later command as another OS user (through `setpriv`; the tests must run as
+    /// root). The working directory is handed to that user and becomes its `HOME`; the mirror
+    /// must be readable by it.
+    pub fn run_as(&mut self, uid: u32, gid: u32) {
+        std::os::unix::fs::chown(self.dir.path(), Some(uid), Some(gid))
+            .expect("handing the working directory to the user");
+        self.set_env("HOME", self.dir.path().display().to_string());
+        self.user = Some((uid, gid));
     }
 
     /// Writes (or replaces) a file in the working directory.
@@ -259,7 +280,18 @@ impl Workdir {
             .into_iter()
             .map(|a| a.as_ref().to_string_lossy().into_owned())
             .collect();
-        let mut command = Command::new(&self.terraform.path);
+        let mut command = match self.user {
+            None => Command::new(&self.terraform.path),
+            Some((uid, gid)) => {
+                let mut command = Command::new("setpriv");
+                command
+                    .arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"))
+                    .arg("--clear-groups")
+                    .arg(&self.terraform.path);
+                command
+            }
+        };
         command
             .args(&args)
             .current_dir(self.dir.path())
@@ -271,6 +303,9 @@ impl Workdir {
             .env_remove("TF_CLI_ARGS");
         for (key, value) in &self.env {
             command.env(key, value);
+        }
+        for key in &self.unset {
+            command.env_remove(key);
         }
         let output = command.output().expect("starting terraform");
         Run::from_output(args, output)

@@ -444,6 +444,7 @@ impl<T: Transaction> Tx<'_, T> {
 
     fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
         let mut row = self.allocation(id)?;
+        self.port.lock_pool(row.pool_key)?;
         if let Some(description) = &update.description {
             row.allocation.description = description.clone();
         }

@@ -32,7 +32,7 @@ pub use port::{Backend, PoolKey, Transaction};
 
 use port::{AuditRecord, Now};
 
-use crate::ipam::Result;
+use crate::ipam::{ObjectHistory, Result};
 
 /// The IPAM operations on a storage backend.
 pub struct Engine<B> {
@@ -129,5 +129,19 @@ impl<B: Backend> Engine<B> {
         limit: usize,
     ) -> Result<Vec<crate::ipam::AuditEvent>> {
         self.read(|tx| tx.port.audit_events(after_sequence, limit))
+    }
+
+    /// What the audit log says of `id`, an object this database does not hold: whether it was
+    /// ever made here (the database's identity: a copy carries its audit log).
+    pub(crate) fn history(&self, id: &str) -> Result<ObjectHistory> {
+        self.read(|tx| {
+            Ok(if tx.port.audit_names(id)? {
+                ObjectHistory::Recorded
+            } else {
+                ObjectHistory::Unrecorded {
+                    empty: tx.port.audit_is_empty()?,
+                }
+            })
+        })
     }
 }

@@ -313,4 +313,9 @@ pub trait Transaction {
     /// Audit events with a sequence greater than `after_sequence`, oldest first, at most
     /// `limit`.
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// Whether the audit log names `id`: an event about it (for an allocation id, the
+    /// `allocate` event it was made by). Asked only about objects that are missing.
+    fn audit_names(&self, id: &str) -> Result<bool>;
+    /// Whether the audit log holds no event at all.
+    fn audit_is_empty(&self) -> Result<bool>;
 }

@@ -17,7 +17,7 @@ pub mod sequences;
 
 use ipnet::IpNet;
 
-use super::Store;
+use super::{ObjectHistory, Store};
 use crate::ipam::{
     AddressFamily, AllocationRequest, AllocationUpdate, CooldownMode, Error, IpamUpdate,
     NetmaskRule, NewIpam, NewPool, NewScope, ObjectKind, PoolCidrRequest, PoolFilter, PoolUpdate,
@@ -86,7 +86,8 @@ macro_rules! store_conformance_tests {
             threads_allocate_disjoint_audited_blocks,
             a_refused_request_fails_alone_among_concurrent_good_ones,
             ipv4_nested_sequences_keep_every_invariant,
-            ipv6_nested_sequences_keep_every_invariant);
+            ipv6_nested_sequences_keep_every_invariant,
+            history_knows_what_was_made_here);
         $crate::store_conformance_tests!(@processes $factory;
             processes_allocate_disjoint_blocks,
             a_killed_writer_leaves_a_consistent_database);
@@ -1817,4 +1818,53 @@ pub fn released_ids_never_resolve_again(store: &dyn Store) {
         );
     }
     assert_consistent(store);
+}
+
+/// The audit log tells an object deleted from this database from one never made in it, and an
+/// empty database from one that holds something.
+pub fn history_knows_what_was_made_here(store: &dyn Store) {
+    let never = ObjectHistory::Unrecorded { empty: true };
+    assert_eq!(store.history("ipam-pool-0123456789abcdef").unwrap(), never);
+    assert_eq!(store.history("ipam-alloc-0123456789abcdef").unwrap(), never);
+    let f = fixture(store);
+    let pool = top_pool(
+        store,
+        &f.private_scope,
+        "10.0.0.0/24",
+        NetmaskRule::default(),
+    );
+    let allocation = store.allocate(&request(&pool, Some(26), None)).unwrap();
+    let cidr_id = store.list_pool_cidrs(&pool).unwrap()[0]
+        .pool_cidr
+        .id
+        .clone();
+    store.release_allocation(&allocation.id).unwrap();
+    store.delete_pool(&pool, false).unwrap();
+    store.delete_ipam(&f.ipam_id, false).unwrap();
+    for gone in [
+        &f.ipam_id,
+        &f.private_scope,
+        &f.public_scope,
+        &pool,
+        &cidr_id,
+        &allocation.id,
+    ] {
+        assert_eq!(
+            store.history(gone).unwrap(),
+            ObjectHistory::Recorded,
+            "{gone}"
+        );
+    }
+    let elsewhere = ObjectHistory::Unrecorded { empty: false };
+    for made_elsewhere in [
+        "ipam-pool-0123456789abcdef",
+        "ipam-alloc-0123456789abcdef",
+        "ipam-0123456789abcdef",
+    ] {
+        assert_eq!(
+            store.history(made_elsewhere).unwrap(),
+            elsewhere,
+            "{made_elsewhere}"
+        );
+    }
 }

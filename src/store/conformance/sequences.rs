@@ -68,17 +68,17 @@ pub fn random_ops(seed: u64, len: usize) -> Vec<Op> {
                 5..=6 => Op::Explicit {
                     level: random.below(3) as usize,
                     extra: extra(&mut random, 2, 10),
-                    slot: random.next() as u16,
+                    slot: random.next_u64() as u16,
                 },
                 7..=8 => Op::Provision {
                     level: 1 + random.below(2) as usize,
                     extra: extra(&mut random, 1, 6),
                 },
                 9..=11 => Op::Release {
-                    pick: random.next() as usize,
+                    pick: random.next_u64() as usize,
                 },
                 _ => Op::Deprovision {
-                    pick: random.next() as usize,
+                    pick: random.next_u64() as usize,
                 },
             }
         })

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
+use super::access;
 use super::schema::migrate;
 use super::statements::{ALLOCATION_ID_FUNCTION, META_ALLOCATION_ID_KEY};
 use super::transaction::SqliteTx;
@@ -53,6 +54,8 @@ pub struct SqliteBackend {
     conn: Mutex<Connection>,
     path: PathBuf,
     pub(super) ids: SequenceIds,
+    /// Why this process may not change the database, when it may not (opened read-only).
+    read_only: Option<String>,
 }
 
 /// Why opening failed: SQLite errors are kept for the retry decision.
@@ -101,22 +104,49 @@ impl SqliteBackend {
             .map_err(|e| Error::Storage {
                 message: format!("cannot create database file {}: {e}", path.display()),
             })?;
+        Self::open_file(path, options, None)
+    }
+
+    /// Opens an existing database and never creates one: `None` when the file does not exist
+    /// or is empty. A database this process cannot write is opened read-only: reads work,
+    /// changes fail with an error that says so.
+    pub fn open_existing(path: &Path, options: &SqliteOptions) -> Result<Option<SqliteBackend>> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.len() > 0 => {}
+            _ => return Ok(None),
+        }
+        let read_only = access::read_only_reason(path);
+        Self::open_file(path, options, read_only).map(Some)
+    }
+
+    /// True when this backend was opened read-only (changes are refused).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
+    fn open_file(
+        path: &Path,
+        options: &SqliteOptions,
+        read_only: Option<String>,
+    ) -> Result<SqliteBackend> {
         let mut attempt = 0;
         let (conn, ids) = loop {
-            match Self::connect(path, options) {
+            match Self::connect(path, options, read_only.is_some()) {
                 Ok(opened) => break opened,
                 Err(OpenError::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
                 }
-                Err(OpenError::Domain(e)) => return Err(e),
-                Err(OpenError::Sql(e)) => {
-                    let message = match sql_error(&e) {
-                        Error::Storage { message } => message,
-                        other => other.to_string(),
+                Err(e) => {
+                    let error = match e {
+                        OpenError::Domain(error) => error,
+                        OpenError::Sql(e) => sql_error(&e),
                     };
-                    return Err(Error::Storage {
-                        message: format!("cannot open database {}: {message}", path.display()),
+                    return Err(match error {
+                        Error::Storage { message } => Error::Storage {
+                            message: format!("cannot open database {}: {message}", path.display()),
+                        },
+                        other => other,
                     });
                 }
             }
@@ -125,14 +155,20 @@ impl SqliteBackend {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             ids,
+            read_only,
         })
     }
 
     fn connect(
         path: &Path,
         options: &SqliteOptions,
+        read_only: bool,
     ) -> std::result::Result<(Connection, SequenceIds), OpenError> {
-        let mut conn = Connection::open(path)?;
+        let mut conn = if read_only {
+            access::open_read_only(path)?
+        } else {
+            Connection::open(path)?
+        };
         conn.busy_timeout(options.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(64);
         // Plans must not depend on bound values: without this, SQLite (built with STAT4)
@@ -141,20 +177,21 @@ impl SqliteBackend {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
-        // only takes effect on a new, empty file (before WAL is on); see PAGE_SIZE
-        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(OpenError::Domain(Error::Storage {
-                message: format!(
-                    "cannot open database {}: it cannot use the WAL journal (got {mode})",
-                    path.display()
-                ),
-            }));
+        if read_only {
+            access::check_version(&conn, path).map_err(OpenError::Domain)?;
+        } else {
+            // only takes effect on a new, empty file (before WAL is on); see PAGE_SIZE
+            conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(OpenError::Domain(Error::Storage {
+                    message: format!("{} cannot use the WAL journal (got {mode})", path.display()),
+                }));
+            }
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate(&mut conn, path)?;
         }
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn, path)?;
         let key: Vec<u8> = conn.query_row(META_ALLOCATION_ID_KEY, [], |row| row.get(0))?;
         let ids = SequenceIds::new(&key);
         conn.create_scalar_function(
@@ -248,6 +285,11 @@ impl Backend for SqliteBackend {
     }
 
     fn write<T>(&self, op: impl Fn(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
+        if let Some(reason) = &self.read_only {
+            return Err(Error::Storage {
+                message: access::read_only_message(&self.path, reason),
+            });
+        }
         self.retrying(TransactionBehavior::Immediate, true, op)
     }
 }

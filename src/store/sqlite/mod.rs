@@ -18,12 +18,15 @@
 //! # Organization
 //! - `connection`: opening (file mode, pragmas, migrations), [`SqliteBackend`] and its
 //!   transactions with busy retries.
+//! - `access`: opening a database this process may not write (read-only, without creating
+//!   `-wal`/`-shm` files beside another user's database).
 //! - `schema`: the schema and its forward-only migrations.
 //! - `statements`: every SQL statement, named.
 //! - `rows`: columns to domain objects and back.
 //! - `transaction`: the port's row access ([`SqliteTx`]).
 //! - `free_index`: the allocator's free-block index as a table.
 
+mod access;
 mod connection;
 mod free_index;
 mod rows;
@@ -55,6 +58,22 @@ impl Engine<SqliteBackend> {
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
         let backend = SqliteBackend::open(path.as_ref(), &options)?;
         Ok(Engine::new(backend, options.actor))
+    }
+
+    /// Opens an existing database and never creates one: `None` when the file does not exist
+    /// or is empty. A database this process cannot write is opened read-only: reads work,
+    /// changes fail with an error that says so.
+    pub fn open_existing(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Option<SqliteStore>> {
+        let backend = SqliteBackend::open_existing(path.as_ref(), &options)?;
+        Ok(backend.map(|backend| Engine::new(backend, options.actor)))
+    }
+
+    /// True when this store was opened read-only (changes are refused).
+    pub fn is_read_only(&self) -> bool {
+        self.backend().is_read_only()
     }
 
     /// The database file.

@@ -167,3 +167,12 @@ pub(super) const ALLOCATIONS_WITHOUT_AUDIT: &str =
 /// The key of the allocation-id permutation (`SequenceIds`), random per database.
 pub(super) const META_ALLOCATION_ID_KEY: &str =
     "SELECT value FROM meta WHERE name = 'allocation_id_key'";
+
+/// An event of the audit log that names this object (any action).
+pub(super) const EVENT_ABOUT_OBJECT: &str =
+    "SELECT EXISTS (SELECT 1 FROM audit_events WHERE object_id = ?1)";
+/// The allocate event an allocation id stands for.
+pub(super) const ALLOCATE_EVENT_OF: &str = "SELECT EXISTS (SELECT 1 FROM audit_events \
+     WHERE sequence = ?1 AND action = 'allocate' AND object_id = ?2)";
+/// Whether the audit log holds anything at all.
+pub(super) const ANY_EVENT: &str = "SELECT EXISTS (SELECT 1 FROM audit_events)";

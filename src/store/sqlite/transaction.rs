@@ -72,6 +72,14 @@ impl<'c> SqliteTx<'c> {
         })
     }
 
+    /// The boolean `SELECT EXISTS (...)` of `sql`.
+    fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool> {
+        self.sql(|conn| {
+            conn.prepare_cached(sql)?
+                .query_row(params, |row| row.get(0))
+        })
+    }
+
     /// Runs a statement that returns no rows.
     fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
         self.sql(|conn| conn.prepare_cached(sql)?.execute(params).map(drop))
@@ -396,6 +404,21 @@ impl<'c> Transaction for SqliteTx<'c> {
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.rows(AUDIT_SELECT, params![after_sequence, limit], audit_row)
+    }
+
+    /// Every object's creation is audited under its id (allocations of schema version 1 too);
+    /// an allocation id of schema version 2 names its allocate event by sequence.
+    fn audit_names(&self, id: &str) -> Result<bool> {
+        if let Some(sequence) = self.ids.sequence(id) {
+            if self.exists(ALLOCATE_EVENT_OF, params![sequence, id])? {
+                return Ok(true);
+            }
+        }
+        self.exists(EVENT_ABOUT_OBJECT, [id])
+    }
+
+    fn audit_is_empty(&self) -> Result<bool> {
+        Ok(!self.exists(ANY_EVENT, [])?)
     }
 }
 
