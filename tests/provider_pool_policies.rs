@@ -5,6 +5,7 @@
 //!   at plan and names what is allowed.
 //! - Utilization warnings: a plan whose allocation pushes a pool past its threshold says so.
 //! - Release cooldown: strict and soft pools through real applies, a short cooldown waited out.
+//! - Generated IPv6 ULA prefixes: distinct valid prefixes that survive plan, apply and import.
 
 mod support;
 
@@ -446,6 +447,121 @@ fn released_blocks_cool_down_strictly_or_softly_through_real_applies() {
             );
         }
         dir.write("main.tf", &cooldown_hcl("", ""));
+        dir.destroy().success();
+    }
+}
+
+const ULA: &str = r#"
+resource "ipam" "org" {}
+
+resource "ipam_pool" "site_a" {
+  scope_id       = ipam.org.private_default_scope_id
+  address_family = "ipv6"
+}
+
+resource "ipam_pool_cidr" "site_a" {
+  pool_id        = ipam_pool.site_a.id
+  netmask_length = 48
+}
+
+resource "ipam_pool" "site_b" {
+  scope_id       = ipam.org.private_default_scope_id
+  address_family = "ipv6"
+}
+
+resource "ipam_pool_cidr" "site_b" {
+  pool_id        = ipam_pool.site_b.id
+  netmask_length = 56
+}
+
+output "ula" {
+  value = [ipam_pool_cidr.site_a.cidr, ipam_pool_cidr.site_b.cidr]
+}
+output "ids" {
+  value = [ipam_pool_cidr.site_a.id, ipam_pool_cidr.site_b.id]
+}
+output "public_scope" {
+  value = ipam.org.public_default_scope_id
+}
+"#;
+
+#[test]
+fn generated_ula_prefixes_are_distinct_and_survive_plan_apply_and_import() {
+    for tf in terraform::all() {
+        let (_guard, db) = database();
+        let dir = workdir(tf, &db, ULA);
+        dir.init();
+        dir.apply().success();
+        dir.assert_no_changes();
+        let outputs = dir.outputs();
+        let prefixes: Vec<ipnet::IpNet> = output_strings(&outputs, "ula")
+            .iter()
+            .map(|text| text.parse().expect("a CIDR"))
+            .collect();
+        let ula: ipnet::IpNet = "fd00::/8".parse().unwrap();
+        for (prefix, len) in prefixes.iter().zip([48u8, 56]) {
+            assert!(ula.contains(prefix), "{prefix} is not in fd00::/8");
+            assert_eq!(prefix.prefix_len(), len, "{prefix}");
+        }
+        let (a48, b48) = (
+            ipnet::IpNet::new(prefixes[0].network(), 48)
+                .unwrap()
+                .trunc(),
+            ipnet::IpNet::new(prefixes[1].network(), 48)
+                .unwrap()
+                .trunc(),
+        );
+        assert_ne!(a48, b48, "two pools get two different /48s: {prefixes:?}");
+
+        // forget the pool CIDRs and import them: same prefixes, no changes
+        let ids = output_strings(&outputs, "ids");
+        for (address, id) in ["ipam_pool_cidr.site_a", "ipam_pool_cidr.site_b"]
+            .iter()
+            .zip(&ids)
+        {
+            dir.run(["state", "rm", address]).success();
+            dir.run(["import", "-no-color", "-input=false", address, id.as_str()])
+                .success();
+        }
+        // only the outputs (emptied by `state rm`) change: no resource does
+        let run = dir.run(["plan", "-no-color", "-input=false"]).success();
+        assert!(
+            !run.stdout.contains("# ipam_") && !run.stdout.contains("Plan:"),
+            "{}: the imported prefixes plan changes:\n{}",
+            tf.version,
+            run.describe()
+        );
+        dir.apply().success();
+        dir.assert_no_changes();
+        let again = dir.outputs();
+        assert_eq!(
+            output_strings(&again, "ula"),
+            output_strings(&outputs, "ula")
+        );
+
+        // a public scope refuses, at plan
+        let public = output_string(&outputs, "public_scope");
+        dir.write(
+            "public.tf",
+            &format!("resource \"ipam_pool\" \"public\" {{\n  scope_id = \"{public}\"\n  address_family = \"ipv6\"\n}}\nresource \"ipam_pool_cidr\" \"public\" {{\n  pool_id = ipam_pool.public.id\n  netmask_length = 48\n}}\n"),
+        );
+        dir.run([
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-input=false",
+            "-target=ipam_pool.public",
+        ])
+        .success();
+        let run = dir.plan().failure();
+        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("is in public scope") && flat.contains("netmask_length = 48"),
+            "{}:\n{}",
+            tf.version,
+            run.describe()
+        );
+        dir.remove("public.tf");
         dir.destroy().success();
     }
 }

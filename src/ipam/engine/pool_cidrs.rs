@@ -11,8 +11,8 @@ use super::rules::{check_family, found, refuse_unless_empty};
 use super::{Backend, Engine, Tx};
 use crate::ipam::cidr::private_use_range_overlapping;
 use crate::ipam::{
-    Block, Error, FreeBlockIndex, ObjectKind, PoolCidr, PoolCidrRequest, PoolCidrUsage, Result,
-    ScopeKind, Tags,
+    ula, AddressFamily, Block, Error, FreeBlockIndex, ObjectKind, PoolCidr, PoolCidrRequest,
+    PoolCidrUsage, Result, ScopeKind, Tags,
 };
 
 /// Where a planned pool CIDR comes from.
@@ -87,6 +87,9 @@ impl<T: Transaction> Tx<'_, T> {
             None => {
                 let cidr = match request {
                     PoolCidrRequest::Cidr(cidr) => cidr,
+                    PoolCidrRequest::NetmaskLength(len) if family == AddressFamily::Ipv6 => {
+                        self.generate_ula(pool, len)?
+                    }
                     PoolCidrRequest::NetmaskLength(_) => {
                         return Err(Error::NoSourcePool {
                             pool_id: pool.pool.id.clone(),
@@ -115,6 +118,57 @@ impl<T: Transaction> Tx<'_, T> {
                 })
             }
         }
+    }
+
+    /// A fresh RFC 4193 unique local prefix for a top-level IPv6 pool of a private scope: a
+    /// random 40-bit global id in `fd00::/8` (a new /48), or the first block of `len` inside
+    /// one; never overlapping a top-level CIDR of the scope.
+    fn generate_ula(&self, pool: &StoredPool, len: u8) -> Result<IpNet> {
+        let scope = self.scope(&pool.pool.scope_id)?;
+        if scope.kind == ScopeKind::Public {
+            return Err(Error::InvalidArgument {
+                input: "netmask_length",
+                message: format!(
+                    "pool {} is in public scope {}, whose addresses are assigned to you, not generated; give the cidr you were assigned, or use a pool of a private scope for a generated unique local (ULA) prefix",
+                    pool.pool.id, scope.id
+                ),
+            });
+        }
+        if !(48..=128).contains(&len) {
+            return Err(Error::InvalidArgument {
+                input: "netmask_length",
+                message: format!(
+                    "a generated unique local (ULA) prefix is a /48 or a block inside one, so netmask_length must be 48 to 128 (it is {len}); give an explicit cidr for a larger block"
+                ),
+            });
+        }
+        let family = AddressFamily::Ipv6;
+        for _ in 0..16 {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).map_err(|e| Error::Storage {
+                message: format!("no randomness for a unique local prefix: {e}"),
+            })?;
+            let global_id = u64::from_be_bytes(bytes) & ((1 << 40) - 1);
+            let target = Block {
+                start: u128::from(ula::prefix(global_id).network()),
+                prefix_len: len,
+            };
+            let neighbour = self.port.top_level_cidr_at_or_before(
+                &pool.pool.scope_id,
+                family,
+                target.last(family),
+            )?;
+            if !neighbour.is_some_and(|(block, _)| block.overlaps(&target, family)) {
+                return Ok(target.to_net(family));
+            }
+        }
+        Err(Error::InvalidArgument {
+            input: "netmask_length",
+            message: format!(
+                "scope {} has no room for a new unique local prefix: its provisioned cidrs cover the generated ones; give an explicit cidr",
+                scope.id
+            ),
+        })
     }
 
     fn provision(&self, pool: &StoredPool, request: PoolCidrRequest) -> Result<PoolCidr> {

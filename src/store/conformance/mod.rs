@@ -67,6 +67,7 @@ macro_rules! store_conformance_tests {
             locales_follow_operating_regions,
             utilization_warnings_name_the_figures,
             released_blocks_cool_down,
+            generated_ula_prefixes,
             pool_cidr_rules_ipv4,
             pool_cidr_rules_ipv6,
             public_scope_refuses_private_space,
@@ -799,6 +800,63 @@ pub fn released_blocks_cool_down(store: &dyn Store) {
     assert_consistent(store);
 }
 
+/// A top-level IPv6 pool of a private scope provisioned by size gets a fresh RFC 4193 prefix
+/// (a /48 in fd00::/8, or a block inside a new one), disjoint from the scope's other CIDRs; a
+/// public scope refuses.
+pub fn generated_ula_prefixes(store: &dyn Store) {
+    let f = fixture(store);
+    let ula = net("fd00::/8");
+    let mut seen: Vec<IpNet> = Vec::new();
+    for len in [48, 48, 56, 64] {
+        let pool = store
+            .create_pool(&NewPool::new(&f.private_scope, AddressFamily::Ipv6))
+            .unwrap();
+        let preview = store
+            .preview_pool_cidr(&pool.id, PoolCidrRequest::NetmaskLength(len))
+            .unwrap();
+        assert!(
+            ula.contains(&preview) && preview.prefix_len() == len,
+            "{preview}"
+        );
+        let cidr = store
+            .provision_pool_cidr(&pool.id, PoolCidrRequest::NetmaskLength(len))
+            .unwrap()
+            .cidr;
+        assert!(ula.contains(&cidr) && cidr.prefix_len() == len, "{cidr}");
+        let its_48 = IpNet::new(cidr.network(), 48).unwrap().trunc();
+        assert_eq!(
+            cidr.network(),
+            its_48.network(),
+            "the first block of a new /48: {cidr}"
+        );
+        assert!(
+            seen.iter()
+                .all(|other| !crate::ipam::cidr::overlaps(other, &cidr)),
+            "{cidr} overlaps one of {seen:?}"
+        );
+        seen.push(cidr);
+    }
+    let public = store
+        .create_pool(&NewPool::new(&f.public_scope, AddressFamily::Ipv6))
+        .unwrap();
+    refused(
+        store,
+        "a generated prefix in a public scope",
+        || store.provision_pool_cidr(&public.id, PoolCidrRequest::NetmaskLength(48)),
+        |e| e.input() == Some("netmask_length") && e.to_string().contains("public scope"),
+    );
+    let private = store
+        .create_pool(&NewPool::new(&f.private_scope, AddressFamily::Ipv6))
+        .unwrap();
+    refused(
+        store,
+        "a generated prefix larger than a /48",
+        || store.provision_pool_cidr(&private.id, PoolCidrRequest::NetmaskLength(40)),
+        |e| e.input() == Some("netmask_length") && e.to_string().contains("48 to 128"),
+    );
+    assert_consistent(store);
+}
+
 fn pool_cidr_rules(
     store: &dyn Store,
     top: &str,
@@ -830,12 +888,16 @@ fn pool_cidr_rules(
         || store.provision_pool_cidr(&parent, PoolCidrRequest::Cidr(net(overlapping))),
         |e| matches!(e, Error::Overlap { .. }),
     );
-    refused(
-        store,
-        "carve without a source",
-        || store.provision_pool_cidr(&parent, PoolCidrRequest::NetmaskLength(carve_len)),
-        |e| matches!(e, Error::NoSourcePool { .. }) && e.input() == Some("netmask_length"),
-    );
+    // (an IPv6 pool of a private scope gets a generated ULA prefix instead: see
+    // generated_ula_prefixes)
+    if AddressFamily::of(&net(overlapping)) == AddressFamily::Ipv4 {
+        refused(
+            store,
+            "carve without a source",
+            || store.provision_pool_cidr(&parent, PoolCidrRequest::NetmaskLength(carve_len)),
+            |e| matches!(e, Error::NoSourcePool { .. }) && e.input() == Some("netmask_length"),
+        );
+    }
     let child = store
         .create_pool(&NewPool {
             source_pool_id: Some(parent.clone()),
