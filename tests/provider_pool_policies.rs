@@ -12,6 +12,11 @@ mod support;
 use support::ipam::{database, output_string, output_strings, workdir};
 use support::terraform;
 
+/// What Terraform printed, on one line (it wraps messages at its terminal width).
+fn one_line(run: &terraform::Run) -> String {
+    run.text().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A two-region hierarchy like the seed's: a global pool without a locale, one regional pool
 /// per region in use, an allocation for each region.
 const REGIONS: &str = r#"
@@ -164,8 +169,7 @@ fn locales_follow_operating_regions_and_source_pools_and_refusals_come_at_plan()
         for (what, extra, expected) in cases {
             dir.write("bad.tf", &extra);
             let run = dir.plan().failure();
-            let text = run.text();
-            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let flat = one_line(&run);
             for needle in &expected {
                 assert!(
                     flat.to_lowercase().contains(&needle.to_lowercase()),
@@ -184,7 +188,7 @@ fn locales_follow_operating_regions_and_source_pools_and_refusals_come_at_plan()
         );
         dir.write("main.tf", &fewer);
         let run = dir.plan().failure();
-        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = one_line(&run);
         for needle in [
             "cannot drop operating region(s) eu-west-1, us-east-1",
             &format!("{us_pool} (us-east-1)"),
@@ -257,7 +261,7 @@ fn a_plan_pushing_a_pool_past_its_threshold_warns_with_the_figures() {
         let more = "resource \"ipam_allocation\" \"big\" {\n  pool_id = ipam_pool.small.id\n  netmask_length = 25\n}\n";
         dir.write("more.tf", more);
         let run = dir.run(["plan", "-no-color", "-input=false"]).success();
-        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = one_line(&run);
         for needle in [
             "Pool Utilization Warning".to_string(),
             format!("Pool {pool} (10.9.0.0/24) goes from 25.0% to 75.0% used"),
@@ -281,7 +285,7 @@ fn a_plan_pushing_a_pool_past_its_threshold_warns_with_the_figures() {
                 &THRESHOLD.replace("threshold = 50", &format!("threshold = {bad}")),
             );
             let run = dir.plan().failure();
-            let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+            let flat = one_line(&run);
             assert!(
                 flat.contains(&format!(
                     "utilization_warning_threshold is {bad}, which is not a percentage"
@@ -381,7 +385,7 @@ fn released_blocks_cool_down_strictly_or_softly_through_real_applies() {
         // strict: the same cidr is refused at plan, naming the time it frees
         dir.write("main.tf", &cooldown_hcl(STRICT_ALLOCATION, ""));
         let run = dir.plan().failure();
-        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = one_line(&run);
         for needle in [
             "cooling down until".to_string(),
             frees_at.to_string(),
@@ -438,7 +442,7 @@ fn released_blocks_cool_down_strictly_or_softly_through_real_applies() {
                 .join("\n");
             dir.write("main.tf", &text);
             let run = dir.plan().failure();
-            let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+            let flat = one_line(&run);
             assert!(
                 flat.contains(needle) && flat.contains(&format!("{key} =")),
                 "{}: {bad}:\n{}",
@@ -554,7 +558,7 @@ fn generated_ula_prefixes_are_distinct_and_survive_plan_apply_and_import() {
         ])
         .success();
         let run = dir.plan().failure();
-        let flat = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = one_line(&run);
         assert!(
             flat.contains("is in public scope") && flat.contains("netmask_length = 48"),
             "{}:\n{}",
