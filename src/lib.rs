@@ -12,8 +12,10 @@
 //! - [`plugin`]: the Terraform plugin protocol (tfplugin6 over gRPC, the go-plugin handshake,
 //!   values, schemas, diagnostics), independent of IPAM.
 //! - [`provider`]: the IPAM resources and data sources on top of the plugin layer.
+//! - [`map`]: the address-space map (HTML page and SVG) drawn from a [`store::Store`].
 
 pub mod ipam;
+pub mod map;
 pub mod plugin;
 pub mod provider;
 pub mod store;
