@@ -13,7 +13,10 @@
 //!   values, schemas, diagnostics), independent of IPAM.
 //! - [`provider`]: the IPAM resources and data sources on top of the plugin layer.
 //! - [`map`]: the address-space map (HTML page and SVG) drawn from a [`store::Store`].
+//! - [`cli`]: `ipam`, the operator's command line (tree, show, free, audit, util, check,
+//!   backup, map), reading through the store like the provider.
 
+pub mod cli;
 pub mod ipam;
 pub mod map;
 pub mod plugin;

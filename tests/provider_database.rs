@@ -9,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::ipam::{database, mirror, output_string, workdir};
+use support::ipam::{assert_nothing_beside_the_database, database, mirror, output_string, workdir};
 use support::terraform::{self, Run, Workdir};
 use tfipam::store::{SqliteOptions, SqliteStore, Store};
 
@@ -288,15 +288,7 @@ fn a_read_only_database_plans_and_refuses_changes() {
         let plan = reader.plan();
         assert_eq!(plan.code, 2, "{}", plan.describe());
         assert!(plan.stdout.contains("1 to add"), "{}", plan.describe());
-        let beside: Vec<_> = fs::read_dir(guard.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(
-            beside,
-            ["ipam.db"],
-            "the reader left files beside the database"
-        );
+        assert_nothing_beside_the_database(guard.path());
 
         assert!(plan.stdout.contains("used = 256"), "{}", plan.describe());
 

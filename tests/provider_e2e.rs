@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 use support::ipam::{
-    assert_disjoint, assert_inside, cidr, database, output_string, output_strings, workdir,
+    assert_disjoint, assert_inside, cidr, complete_example, database, output_string,
+    output_strings, workdir,
 };
 use support::terraform;
 
@@ -49,19 +50,9 @@ output "pool_id" {{
 
 #[test]
 fn complete_example_applies_plans_clean_and_destroys_everything() {
-    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/complete");
     for tf in terraform::all() {
         let (_guard, db) = database();
-        let dir = workdir(tf, &db, "");
-        dir.remove("versions.tf");
-        dir.remove("main.tf");
-        for entry in fs::read_dir(&example).expect("examples/complete") {
-            let path = entry.expect("an entry").path();
-            if path.extension().is_some_and(|e| e == "tf") {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                dir.write(&name, &fs::read_to_string(&path).expect("an example file"));
-            }
-        }
+        let dir = complete_example(tf, &db);
         dir.init();
         dir.apply().success();
         let outputs = dir.outputs();

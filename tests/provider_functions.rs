@@ -559,7 +559,7 @@ fn bad_arguments_fail_the_plan_naming_the_parameter() {
         ),
         (
             r#"cidr_merge(["2001:db8::/129"])"#,
-            r#"Invalid value for "cidrs" parameter: cidrs[0] "2001:db8::/129" is not a CIDR: the address or the prefix length is not valid"#,
+            r#"Invalid value for "cidrs" parameter: cidrs[0] "2001:db8::/129" is not a CIDR: the prefix length /129 is longer than an ipv6 address (128 bits); use /0 to /128"#,
         ),
         (
             r#"cidr_merge(["10.0.0.0/8", null])"#,

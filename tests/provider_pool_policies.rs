@@ -264,7 +264,7 @@ fn a_plan_pushing_a_pool_past_its_threshold_warns_with_the_figures() {
         let flat = one_line(&run);
         for needle in [
             "Pool Utilization Warning".to_string(),
-            format!("Pool {pool} (10.9.0.0/24) goes from 25.0% to 75.0% used"),
+            format!("pool {pool} (10.9.0.0/24) goes from 25.0% to 75.0% used"),
             "past its utilization_warning_threshold of 50%".to_string(),
             "the largest free block left is 10.9.0.64/26".to_string(),
         ] {

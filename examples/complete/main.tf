@@ -20,6 +20,10 @@ terraform {
 # The database defaults to $IPAM_DATABASE, else ./terraform-ipam.db next to this configuration.
 provider "ipam" {}
 
+# No depends_on anywhere: allocations take pool_id, and child pools source_pool_id, from the
+# ipam_pool_cidr that provisions the pool. Terraform then provisions each CIDR before what is
+# carved from it, and destroys what is carved from it first.
+
 resource "ipam" "org" {
   description       = "Organization IPAM"
   operating_regions = ["us-east-1", "eu-west-1", "ap-southeast-1"]
@@ -46,7 +50,7 @@ resource "ipam_pool_cidr" "top" {
 # smallest block, /24). The walkthrough this follows writes them the other way round.
 resource "ipam_pool" "production" {
   scope_id                          = ipam.org.private_default_scope_id
-  source_pool_id                    = ipam_pool.top.id
+  source_pool_id                    = ipam_pool_cidr.top.pool_id
   address_family                    = "ipv4"
   description                       = "Production VPCs"
   allocation_min_netmask_length     = 16
@@ -64,13 +68,11 @@ resource "ipam_pool" "production" {
 resource "ipam_pool_cidr" "production" {
   pool_id = ipam_pool.production.id
   cidr    = "10.1.0.0/16"
-
-  depends_on = [ipam_pool_cidr.top]
 }
 
 resource "ipam_pool" "development" {
   scope_id                          = ipam.org.private_default_scope_id
-  source_pool_id                    = ipam_pool.top.id
+  source_pool_id                    = ipam_pool_cidr.top.pool_id
   address_family                    = "ipv4"
   description                       = "Development VPCs"
   allocation_min_netmask_length     = 16
@@ -84,43 +86,35 @@ resource "ipam_pool" "development" {
 resource "ipam_pool_cidr" "development" {
   pool_id = ipam_pool.development.id
   cidr    = "10.2.0.0/16"
-
-  depends_on = [ipam_pool_cidr.top]
 }
 
 # The next free /20 (the pool's default) for the production app VPC.
 resource "ipam_allocation" "prod_app_vpc" {
-  pool_id     = ipam_pool.production.id
+  pool_id     = ipam_pool_cidr.production.pool_id
   description = "prod-app-vpc"
   tags = {
     Name        = "prod-app-vpc"
     Environment = "Production"
   }
-
-  depends_on = [ipam_pool_cidr.production]
 }
 
 resource "ipam_allocation" "prod_data_vpc" {
-  pool_id        = ipam_pool.production.id
+  pool_id        = ipam_pool_cidr.production.pool_id
   netmask_length = 22
   description    = "prod-data-vpc"
   tags = {
     Name        = "prod-data-vpc"
     Environment = "Production"
   }
-
-  depends_on = [ipam_pool_cidr.production]
 }
 
 resource "ipam_allocation" "dev_vpc" {
   count       = 3
-  pool_id     = ipam_pool.development.id
+  pool_id     = ipam_pool_cidr.development.pool_id
   description = "dev-vpc-${count.index}"
   tags = {
     Name = "dev-vpc-${count.index}"
   }
-
-  depends_on = [ipam_pool_cidr.development]
 }
 
 # IPv6: a ULA /48 with a /56 per site and a /64 for a single segment.
@@ -140,23 +134,18 @@ resource "ipam_pool_cidr" "ipv6" {
 
 resource "ipam_allocation" "site" {
   count       = 2
-  pool_id     = ipam_pool.ipv6.id
+  pool_id     = ipam_pool_cidr.ipv6.pool_id
   description = "site-${count.index}"
-
-  depends_on = [ipam_pool_cidr.ipv6]
 }
 
 resource "ipam_allocation" "segment" {
-  pool_id        = ipam_pool.ipv6.id
+  pool_id        = ipam_pool_cidr.ipv6.pool_id
   netmask_length = 64
   description    = "management segment"
-
-  depends_on = [ipam_pool_cidr.ipv6]
 }
 
-# How full the production pool is, after the allocations above.
+# How full the production pool is, after the allocations above: taking pool_id from them makes
+# Terraform read it once they exist.
 data "ipam_pool_cidrs" "production" {
-  pool_id = ipam_pool.production.id
-
-  depends_on = [ipam_allocation.prod_app_vpc, ipam_allocation.prod_data_vpc]
+  pool_id = one(distinct([ipam_allocation.prod_app_vpc.pool_id, ipam_allocation.prod_data_vpc.pool_id]))
 }

@@ -64,9 +64,14 @@ impl FromStr for AddressFamily {
     }
 }
 
-/// Parses a CIDR, refusing host bits set (`10.1.1.1/24` names `10.1.1.0/24` in the error).
+/// Parses a CIDR written in its one unambiguous form, refusing host bits set (`10.1.1.1/24`
+/// names `10.1.1.0/24` in the error).
 ///
-/// `input` names the request field for the error.
+/// Refused with the canonical form in the error: spaces around the text, IPv4 octets or prefix
+/// lengths with leading zeros (`010.002.000.000/24`; some tools read a leading zero as octal, so
+/// `010` may mean 8 or 10). Not a CIDR at all (`banana`), a missing prefix length and a prefix
+/// longer than the family's addresses each get their own explanation. IPv6 letters may be upper
+/// or lower case (the same network, no ambiguity). `input` names the request field for the error.
 ///
 /// ```
 /// use tfipam::ipam::{parse_cidr, Error};
@@ -76,20 +81,98 @@ impl FromStr for AddressFamily {
 ///     Err(Error::HostBitsSet { network, .. }) => assert_eq!(network.to_string(), "10.1.1.0/24"),
 ///     other => panic!("{other:?}"),
 /// }
+/// match parse_cidr("010.002.000.000/24", "cidr") {
+///     Err(Error::AmbiguousCidr { canonical, .. }) => assert_eq!(canonical, "10.2.0.0/24"),
+///     other => panic!("{other:?}"),
+/// }
 /// ```
 pub fn parse_cidr(text: &str, input: &'static str) -> Result<IpNet> {
-    let trimmed = text.trim();
-    let net = IpNet::from_str(trimmed).map_err(|_| Error::InvalidCidr {
+    let invalid = |reason: String| Error::InvalidCidr {
         input,
         given: text.to_string(),
-        reason: if trimmed.contains('/') {
-            "the address or the prefix length is not valid".to_string()
-        } else {
-            "the prefix length is missing".to_string()
-        },
+        reason,
+    };
+    let trimmed = text.trim();
+    let Some((address, length)) = trimmed.split_once('/') else {
+        return Err(invalid(match trimmed.parse::<IpAddr>() {
+            Ok(addr) => format!(
+                "the prefix length is missing; write it after a slash, for example {addr}/{}",
+                if addr.is_ipv4() { 24 } else { 64 }
+            ),
+            Err(_) => "it is not a cidr, which is an address and a prefix length such as 10.0.0.0/16 or 2001:db8::/48".to_string(),
+        }));
+    };
+    let (addr, leading_zeros) = parse_address(address).ok_or_else(|| {
+        invalid(format!(
+            "{address:?} is not an ip address; write an address and a prefix length such as 10.0.0.0/16 or 2001:db8::/48"
+        ))
     })?;
+    let family = if addr.is_ipv4() {
+        AddressFamily::Ipv4
+    } else {
+        AddressFamily::Ipv6
+    };
+    if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "the prefix length {length:?} is not a whole number; write one from 0 to {}",
+            family.width()
+        )));
+    }
+    let prefix_len = length
+        .parse::<u16>()
+        .ok()
+        .filter(|&n| n <= u16::from(family.width()))
+        .ok_or_else(|| {
+            invalid(format!(
+                "the prefix length /{} is longer than an {family} address ({} bits); use /0 to /{}",
+                length.trim_start_matches('0'),
+                family.width(),
+                family.width()
+            ))
+        })? as u8;
+    let net = IpNet::new(addr, prefix_len).expect("prefix length within the family width");
+    let canonical = net.to_string();
+    let spaces = trimmed.len() != text.len();
+    let zero_length = length.len() > 1 && length.starts_with('0');
+    if spaces || leading_zeros || zero_length {
+        return Err(Error::AmbiguousCidr {
+            input,
+            given: text.to_string(),
+            canonical,
+            why: if spaces {
+                "it has spaces around it"
+            } else {
+                "it has leading zeros, which some tools read as octal (010 as 8)"
+            },
+        });
+    }
     check_network(&net, input)?;
     Ok(net)
+}
+
+/// An IPv4 address (dotted decimal, octets may have leading zeros: reported separately) or an
+/// IPv6 address; `(address, had leading zeros)`.
+fn parse_address(text: &str) -> Option<(IpAddr, bool)> {
+    if text.contains(':') {
+        return text
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|a| (IpAddr::V6(a), false));
+    }
+    let octets: Vec<&str> = text.split('.').collect();
+    if octets.len() != 4 {
+        return None;
+    }
+    let mut bytes = [0u8; 4];
+    let mut leading_zeros = false;
+    for (byte, octet) in bytes.iter_mut().zip(&octets) {
+        if octet.is_empty() || octet.len() > 3 || !octet.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        leading_zeros |= octet.len() > 1 && octet.starts_with('0');
+        *byte = octet.parse().ok()?;
+    }
+    Some((IpAddr::V4(Ipv4Addr::from(bytes)), leading_zeros))
 }
 
 /// Refuses a CIDR whose address has host bits set, naming the network it lies in.
@@ -273,12 +356,68 @@ mod tests {
 
     #[test]
     fn garbage_is_an_invalid_cidr() {
-        for given in ["10.0.0.0", "10.0.0.0/33", "banana", "2001:db8::/129", ""] {
+        for given in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "banana",
+            "2001:db8::/129",
+            "",
+            "10.0.0.256/24",
+            "10.0.0/24",
+            "10.0.0.0/",
+            "10.0.0.0/2a",
+            "10.0.0.0/+8",
+        ] {
             assert!(
                 matches!(parse_cidr(given, "cidr"), Err(Error::InvalidCidr { .. })),
                 "{given}"
             );
         }
+    }
+
+    #[test]
+    fn each_kind_of_garbage_is_explained() {
+        let message = |given: &str| parse_cidr(given, "cidr").unwrap_err().to_string();
+        assert!(
+            message("banana").contains("is not a cidr"),
+            "{}",
+            message("banana")
+        );
+        assert!(message("10.0.0.0").contains("prefix length is missing"));
+        assert!(message("10.0.0.0").contains("10.0.0.0/24"));
+        assert!(message("2001:db8::").contains("2001:db8::/64"));
+        let long = message("10.0.0.0/33");
+        assert!(
+            long.contains("/33 is longer than an ipv4 address (32 bits)"),
+            "{long}"
+        );
+        let long = message("2001:db8::/129");
+        assert!(
+            long.contains("/129 is longer than an ipv6 address (128 bits)"),
+            "{long}"
+        );
+    }
+
+    #[test]
+    fn ambiguous_forms_are_refused_with_the_canonical_one() {
+        for (given, canonical) in [
+            ("010.002.000.000/24", "10.2.0.0/24"),
+            (" 10.2.0.0/24", "10.2.0.0/24"),
+            ("10.2.0.0/24 ", "10.2.0.0/24"),
+            ("10.2.0.0/024", "10.2.0.0/24"),
+            (" fd00::/64", "fd00::/64"),
+        ] {
+            match parse_cidr(given, "cidr") {
+                Err(e @ Error::AmbiguousCidr { .. }) => {
+                    assert!(e.to_string().contains(&format!("write {canonical}")), "{e}");
+                    assert_eq!(e.input(), Some("cidr"));
+                }
+                other => panic!("{given}: {other:?}"),
+            }
+        }
+        // upper-case IPv6 letters name one network unambiguously
+        assert_eq!(parse_cidr("FD00:0::/64", "cidr").unwrap(), net("fd00::/64"));
+        assert_eq!(parse_cidr("0.0.0.0/0", "cidr").unwrap(), net("0.0.0.0/0"));
     }
 
     #[test]

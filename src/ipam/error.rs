@@ -70,6 +70,34 @@ fn disallowed_text(disallowed: &[IpNet]) -> String {
     }
 }
 
+fn exhausted_text(
+    requested_len: u8,
+    pool_id: &str,
+    pool_cidrs: &[IpNet],
+    largest_free: &Option<IpNet>,
+    disallowed: &[IpNet],
+) -> String {
+    if pool_cidrs.is_empty() {
+        return format!(
+            "no free /{requested_len} in pool {pool_id}: the pool has no cidrs provisioned yet; provision a cidr into it before allocating from it"
+        );
+    }
+    format!(
+        "no free /{requested_len} in pool {pool_id} ({}): {}{}",
+        list_cidrs(pool_cidrs),
+        largest_free_text(largest_free),
+        disallowed_text(disallowed)
+    )
+}
+
+/// What can empty an object of this kind: only pools, scopes and IPAMs delete with `cascade`.
+fn not_empty_advice(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::PoolCidr => "release those first: a pool cidr is deprovisioned only when empty",
+        _ => "remove those first, or delete it with cascade",
+    }
+}
+
 fn list_tags(tags: &[(String, String)]) -> String {
     tags.iter()
         .map(|(k, v)| format!("{k} = {v:?}"))
@@ -95,7 +123,7 @@ pub enum Error {
         id: String,
     },
     /// Text that is not a CIDR.
-    #[error("invalid cidr {given:?} in {input}: {reason}; write an address and a prefix length such as 10.0.0.0/16 or 2001:db8::/48")]
+    #[error("{given:?} in {input} is not a valid cidr: {reason}")]
     InvalidCidr {
         /// The request field.
         input: &'static str,
@@ -103,6 +131,18 @@ pub enum Error {
         given: String,
         /// Why it does not parse.
         reason: String,
+    },
+    /// A CIDR written in a form some tools read differently (leading zeros) or with spaces.
+    #[error("{given:?} in {input} is ambiguous because {why}; write {canonical}")]
+    AmbiguousCidr {
+        /// The request field.
+        input: &'static str,
+        /// The text given.
+        given: String,
+        /// The one form to write instead.
+        canonical: String,
+        /// What makes it ambiguous.
+        why: &'static str,
     },
     /// A CIDR whose address has bits set after the prefix (`10.1.1.1/24`).
     #[error(
@@ -207,7 +247,7 @@ pub enum Error {
         netmask_length: u8,
     },
     /// No free block of the requested size.
-    #[error("no free /{requested_len} in pool {pool_id} ({}): {}{}", list_cidrs(.pool_cidrs), largest_free_text(.largest_free), disallowed_text(.disallowed))]
+    #[error("{}", exhausted_text(*.requested_len, .pool_id, .pool_cidrs, .largest_free, .disallowed))]
     Exhausted {
         /// The prefix length asked for.
         requested_len: u8,
@@ -237,9 +277,7 @@ pub enum Error {
         range: IpNet,
     },
     /// Deleting or deprovisioning something that still holds objects.
-    #[error(
-        "{kind} {id} is not empty: it holds {contents}; remove those first, or set cascade = true"
-    )]
+    #[error("{kind} {id} is not empty: it holds {contents}; {}", not_empty_advice(*.kind))]
     NotEmpty {
         /// What was to be removed.
         kind: ObjectKind,
@@ -354,6 +392,7 @@ impl Error {
     pub fn input(&self) -> Option<&'static str> {
         match self {
             Error::InvalidCidr { input, .. }
+            | Error::AmbiguousCidr { input, .. }
             | Error::HostBitsSet { input, .. }
             | Error::WrongFamily { input, .. }
             | Error::NetmaskOutOfRange { input, .. }

@@ -78,6 +78,15 @@ impl NetmaskRule {
         input: &'static str,
     ) -> Result<()> {
         let (min, max) = (self.min_len(), self.max_len(family));
+        if len > family.width() {
+            return Err(Error::InvalidArgument {
+                input,
+                message: format!(
+                    "/{len} is longer than an {family} address ({} bits); pool {pool_id} allows /{min} to /{max}",
+                    family.width()
+                ),
+            });
+        }
         if len < min || len > max {
             return Err(Error::NetmaskOutOfRange {
                 input,
@@ -150,6 +159,14 @@ mod tests {
         assert!(ok
             .check(15, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length")
             .is_err());
+        let open = NetmaskRule::default()
+            .check(33, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            open.contains("/33 is longer than an ipv4 address (32 bits)"),
+            "{open}"
+        );
         ok.check(16, AddressFamily::Ipv4, "ipam-pool-x", "netmask_length")
             .unwrap();
         let v6 = NetmaskRule {

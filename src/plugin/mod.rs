@@ -10,6 +10,8 @@
 //! - [`Schema`], [`Block`], [`Attribute`], [`NestedBlock`]: resource and provider schemas.
 //! - [`Diagnostic`], [`Diagnostics`], [`AttributePath`]: what users see when something is wrong.
 //! - [`plan`]: helpers for PlanResourceChange (unknown computed values, requires-replace paths).
+//! - [`invocation`]: which Terraform command started the provider (a destroy's refresh plan looks
+//!   like any other plan).
 //! - [`logging`]: hclog JSON lines on stderr, levelled by `TF_LOG_PROVIDER` / `TF_LOG`.
 //!
 //! # Example: a provider with one resource
@@ -89,6 +91,7 @@ pub mod codec;
 pub mod data_source;
 pub mod diagnostics;
 pub mod function;
+pub mod invocation;
 pub mod logging;
 pub mod plan;
 pub mod provider;

@@ -26,6 +26,29 @@ impl Number {
         &self.text
     }
 
+    /// The number in positional notation as a person writes it (`24.5`, not `2.45e1`), for
+    /// messages that quote a value back to the user. Falls back to the text as received when it
+    /// would be longer than 60 digits.
+    pub fn to_plain_string(&self) -> String {
+        let Some((negative, digits, exponent)) = canonical_decimal(&self.text) else {
+            return self.text.clone();
+        };
+        let sign = if negative { "-" } else { "" };
+        if exponent.unsigned_abs() > 60 {
+            return self.text.clone();
+        }
+        if exponent >= 0 {
+            return format!("{sign}{digits}{}", "0".repeat(exponent as usize));
+        }
+        let point = digits.len() as i64 + exponent;
+        if point > 0 {
+            let (whole, fraction) = digits.split_at(point as usize);
+            format!("{sign}{whole}.{fraction}")
+        } else {
+            format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+        }
+    }
+
     /// The value as `i64` when it is an integer in range.
     pub fn as_i64(&self) -> Option<i64> {
         if let Ok(v) = self.text.parse::<i64>() {
@@ -110,6 +133,29 @@ impl PartialEq for Number {
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::Number;
+
+    #[test]
+    fn plain_strings_are_positional() {
+        for (text, plain) in [
+            ("2.45e1", "24.5"),
+            ("24", "24"),
+            ("1e3", "1000"),
+            ("-0.5", "-0.5"),
+            ("5e-3", "0.005"),
+            ("0", "0"),
+        ] {
+            assert_eq!(
+                Number::parse(text).unwrap().to_plain_string(),
+                plain,
+                "{text}"
+            );
+        }
     }
 }
 

@@ -298,7 +298,8 @@ enum Read<T> {
 /// detail is the error's own text, and the attribute path points at the input it is about when
 /// the schema has that attribute.
 pub fn error_diagnostic(summary: &str, schema: &Schema, error: &ipam::Error) -> Diagnostic {
-    let diagnostic = Diagnostic::error(summary, sentence(&error.to_string()));
+    let detail = sentence(&error.to_string()) + &super::advice::in_terraform(error);
+    let diagnostic = Diagnostic::error(summary, detail);
     // a missing parent object is about the attribute that names it
     let input = error.input().or(match error {
         ipam::Error::NotFound { kind, .. } => match kind {
@@ -381,8 +382,8 @@ pub fn prefix_len_attr(object: &Value, name: &str) -> Result<Option<u8>, Diagnos
                 name,
                 "Invalid Netmask Length",
                 format!(
-                    "{name} is {}, which is not a prefix length. Give a whole number from 0 to 32 for IPv4 or to 128 for IPv6, for example 24.",
-                    number.as_str()
+                    "{name} is {}, which is not a prefix length; give a whole number from 0 to 32 for IPv4 or to 128 for IPv6, for example 24.",
+                    number.to_plain_string()
                 ),
             )),
         },
@@ -433,16 +434,11 @@ pub fn family_attr(object: &Value, name: &str) -> Result<Option<AddressFamily>, 
     }
 }
 
-/// An error message as a sentence for a diagnostic's detail: capitalised, ending in a period.
+/// An error message as a sentence for a diagnostic's detail: kept lowercase-first as written (it
+/// often starts with an attribute name, which must stay as spelled), ending in one full stop.
 pub fn sentence(text: &str) -> String {
-    let mut out = match text.strip_prefix("cidr ") {
-        Some(rest) => format!("CIDR {rest}"),
-        None => text.to_string(),
-    };
-    if let Some(first) = out.get(0..1) {
-        out.replace_range(0..1, &first.to_uppercase());
-    }
-    if !out.ends_with('.') {
+    let mut out = text.to_string();
+    if !out.ends_with(['.', '?', '!']) {
         out.push('.');
     }
     out

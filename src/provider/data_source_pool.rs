@@ -240,7 +240,7 @@ impl DataSource for PoolDataSource {
             [] => Err(Diagnostic::error(
                 "No Matching Pool",
                 format!(
-                    "No pool matches the filters ({}). Check the tags, description, locale, address_family and scope_id given, or look the pool up by id.",
+                    "no pool matches the filters ({}); check the tags, description, locale, address_family and scope_id given, or look the pool up by id.",
                     summary_of_filters(&config)
                 ),
             )

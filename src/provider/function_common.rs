@@ -150,14 +150,14 @@ fn parse<'a>(
         Err(Error::InvalidCidr { reason, .. }) => {
             // without a slash the core's reason ("the prefix length is missing") misleads for
             // text that is no address either
-            let reason = if text.contains('/') {
-                format!(": {reason}")
+            // (the core's reasons for text with a slash say what to write instead)
+            Err(place.error(if text.contains('/') {
+                format!("{place} {text:?} is not a CIDR: {reason}")
             } else {
-                String::new()
-            };
-            Err(place.error(format!(
-                "{place} {text:?} is not a CIDR{reason}; write an address and a prefix length such as 10.0.0.0/16 or 2001:db8::/48"
-            )))
+                format!(
+                    "{place} {text:?} is not a CIDR; write an address and a prefix length such as 10.0.0.0/16 or 2001:db8::/48"
+                )
+            }))
         }
         Err(other) => Err(place.error(format!("{place}: {other}"))),
     }

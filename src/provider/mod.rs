@@ -14,6 +14,7 @@
 //!   provider; `function_common` decodes their arguments.
 //! - [`docs`]: renders `docs/` from the schemas and `examples/`.
 
+mod advice;
 mod common;
 mod data_source_pool;
 mod data_source_pool_allocations;
@@ -28,6 +29,7 @@ mod function_cidr_overlaps;
 mod function_cidr_subtract;
 mod function_common;
 mod function_ula_prefix;
+mod planned;
 mod resource_allocation;
 mod resource_ipam;
 mod resource_pool;
@@ -166,6 +168,8 @@ impl Provider for IpamProvider {
 
     fn resources(&self) -> BTreeMap<String, Arc<dyn Resource>> {
         let store = &self.store;
+        // what one plan walk has planned so far, shared by pool CIDRs and allocations
+        let claims = planned::PlannedClaims::default();
         let mut map: BTreeMap<String, Arc<dyn Resource>> = BTreeMap::new();
         map.insert(
             "ipam".into(),
@@ -181,11 +185,11 @@ impl Provider for IpamProvider {
         );
         map.insert(
             "ipam_pool_cidr".into(),
-            Arc::new(resource_pool_cidr::PoolCidrResource::new(store)),
+            Arc::new(resource_pool_cidr::PoolCidrResource::new(store, &claims)),
         );
         map.insert(
             "ipam_allocation".into(),
-            Arc::new(resource_allocation::AllocationResource::new(store)),
+            Arc::new(resource_allocation::AllocationResource::new(store, &claims)),
         );
         map.into_iter()
             .map(|(name, resource)| {

@@ -2,17 +2,24 @@
 //! an explicit CIDR. Every input is checked at plan time as far as it is known, and again inside
 //! the apply transaction.
 
-use crate::ipam::{Allocation, AllocationRequest, AllocationUpdate};
+use crate::ipam::{
+    missing_required_tags, Allocation, AllocationRequest, AllocationUpdate, CooldownMode, Error,
+    ReleaseCooldown, UtilizationWarning,
+};
+use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block, Diagnostic,
     Diagnostics, ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource,
     Schema, Type, Value,
 };
 
+use super::advice;
 use super::common::{
-    attribute_error, cidr_attr, cidr_value, cidrs_attr, object, optional_cidr_set, optional_string,
-    optional_tags, prefix_len_attr, sentence, string_attr, tags_attr, StoreHandle,
+    attribute_error, cidr_attr, cidr_value, cidrs_attr, error_diagnostic, object,
+    optional_cidr_set, optional_string, optional_tags, prefix_len_attr, sentence, string_attr,
+    tags_attr, StoreHandle,
 };
+use super::planned::{addresses, Conflict, PlannedClaims};
 
 /// Attributes whose change replaces the allocation (it moves to another block).
 const REPLACED_BY: &[&str] = &[
@@ -25,12 +32,16 @@ const REPLACED_BY: &[&str] = &[
 
 pub struct AllocationResource {
     store: StoreHandle,
+    /// What this process has planned so far (conflicts between the configuration's own
+    /// allocations; space its pool CIDRs add), shared with `ipam_pool_cidr`.
+    claims: PlannedClaims,
 }
 
 impl AllocationResource {
-    pub fn new(store: &StoreHandle) -> AllocationResource {
+    pub fn new(store: &StoreHandle, claims: &PlannedClaims) -> AllocationResource {
         AllocationResource {
             store: store.clone(),
+            claims: claims.clone(),
         }
     }
 
@@ -54,6 +65,105 @@ impl AllocationResource {
             ("tags", optional_tags(&allocation.tags, like.attr("tags"))),
             ("locale", like.attr("locale").clone()),
         ])
+    }
+
+    /// The plan-time check of a new allocation: the store's exact preview (every rule against
+    /// what exists), then the conflicts with the allocations planned before it in this plan.
+    /// Returns the pool's utilization warning when the allocation pushes it past its threshold.
+    async fn check_create(
+        &self,
+        wanted: AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>, Diagnostics> {
+        self.check_new(wanted).await.map_err(advice::at_plan)
+    }
+
+    async fn check_new(
+        &self,
+        wanted: AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>, Diagnostics> {
+        let request = wanted.clone();
+        let previewed = self
+            .store
+            .try_run(move |store| {
+                let block = store.preview_allocation(&request)?;
+                let free = store
+                    .list_pool_cidrs(&request.pool_id)?
+                    .iter()
+                    .map(|usage| usage.free_addresses)
+                    .fold(0u128, u128::saturating_add);
+                // a soft cooldown hands cooling blocks out when nothing else fits: they are
+                // room for this plan too
+                let soft = matches!(
+                    store.get_pool(&request.pool_id)?.release_cooldown,
+                    Some(ReleaseCooldown {
+                        mode: CooldownMode::Soft,
+                        ..
+                    })
+                );
+                let cooling = if soft {
+                    store
+                        .list_cooling_blocks(&request.pool_id)?
+                        .iter()
+                        .map(|cooling| addresses(&cooling.cidr))
+                        .fold(0u128, u128::saturating_add)
+                } else {
+                    0
+                };
+                let free = free.saturating_add(cooling);
+                let warning = store.preview_allocation_warning(&request)?;
+                Ok((block, free, warning))
+            })
+            .await?;
+        const SUMMARY: &str = "Plan Allocation Error";
+        match previewed {
+            Ok((block, free, warning)) => self
+                .claims
+                .claim(&wanted, block, free)
+                .map(|()| warning)
+                .map_err(|conflict| {
+                    let attribute = match (&conflict, wanted.netmask_length) {
+                        (Conflict::Overlap { .. }, _) => "cidr",
+                        (_, Some(_)) => "netmask_length",
+                        (_, None) => "pool_id",
+                    };
+                    attribute_error(attribute, SUMMARY, sentence(&conflict.message())).into()
+                }),
+            // the space may be what this plan releases (a replaced allocation) or provisions (a
+            // pool CIDR) before this allocation is made
+            Err(Error::Overlap { .. } | Error::Exhausted { .. } | Error::OutsidePool { .. })
+                if self
+                    .claims
+                    .may_be_freed_first(&wanted.pool_id, wanted.cidr.as_ref()) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error_diagnostic(SUMMARY, &self.schema(), &error).into()),
+        }
+    }
+
+    /// The plan-time check of an in-place update: the tags must still carry what the pool
+    /// requires. A plan that changes nothing is not checked (there is nothing to apply).
+    async fn check_update(&self, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
+        if !planned.attr("tags").is_wholly_known()
+            || !plan::changes_except::<&str>(prior, planned, &[])
+        {
+            return Ok(());
+        }
+        let Some(pool_id) = string_attr(prior, "pool_id") else {
+            return Ok(());
+        };
+        let tags = tags_attr(planned, "tags");
+        self.store
+            .run("Plan Allocation Error", &self.schema(), move |store| {
+                let pool = store.get_pool(&pool_id)?;
+                let missing = missing_required_tags(&pool.allocation_resource_tags, &tags);
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::MissingRequiredTags { pool_id, missing })
+                }
+            })
+            .await
     }
 
     /// The allocation a configuration asks for, or `None` while any input it needs is unknown.
@@ -115,13 +225,13 @@ impl Resource for AllocationResource {
     fn schema(&self) -> Schema {
         Schema::new(
             Block::new(
-                "A block of addresses allocated from a pool. Without `cidr` it takes the next free block of `netmask_length` (or the pool's default length): best fit, the smallest free block that holds it, lowest address first. With `cidr` it takes exactly that block. Two allocations never overlap, whatever the parallelism and however many Terraform processes share the database; every conflict is reported at plan time where the inputs are known, and checked again when the allocation is made.",
+                "A block of addresses allocated from a pool. Without `cidr` it takes the next free block of `netmask_length` (or the pool's default length): best fit, the smallest free block that holds it, lowest address first. With `cidr` it takes exactly that block. Two allocations never overlap, whatever the parallelism and however many Terraform processes share the database.\n\n**Checked at plan** (once `pool_id` and the other arguments are known): the CIDR's form and family, the pool's guardrails and required tags, whether the CIDR lies inside the pool and is free, whether a block of the size is free, and — across the allocations of one plan — explicit CIDRs that overlap each other and blocks that add up to more addresses than the pool has free. An in-place update is checked against the pool's required tags. **Checked only at apply**: everything when the pool is created in the same run (its id is unknown at plan), a pool too fragmented for the planned sizes, and space taken by another process between plan and apply. Every check runs again inside the transaction that makes the allocation. During `terraform destroy` the provider skips the plan-time checks of creates and updates (Terraform plans them and throws them away), so a destroy works after any failed apply. Details: `docs/plan-and-apply.md`.\n\nWith `count`, instances are created in parallel (`-parallelism`, default 10), so the index order is not the address order: `ipam_allocation.x[0]` may get a higher CIDR than `x[1]`. Sort the CIDRs (or give explicit ones) where the order matters.",
             )
             .attribute(Attribute::computed("id", Type::String).description(
                 "The allocation's id, `ipam-alloc-` followed by 16 hexadecimal digits.",
             ))
             .attribute(Attribute::required("pool_id", Type::String).description(
-                "The pool to allocate from. Changing it replaces the allocation.",
+                "The pool to allocate from. Take it from the pool CIDR the block should come from (`ipam_pool_cidr.NAME.pool_id`) rather than from the pool: Terraform then allocates after that CIDR is provisioned and releases before it is deprovisioned, with no `depends_on`. Changing it replaces the allocation.",
             ))
             .attribute(Attribute::optional_computed("cidr", Type::String).description(
                 "The allocated CIDR. Give it to take an explicit block (no host bits set, of the pool's family, inside one of the pool's CIDRs, within its guardrails and free); otherwise it is known after apply. Changing it replaces the allocation.",
@@ -154,17 +264,26 @@ impl Resource for AllocationResource {
 
     async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, Diagnostics> {
         let mut planned = request.proposed_new_state;
+        let creating = request.prior_state.is_null();
+        let wanted = if creating {
+            AllocationResource::request(&request.config)?
+        } else {
+            None
+        };
+        if creating {
+            // an explicit CIDR's length is its own, known whether or not the pool is yet
+            if let Ok(Some(cidr)) = cidr_attr(&request.config, "cidr", "") {
+                planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
+            }
+        }
+        plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
+        let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
         let mut diagnostics = Diagnostics::new();
-        if request.prior_state.is_null() {
-            if let Some(wanted) = AllocationResource::request(&request.config)? {
-                let explicit = wanted.cidr;
-                let warning = self
-                    .store
-                    .run("Plan Allocation Error", &self.schema(), move |store| {
-                        store.preview_allocation_warning(&wanted)
-                    })
-                    .await?;
-                if let Some(warning) = warning {
+        // A destroy's refresh plan throws its creates and updates away: checking them could
+        // only stop the destroy (see docs/plan-and-apply.md).
+        if !terraform_is_destroying() {
+            if let Some(wanted) = wanted {
+                if let Some(warning) = self.check_create(wanted).await? {
                     diagnostics.push(
                         Diagnostic::warning(
                             "Pool Utilization Warning",
@@ -173,13 +292,15 @@ impl Resource for AllocationResource {
                         .with_attribute(AttributePath::root("pool_id")),
                     );
                 }
-                if let Some(cidr) = explicit {
-                    planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
-                }
+            } else if !creating && requires_replace.is_empty() {
+                self.check_update(&request.prior_state, &planned).await?;
+            } else if let (Some(pool_id), Ok(Some(block))) = (
+                string_attr(&request.prior_state, "pool_id"),
+                cidr_attr(&request.prior_state, "cidr", ""),
+            ) {
+                self.claims.replacing(&pool_id, block);
             }
         }
-        plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
-        let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
         Ok(PlanResponse {
             planned_state: planned,
             requires_replace,
@@ -204,10 +325,12 @@ impl Resource for AllocationResource {
                 return Err(attribute_error(
                     "pool_id",
                     "Create Allocation Error",
-                    "Some inputs are still unknown at apply; this is a bug in the provider.",
+                    "some inputs are still unknown at apply; this is a bug in the provider.",
                 )
                 .into());
             };
+            // forget this allocation's plan-time claim before the store counts it as used
+            self.claims.release(&wanted);
             self.store
                 .run("Create Allocation Error", &schema, move |store| {
                     store.allocate(&wanted)

@@ -5,6 +5,7 @@ use crate::ipam::{
     format_duration, parse_duration, AddressFamily, CooldownMode, NetmaskRule, NewPool, Pool,
     PoolUpdate, ReleaseCooldown,
 };
+use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics,
     ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type,
@@ -246,7 +247,7 @@ impl Resource for PoolResource {
                 "`ipv4` or `ipv6`. A child pool has its source pool's family. Changing it replaces the pool.",
             ))
             .attribute(Attribute::optional("source_pool_id", Type::String).description(
-                "The parent pool, in the same scope and of the same family: this pool's CIDRs are allocations in it. Changing it replaces the pool.",
+                "The parent pool, in the same scope and of the same family: this pool's CIDRs are allocations in it. Take it from the parent's pool CIDR (`ipam_pool_cidr.NAME.pool_id`) rather than from the parent pool: Terraform then creates this pool after that CIDR is provisioned and destroys it before that CIDR is deprovisioned, with no `depends_on`. Changing it replaces the pool.",
             ))
             .attribute(Attribute::optional("locale", Type::String).description(
                 "Where the pool's addresses are used (a region, site or data centre name). When the IPAM lists `operating_regions`, it must be one of them; a pool nested in a source pool with a locale must have that same locale. An allocation asking for another locale is refused; a pool without a locale serves any. The pool data sources filter by it. Changing it replaces the pool.",
@@ -290,7 +291,7 @@ impl Resource for PoolResource {
                 "`\"soft\"` (the default): a cooling block is handed out only when nothing else fits. `\"strict\"`: never before its cooldown ends; an explicit `cidr` overlapping one is refused with the time it frees.",
             ))
             .attribute(Attribute::computed("depth", Type::Number).description(
-                "How deep the pool is nested: 1 for a top-level pool, 2 for its children, and so on.",
+                "How deep the pool is nested: 0 for a top-level pool, 1 for its children, 2 for theirs, and so on.",
             )),
         )
     }
@@ -305,9 +306,11 @@ impl Resource for PoolResource {
             return Err(diagnostics);
         }
         // A known source pool must exist, in the same scope and of the same family.
-        if let (true, Some(source_id)) = (
+        // (not in a destroy's refresh plan, which throws creates away)
+        if let (true, Some(source_id), false) = (
             request.prior_state.is_null(),
             string_attr(&request.config, "source_pool_id"),
+            terraform_is_destroying(),
         ) {
             let schema = self.schema();
             let lookup = source_id.clone();
@@ -324,7 +327,7 @@ impl Resource for PoolResource {
                         "address_family",
                         "Plan Pool Error",
                         format!(
-                            "The pool is {family} but its source pool {source_id} is {}: a child pool has its parent's family.",
+                            "the pool is {family} but its source pool {source_id} is {}: a child pool has its parent's family.",
                             source.address_family
                         ),
                     ));
@@ -336,7 +339,7 @@ impl Resource for PoolResource {
                         "source_pool_id",
                         "Plan Pool Error",
                         format!(
-                            "Source pool {source_id} is in scope {}, not in {scope_id}: a child pool lives in its parent's scope.",
+                            "source pool {source_id} is in scope {}, not in {scope_id}: a child pool lives in its parent's scope.",
                             source.scope_id
                         ),
                     ));

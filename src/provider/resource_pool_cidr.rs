@@ -1,7 +1,10 @@
 //! `ipam_pool_cidr`: a CIDR provisioned into a pool, explicit or carved by size from the pool's
 //! source pool.
 
+use ipnet::IpNet;
+
 use crate::ipam::{PoolCidr, PoolCidrRequest};
+use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
     PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
@@ -10,18 +13,22 @@ use crate::plugin::{
 use super::common::{
     attribute_error, cidr_attr, cidr_value, object, prefix_len_attr, string_attr, StoreHandle,
 };
+use super::planned::PlannedClaims;
 
 /// Attributes whose change replaces the pool CIDR (every input: a CIDR is never edited).
 const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length"];
 
 pub struct PoolCidrResource {
     store: StoreHandle,
+    /// Pool CIDRs planned in this process: the allocations planned after them count their space.
+    claims: PlannedClaims,
 }
 
 impl PoolCidrResource {
-    pub fn new(store: &StoreHandle) -> PoolCidrResource {
+    pub fn new(store: &StoreHandle, claims: &PlannedClaims) -> PoolCidrResource {
         PoolCidrResource {
             store: store.clone(),
+            claims: claims.clone(),
         }
     }
 
@@ -46,7 +53,7 @@ impl PoolCidrResource {
             return Err(attribute_error(
                 "cidr",
                 "Missing Pool CIDR",
-                "Give either cidr (an explicit CIDR such as 10.1.0.0/16) or netmask_length (the size of a block to carve from the pool's source pool, such as 16).",
+                "give either cidr (an explicit CIDR such as 10.1.0.0/16) or netmask_length (the size of a block to carve from the pool's source pool, such as 16).",
             )
             .into());
         }
@@ -54,7 +61,7 @@ impl PoolCidrResource {
             return Err(attribute_error(
                 "netmask_length",
                 "Conflicting Pool CIDR Arguments",
-                "Give either cidr or netmask_length, not both: with cidr the length is the CIDR's own.",
+                "give either cidr or netmask_length, not both: with cidr the length is the CIDR's own.",
             )
             .into());
         }
@@ -68,24 +75,33 @@ impl PoolCidrResource {
     }
 }
 
+/// A block of the length a pool CIDR request provisions (the explicit CIDR, or `::/length` for
+/// a carve): plan-time claims of pool CIDRs are matched by pool and length.
+fn planned_block(wanted: PoolCidrRequest) -> Option<IpNet> {
+    match wanted {
+        PoolCidrRequest::Cidr(cidr) => Some(cidr),
+        PoolCidrRequest::NetmaskLength(length) => format!("::/{length}").parse().ok(),
+    }
+}
+
 #[async_trait]
 impl Resource for PoolCidrResource {
     fn schema(&self) -> Schema {
         Schema::new(
             Block::new(
-                "A CIDR provisioned into a pool. Give `cidr` for an explicit block, or `netmask_length` to carve the next free block of that size from the pool's source pool (best fit: the smallest free block that holds it, lowest address first). Every change replaces it; destroying it fails while allocations or child-pool CIDRs remain inside.",
+                "A CIDR provisioned into a pool. Give `cidr` for an explicit block, or `netmask_length` to carve the next free block of that size from the pool's source pool (best fit: the smallest free block that holds it, lowest address first). Every change replaces it; destroying it fails while allocations or child-pool CIDRs remain inside (a pool CIDR has no `cascade`). Reference its `pool_id` from those allocations and child pools so that Terraform orders creation and destruction by itself.",
             )
             .attribute(Attribute::computed("id", Type::String).description(
                 "The pool CIDR's id, `ipam-pool-cidr-` followed by 16 hexadecimal digits.",
             ))
             .attribute(Attribute::required("pool_id", Type::String).description(
-                "The pool to provision the CIDR into. Changing it replaces the pool CIDR.",
+                "The pool to provision the CIDR into. Changing it replaces the pool CIDR. Allocations and child pools should take their `pool_id` / `source_pool_id` from this attribute (`ipam_pool_cidr.NAME.pool_id`): the reference makes Terraform provision the CIDR before them and deprovision it after them.",
             ))
             .attribute(Attribute::optional_computed("cidr", Type::String).description(
                 "The CIDR, such as `10.1.0.0/16`: given explicitly, or known after apply when `netmask_length` is given. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
             ))
             .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
-                "The prefix length of a block to carve from the source pool, instead of `cidr`. For a top-level IPv6 pool of a private scope, a freshly generated RFC 4193 unique local prefix instead: a random 40-bit global id in `fd00::/8`, a new /48 (or the first block of this length inside a new /48, so 48 to 128), never overlapping another CIDR of the scope; a public scope refuses it. When `cidr` is given, this is its prefix length.",
+                "The prefix length of a block to carve from the source pool, instead of `cidr`. For a top-level IPv6 pool of a private scope, a freshly generated RFC 4193 unique local prefix instead: a random 40-bit global id in `fd00::/8`, a new /48 (or the first block of this length inside a new /48, so 48 to 128), never overlapping another CIDR of the scope; a public scope refuses it. When `cidr` is given, this is its prefix length (known at plan).",
             )),
         )
     }
@@ -101,16 +117,25 @@ impl Resource for PoolCidrResource {
         let mut planned = request.proposed_new_state;
         if request.prior_state.is_null() {
             let wanted = PoolCidrResource::request(&request.config)?;
-            if let (Some(pool_id), Some(wanted)) = (string_attr(&request.config, "pool_id"), wanted)
-            {
-                self.store
+            // an explicit CIDR's length is its own, known whether or not the pool is yet
+            if let Ok(Some(cidr)) = cidr_attr(&request.config, "cidr", "") {
+                planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
+            }
+            // a destroy's refresh plan throws creates away: checking them could only stop it
+            if let (Some(pool_id), Some(wanted), false) = (
+                string_attr(&request.config, "pool_id"),
+                wanted,
+                terraform_is_destroying(),
+            ) {
+                let lookup = pool_id.clone();
+                let block = self
+                    .store
                     .run("Plan Pool CIDR Error", &self.schema(), move |store| {
-                        store.preview_pool_cidr(&pool_id, wanted)
+                        store.preview_pool_cidr(&lookup, wanted)
                     })
-                    .await?;
-                if let PoolCidrRequest::Cidr(cidr) = wanted {
-                    planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
-                }
+                    .await
+                    .map_err(super::advice::at_plan)?;
+                self.claims.provisioning(&pool_id, block);
             }
         }
         plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
@@ -147,6 +172,10 @@ impl Resource for PoolCidrResource {
             .into());
         };
         let pool_id = string_attr(&request.planned_state, "pool_id").unwrap_or_default();
+        // forget the plan-time claim before the store counts the space
+        if let Some(block) = planned_block(wanted) {
+            self.claims.provisioned(&pool_id, block);
+        }
         let provisioned = self
             .store
             .run("Provision Pool CIDR Error", &schema, move |store| {

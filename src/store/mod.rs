@@ -6,6 +6,8 @@
 //!   [`Engine`] is one, whatever its [`Backend`]: the rules live once, in
 //!   [`crate::ipam::engine`]; a backend is SQL plus locking behind the engine's port.
 //! - [`sqlite`]: the SQLite backend ([`SqliteStore`] = the engine on a [`SqliteBackend`]).
+//! - [`Maintenance`]: what a backend does with its storage itself (integrity check, online
+//!   backup), for the operator's `ipam` command.
 //! - [`conformance`]: the cases every backend must pass, through the `Store` trait only.
 //!
 //! Every mutation is one transaction that includes its audit event. Every rule is checked
@@ -13,8 +15,11 @@
 //! a read transaction and write nothing.
 
 pub mod conformance;
+mod maintenance;
 pub mod sqlite;
 mod util;
+
+use std::path::Path;
 
 use ipnet::IpNet;
 
@@ -24,7 +29,8 @@ use crate::ipam::{
     PoolUpdate, Result, Scope, ScopeUpdate, UtilizationWarning,
 };
 
-pub use crate::ipam::ObjectHistory;
+pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, PoolInventory};
+pub use maintenance::{BackupProgress, Maintenance};
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
 pub use util::{account_name, current_account, new_id, now_rfc3339};
 
@@ -123,10 +129,38 @@ pub trait Store: Send + Sync {
     /// event per allocation, pool CIDRs and parent allocations matched); returns the problems
     /// found, empty when consistent.
     fn check_consistency(&self) -> Result<Vec<String>>;
+
+    // Reads for operators (the `ipam` command).
+
+    /// Every IPAM, scope and pool with its CIDRs' usage and allocation counts, read in one
+    /// transaction so that the figures agree with each other while writers go on.
+    fn inventory(&self) -> Result<Inventory>;
+    /// A pool's free space as aligned blocks (each a CIDR), in address order.
+    fn free_blocks(&self, pool_id: &str) -> Result<Vec<IpNet>>;
+    /// A pool's allocations (child-pool CIDRs included) that overlap `cidr`, in address order,
+    /// at most `limit`: the one holding it, or those lying inside it.
+    fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>>;
+    /// The newest `filter.limit` audit events matching `filter`, oldest first.
+    fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    /// The backend's own integrity check of its storage ([`Maintenance::check_storage`]).
+    fn check_storage(&self) -> Result<Vec<String>>;
+    /// A consistent copy of the whole database to the new file `destination` while writers
+    /// go on ([`Maintenance::backup`]).
+    fn backup(
+        &self,
+        destination: &Path,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupProgress>;
 }
 
-/// Every engine is a store: each method is the engine's operation of the same name.
-impl<B: Backend> Store for Engine<B> {
+/// Every engine is a store: each method is the engine's operation of the same name, except
+/// the storage check and the backup, which are the backend's own.
+impl<B: Backend + Maintenance> Store for Engine<B> {
     fn create_ipam(&self, new: &NewIpam) -> Result<Ipam> {
         Engine::create_ipam(self, new)
     }
@@ -264,5 +298,38 @@ impl<B: Backend> Store for Engine<B> {
 
     fn check_consistency(&self) -> Result<Vec<String>> {
         Engine::check_consistency(self)
+    }
+
+    fn inventory(&self) -> Result<Inventory> {
+        Engine::inventory(self)
+    }
+
+    fn free_blocks(&self, pool_id: &str) -> Result<Vec<IpNet>> {
+        Engine::free_blocks(self, pool_id)
+    }
+
+    fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>> {
+        Engine::allocations_overlapping(self, pool_id, cidr, limit)
+    }
+
+    fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        Engine::audit_query(self, filter)
+    }
+
+    fn check_storage(&self) -> Result<Vec<String>> {
+        self.backend().check_storage()
+    }
+
+    fn backup(
+        &self,
+        destination: &Path,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupProgress> {
+        self.backend().backup(destination, progress)
     }
 }

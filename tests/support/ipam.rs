@@ -44,11 +44,49 @@ pub fn workdir(terraform: &Terraform, database: &Path, main_tf: &str) -> Workdir
     dir
 }
 
+/// A working directory holding the configuration of `examples/complete`, on `database`.
+pub fn complete_example(terraform: &Terraform, database: &Path) -> Workdir {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/complete");
+    let dir = workdir(terraform, database, "");
+    dir.remove("versions.tf");
+    dir.remove("main.tf");
+    for entry in std::fs::read_dir(&example).expect("examples/complete") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|e| e == "tf") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            dir.write(
+                &name,
+                &std::fs::read_to_string(&path).expect("an example file"),
+            );
+        }
+    }
+    dir
+}
+
 /// A fresh database path inside a temporary directory that lives as long as the returned guard.
 pub fn database() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("database directory");
     let path = dir.path().join("ipam.db");
     (dir, path)
+}
+
+/// Asserts that the directory of [`database`] holds the database file and nothing else: a
+/// reader that may not write left no `-wal`, `-shm` or journal file beside it.
+pub fn assert_nothing_beside_the_database(dir: &Path) {
+    let beside: Vec<_> = std::fs::read_dir(dir)
+        .expect("the database directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .into_string()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        beside,
+        ["ipam.db"],
+        "the reader left files beside the database"
+    );
 }
 
 /// Parses a CIDR printed by Terraform, failing the test with the text when it is not one.

@@ -13,6 +13,17 @@ data "ipam_preview_next_cidr" "next" {
   disallowed_cidrs = ["10.1.0.0/24"]
 }
 
+# Three distinct blocks: what three consecutive /24 allocations would get. (With count = 3 on
+# the data source above, every instance would show the same single CIDR.)
+data "ipam_preview_next_cidr" "next_three" {
+  pool_id         = var.pool_id
+  netmask_lengths = [24, 24, 24]
+}
+
 output "next_cidr" {
   value = data.ipam_preview_next_cidr.next.cidr
+}
+
+output "next_three_cidrs" {
+  value = data.ipam_preview_next_cidr.next_three.cidrs
 }

@@ -17,39 +17,39 @@ resource "ipam_pool_cidr" "top" {
   cidr    = "10.0.0.0/8"
 }
 
+# Taking source_pool_id from the source pool's CIDR makes Terraform provision that CIDR first and
+# deprovision it last, with no depends_on.
 resource "ipam_pool" "us_east_1" {
   scope_id       = ipam.org.private_default_scope_id
-  source_pool_id = ipam_pool.top.id
+  source_pool_id = ipam_pool_cidr.top.pool_id
   address_family = "ipv4"
   locale         = "us-east-1"
   description    = "Virginia"
 }
 
 resource "ipam_pool_cidr" "us_east_1" {
-  pool_id    = ipam_pool.us_east_1.id
-  cidr       = "10.0.0.0/12"
-  depends_on = [ipam_pool_cidr.top]
+  pool_id = ipam_pool.us_east_1.id
+  cidr    = "10.0.0.0/12"
 }
 
 resource "ipam_pool" "eu_west_1" {
   scope_id       = ipam.org.private_default_scope_id
-  source_pool_id = ipam_pool.top.id
+  source_pool_id = ipam_pool_cidr.top.pool_id
   address_family = "ipv4"
   locale         = "eu-west-1"
   description    = "Ireland"
 }
 
 resource "ipam_pool_cidr" "eu_west_1" {
-  pool_id    = ipam_pool.eu_west_1.id
-  cidr       = "10.16.0.0/12"
-  depends_on = [ipam_pool_cidr.top]
+  pool_id = ipam_pool.eu_west_1.id
+  cidr    = "10.16.0.0/12"
 }
 
 # A child pool: its CIDRs are carved from the source pool. The guardrails bound what may be
 # allocated from it: min is the SHORTEST prefix (the largest block), max the LONGEST (the smallest).
 resource "ipam_pool" "production" {
   scope_id       = ipam.org.private_default_scope_id
-  source_pool_id = ipam_pool.eu_west_1.id
+  source_pool_id = ipam_pool_cidr.eu_west_1.pool_id
   address_family = "ipv4"
   locale         = "eu-west-1"
   description    = "Production VPCs in Ireland"

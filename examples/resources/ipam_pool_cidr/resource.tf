@@ -16,7 +16,7 @@ resource "ipam_pool_cidr" "top" {
 
 resource "ipam_pool" "team" {
   scope_id       = ipam.org.private_default_scope_id
-  source_pool_id = ipam_pool.top.id
+  source_pool_id = ipam_pool_cidr.top.pool_id # created after, and destroyed before, that CIDR
   address_family = "ipv4"
   description    = "Team networks"
 }
@@ -25,8 +25,6 @@ resource "ipam_pool" "team" {
 resource "ipam_pool_cidr" "team" {
   pool_id        = ipam_pool.team.id
   netmask_length = 16
-
-  depends_on = [ipam_pool_cidr.top]
 }
 
 output "team_cidr" {

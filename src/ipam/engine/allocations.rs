@@ -1,5 +1,5 @@
 //! Allocations: planning (every check, then best fit or the explicit CIDR), explaining what
-//! holds a block, committing, releasing, reading and updating.
+//! holds a block, committing, releasing, reading (also those overlapping a CIDR) and updating.
 
 use ipnet::IpNet;
 use serde_json::json;
@@ -554,6 +554,44 @@ impl<B: Backend> Engine<B> {
                 .into_iter()
                 .map(|row| row.allocation)
                 .collect())
+        })
+    }
+    /// A pool's allocations (child-pool CIDRs included) that overlap `cidr`, in address order,
+    /// at most `limit`: the one holding it, or those lying inside it. None for a CIDR of the
+    /// other family.
+    pub(crate) fn allocations_overlapping(
+        &self,
+        pool_id: &str,
+        cidr: IpNet,
+        limit: usize,
+    ) -> Result<Vec<Allocation>> {
+        self.read(|tx| {
+            let pool = tx.pool(pool_id)?;
+            let family = pool.family();
+            if AddressFamily::of(&cidr) != family || limit == 0 {
+                return Ok(Vec::new());
+            }
+            let query = Block::of(&cidr);
+            let last = query.last(family);
+            let mut found = Vec::new();
+            // allocations of a pool are disjoint: only the last one starting at or before the
+            // query can reach into it from below
+            if let Some(span) = tx.port.allocation_at_or_before(pool.key, query.start)? {
+                if span.block.last(family) >= query.start {
+                    if let Some(row) = tx.port.allocation(&span.id)? {
+                        found.push(row.allocation);
+                    }
+                }
+            }
+            if let Some(first) = query.start.checked_add(1).filter(|f| *f <= last) {
+                let rest = limit - found.len();
+                let inside = tx
+                    .port
+                    .allocation_rows_between(pool.key, first, last, rest)?;
+                found.extend(inside.into_iter().map(|row| row.allocation));
+            }
+            found.truncate(limit);
+            Ok(found)
         })
     }
 }

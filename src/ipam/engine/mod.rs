@@ -10,14 +10,16 @@
 //! - [`port`]: the [`Backend`] and [`Transaction`] traits a storage backend implements, and
 //!   their contract (serialisable write transactions, whole-closure retries).
 //! - `allocations`: planning an allocation, explaining what holds a block, committing and
-//!   releasing allocations, allocation reads and updates.
+//!   releasing allocations, allocation reads (also those overlapping a CIDR) and updates.
 //! - `pool_cidrs`: planning, provisioning and deprovisioning pool CIDRs (a child pool's CIDR
-//!   is an allocation in its source pool), usage.
+//!   is an allocation in its source pool), usage, free blocks, the inventory of all usage.
 //! - `pools`: creating, updating and finding pools.
 //! - `ipams`: IPAMs and scopes.
 //! - `deletion`: deleting pools, scopes and IPAMs, refused while not empty unless cascading.
 //! - `consistency`: the invariant check.
 //! - `rules`: the checks and messages more than one operation shares.
+//!
+//! The audit log's reads (events, queries, an object's history) are in this file.
 
 mod allocations;
 mod consistency;
@@ -32,7 +34,7 @@ pub use port::{Backend, PoolKey, Transaction};
 
 use port::{AuditRecord, Now};
 
-use crate::ipam::{ObjectHistory, Result};
+use crate::ipam::{AuditEvent, AuditFilter, ObjectHistory, Result};
 
 /// The IPAM operations on a storage backend.
 pub struct Engine<B> {
@@ -127,8 +129,19 @@ impl<B: Backend> Engine<B> {
         &self,
         after_sequence: i64,
         limit: usize,
-    ) -> Result<Vec<crate::ipam::AuditEvent>> {
+    ) -> Result<Vec<AuditEvent>> {
         self.read(|tx| tx.port.audit_events(after_sequence, limit))
+    }
+
+    /// The newest `filter.limit` audit events matching `filter`, oldest first.
+    pub(crate) fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        self.read(|tx| {
+            let pool = match &filter.pool_id {
+                Some(id) => tx.port.pool(id)?.map(|stored| stored.key),
+                None => None,
+            };
+            tx.port.audit_query(filter, pool)
+        })
     }
 
     /// What the audit log says of `id`, an object this database does not hold: whether it was

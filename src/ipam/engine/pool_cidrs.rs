@@ -1,6 +1,6 @@
 //! Pool CIDRs: planning and provisioning (top-level, or carved from the source pool as an
 //! allocation there, in the same transaction), deprovisioning (returning the space to the
-//! source pool), usage.
+//! source pool), usage, free space, and the inventory of every pool's usage.
 
 use ipnet::IpNet;
 use serde_json::json;
@@ -11,8 +11,8 @@ use super::rules::{check_family, found, refuse_unless_empty};
 use super::{Backend, Engine, Tx};
 use crate::ipam::cidr::private_use_range_overlapping;
 use crate::ipam::{
-    ula, AddressFamily, Block, Error, FreeBlockIndex, ObjectKind, PoolCidr, PoolCidrRequest,
-    PoolCidrUsage, Result, ScopeKind, Tags,
+    ula, AddressFamily, Block, Error, FreeBlockIndex, Inventory, ObjectKind, PoolCidr,
+    PoolCidrInventory, PoolCidrRequest, PoolCidrUsage, PoolInventory, Result, ScopeKind, Tags,
 };
 
 /// Where a planned pool CIDR comes from.
@@ -355,6 +355,56 @@ impl<B: Backend> Engine<B> {
                 .into_iter()
                 .map(|row| tx.usage(row, &cooling))
                 .collect()
+        })
+    }
+    /// A pool's free space as aligned blocks (each a CIDR), in address order.
+    pub(crate) fn free_blocks(&self, pool_id: &str) -> Result<Vec<IpNet>> {
+        self.read(|tx| {
+            let pool = tx.pool(pool_id)?;
+            let family = pool.family();
+            Ok(tx
+                .port
+                .free_blocks_between(pool.key, 0, u128::MAX)?
+                .iter()
+                .map(|block| block.to_net(family))
+                .collect())
+        })
+    }
+
+    /// Every IPAM, scope and pool with its CIDRs' usage and allocation counts, read in one
+    /// transaction so that the figures agree with each other while writers go on.
+    pub(crate) fn inventory(&self) -> Result<Inventory> {
+        self.read(|tx| {
+            let ipams = tx.port.ipams()?;
+            let mut scopes = Vec::new();
+            for ipam in &ipams {
+                scopes.extend(tx.port.scopes_of(&ipam.id)?);
+            }
+            let mut pools = Vec::new();
+            for stored in tx.port.pools()? {
+                let cooling = tx.cooling(&stored)?;
+                let mut cidrs = Vec::new();
+                for row in tx.port.pool_cidrs_of(stored.key)? {
+                    let allocation_count = tx.port.count_allocations_between(
+                        row.pool_key,
+                        row.block.start,
+                        row.block.last(row.family()),
+                    )?;
+                    cidrs.push(PoolCidrInventory {
+                        usage: tx.usage(row, &cooling)?,
+                        allocation_count,
+                    });
+                }
+                pools.push(PoolInventory {
+                    pool: stored.pool,
+                    cidrs,
+                });
+            }
+            Ok(Inventory {
+                ipams,
+                scopes,
+                pools,
+            })
         })
     }
 }

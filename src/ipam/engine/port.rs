@@ -40,7 +40,8 @@ use ipnet::IpNet;
 
 use crate::ipam::allocator::FreeBlockIndex;
 use crate::ipam::{
-    AddressFamily, Allocation, AuditEvent, Block, Ipam, Pool, PoolCidr, Result, Scope, Tags,
+    AddressFamily, Allocation, AuditEvent, AuditFilter, Block, Ipam, Pool, PoolCidr, Result, Scope,
+    Tags,
 };
 
 /// The compact key of a pool in the per-pool tables.
@@ -274,6 +275,17 @@ pub trait Transaction {
         first: u128,
         last: u128,
     ) -> Result<Vec<AllocationSpan>>;
+    /// How many allocations of `pool` start in `first ..= last`.
+    fn count_allocations_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<u64>;
+    /// The whole rows of the allocations of `pool` starting in `first ..= last`, in address
+    /// order, at most `limit` of them.
+    fn allocation_rows_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+        limit: usize,
+    ) -> Result<Vec<StoredAllocation>>;
     /// Writes a new allocation and its `allocate` audit event (whose object id is the new
     /// allocation's id); returns the id. How ids are minted is the backend's choice, but an
     /// id is never issued twice.
@@ -313,6 +325,11 @@ pub trait Transaction {
     /// Audit events with a sequence greater than `after_sequence`, oldest first, at most
     /// `limit`.
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// The newest `filter.limit` audit events matching every filter `filter` sets, oldest
+    /// first. Events about `filter.pool_id` are those appended with the pool's key (`pool`, the
+    /// key while the pool exists, else `None`), those whose object is the pool, and those whose
+    /// details name it as `"pool_id"`: a deleted pool's events are still found by its id.
+    fn audit_query(&self, filter: &AuditFilter, pool: Option<PoolKey>) -> Result<Vec<AuditEvent>>;
     /// Whether the audit log names `id`: an event about it (for an allocation id, the
     /// `allocate` event it was made by). Asked only about objects that are missing.
     fn audit_names(&self, id: &str) -> Result<bool>;

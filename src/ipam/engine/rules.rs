@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "pool p is not empty: it holds 1 child pool(s) (id-0) and 5 allocation(s) \
-             (id-0, id-1, id-2, … 2 more); remove those first, or set cascade = true"
+             (id-0, id-1, id-2, … 2 more); remove those first, or delete it with cascade"
         );
         assert!(refuse_unless_empty(ObjectKind::Pool, "p", true, &[("x", ids(2))]).is_ok());
         assert!(refuse_unless_empty(ObjectKind::Pool, "p", false, &[("x", ids(0))]).is_ok());

@@ -25,10 +25,12 @@
 //! - `rows`: columns to domain objects and back.
 //! - `transaction`: the port's row access ([`SqliteTx`]).
 //! - `free_index`: the allocator's free-block index as a table.
+//! - `maintenance`: the integrity check and the online backup ([`crate::store::Maintenance`]).
 
 mod access;
 mod connection;
 mod free_index;
+mod maintenance;
 mod rows;
 mod schema;
 mod statements;

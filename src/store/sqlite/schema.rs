@@ -181,6 +181,12 @@ CREATE TABLE cooling_blocks (
 /// Creates or upgrades the schema in one transaction; refuses a database newer than this build
 /// ([`Error::NewerDatabase`]) and leaves it untouched.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    // up to date: take no write lock, so that opening a writable database (e.g. by the `ipam`
+    // commands, which only read) never waits for a writer nor holds one up
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > SCHEMA_VERSION {

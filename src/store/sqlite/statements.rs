@@ -144,6 +144,12 @@ pub(super) const ALLOCATION_AT_OR_BEFORE: &str =
 pub(super) const ALLOCATION_IN_RANGE: &str =
     "SELECT ipam_allocation_id(legacy_id, sequence), start, prefix_len, child_pool_cidr_id FROM allocations \
      WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
+pub(super) const ALLOCATION_COUNT_IN_RANGE: &str =
+    "SELECT count(*) FROM allocations WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3";
+pub(super) const ALLOCATION_ROWS_IN_RANGE: &str = concat!(
+    allocation_select!(),
+    " WHERE a.pool_num = ?1 AND a.start BETWEEN ?2 AND ?3 ORDER BY a.start LIMIT ?4"
+);
 pub(super) const ALLOCATION_UPDATE: &str =
     "UPDATE allocations SET description = ?3, tags = ?4, updated_at = ?5 \
      WHERE pool_num = ?1 AND start = ?2";
@@ -159,6 +165,14 @@ pub(super) const AUDIT_NEXT_SEQUENCE: &str =
 pub(super) const AUDIT_SELECT: &str =
     "SELECT sequence, at, actor, action, object_id, cidr, details FROM audit_events \
      WHERE sequence > ?1 ORDER BY sequence LIMIT ?2";
+/// `?3` is the pool's key (NULL once deleted), `?4` its id; events about a pool are those
+/// of its allocations, of the pool itself and of its CIDRs. Newest first.
+pub(super) const AUDIT_QUERY: &str =
+    "SELECT sequence, at, actor, action, object_id, cidr, details FROM audit_events \
+     WHERE sequence > ?1 AND (?2 IS NULL OR at >= ?2) \
+     AND (?4 IS NULL OR pool_num = ?3 OR object_id = ?4 OR json_extract(details, '$.pool_id') = ?4) \
+     AND (?5 IS NULL OR object_id = ?5) AND (?6 IS NULL OR actor = ?6) AND (?7 IS NULL OR action = ?7) \
+     ORDER BY sequence DESC LIMIT ?8";
 pub(super) const ALLOCATIONS_WITHOUT_AUDIT: &str =
     "SELECT ipam_allocation_id(a.legacy_id, a.sequence) FROM allocations a WHERE NOT EXISTS \
      (SELECT 1 FROM audit_events e WHERE e.sequence = a.sequence AND e.action = 'allocate' \

@@ -13,7 +13,9 @@ use crate::ipam::engine::port::{
     AllocationSpan, AuditRecord, NewAllocation, Now, StoredAllocation, StoredPool, StoredPoolCidr,
 };
 use crate::ipam::engine::{PoolKey, Transaction};
-use crate::ipam::{AddressFamily, AuditEvent, Block, Ipam, Pool, PoolCidr, Result, Scope};
+use crate::ipam::{
+    AddressFamily, AuditEvent, AuditFilter, Block, Ipam, Pool, PoolCidr, Result, Scope,
+};
 use crate::store::util::{format_millis, new_id, now_millis, SequenceIds};
 
 /// One transaction on the connection.
@@ -297,6 +299,31 @@ impl<'c> Transaction for SqliteTx<'c> {
         )
     }
 
+    fn count_allocations_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<u64> {
+        let count: i64 = self.sql(|conn| {
+            conn.prepare_cached(ALLOCATION_COUNT_IN_RANGE)?
+                .query_row(params![pool, &blob(first)[..], &blob(last)[..]], |row| {
+                    row.get(0)
+                })
+        })?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn allocation_rows_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+        limit: usize,
+    ) -> Result<Vec<StoredAllocation>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.rows(
+            ALLOCATION_ROWS_IN_RANGE,
+            params![pool, &blob(first)[..], &blob(last)[..], limit],
+            allocation_row,
+        )
+    }
+
     /// The id derives from the allocate event's sequence (`SequenceIds`): this transaction
     /// holds the write lock, so the next sequence is this event's.
     fn insert_allocation(&self, new: &NewAllocation<'_>) -> Result<String> {
@@ -404,6 +431,26 @@ impl<'c> Transaction for SqliteTx<'c> {
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.rows(AUDIT_SELECT, params![after_sequence, limit], audit_row)
+    }
+
+    fn audit_query(&self, filter: &AuditFilter, pool: Option<PoolKey>) -> Result<Vec<AuditEvent>> {
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let mut events = self.rows(
+            AUDIT_QUERY,
+            params![
+                filter.after_sequence,
+                filter.since_millis,
+                pool,
+                filter.pool_id,
+                filter.object_id,
+                filter.actor,
+                filter.action,
+                limit
+            ],
+            audit_row,
+        )?;
+        events.reverse();
+        Ok(events)
     }
 
     /// Every object's creation is audited under its id (allocations of schema version 1 too);

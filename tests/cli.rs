@@ -1,0 +1,1273 @@
+//! The `ipam` command as an operator runs it: the built binary on databases made through the
+//! store API and by a real `terraform apply`, its tables, its JSON field by field, its exit
+//! codes, and that it never slows or blocks writers.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ipnet::IpNet;
+use serde_json::Value;
+use support::ipam::{
+    assert_nothing_beside_the_database, cidr, complete_example, database, output_strings, workdir,
+};
+use support::terraform;
+use tfipam::ipam::{
+    AddressFamily, AllocationRequest, NetmaskRule, NewIpam, NewPool, PoolCidrRequest, Tags,
+};
+use tfipam::store::{SqliteOptions, SqliteStore, Store};
+
+/// What `ipam` printed and how it exited.
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts the exit code and that stderr says `text`.
+    fn fails(self, code: i32, text: &str) {
+        let ran = self.expect(code);
+        assert!(
+            ran.stderr.contains(text),
+            "expected {text:?} in:\n{}",
+            ran.stderr
+        );
+    }
+
+    fn expect(self, code: i32) -> Ran {
+        assert_eq!(
+            self.code, code,
+            "exit code; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// The `ipam` command with `args`, run in `dir` with `env` added.
+fn ipam_command(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ipam"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("IPAM_DATABASE")
+        .env_remove("NO_COLOR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs `command` to its end.
+fn run(mut command: Command) -> Ran {
+    let output = command.output().expect("starting ipam");
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn ipam_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Ran {
+    run(ipam_command(dir, env, args))
+}
+
+/// `ipam --database DB ARGS…`.
+fn ipam(db: &Path, args: &[&str]) -> Ran {
+    let mut all = vec!["--database", db.to_str().expect("a UTF-8 path")];
+    all.extend(args);
+    ipam_in(Path::new(env!("CARGO_TARGET_TMPDIR")), &[], &all)
+}
+
+/// `ipam --database DB --json ARGS…`, expecting `code`.
+fn ipam_json(db: &Path, code: i32, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend(args);
+    ipam(db, &all).expect(code).json()
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The ids of a database made through the store API.
+struct Seeded {
+    ipam: String,
+    private_scope: String,
+    top: String,
+    top_cidr: String,
+    child: String,
+    child_cidr: String,
+    v6: String,
+    /// The child pool's allocations: /24 "web" at 10.1.0.0, /22 "db" at 10.1.4.0.
+    web: String,
+    db: String,
+}
+
+/// top 10.0.0.0/8 → child 10.1.0.0/16 (carved) holding 10.1.0.0/24 and 10.1.4.0/22 (a /24
+/// between them was allocated and released); an IPv6 pool fd00::/48 with one /56.
+fn seed(path: &Path) -> (SqliteStore, Seeded) {
+    let store = SqliteStore::open(path, SqliteOptions::new("seeder")).expect("store");
+    let ipam = store
+        .create_ipam(&NewIpam {
+            description: "test ipam".into(),
+            tags: tags(&[("Team", "net")]),
+            ..Default::default()
+        })
+        .expect("ipam");
+    let scope = ipam.private_default_scope_id.clone();
+    let mut top = NewPool::new(&scope, AddressFamily::Ipv4);
+    top.description = "top".into();
+    let top = store.create_pool(&top).expect("top pool");
+    let top_cidr = store
+        .provision_pool_cidr(&top.id, PoolCidrRequest::Cidr(cidr("10.0.0.0/8")))
+        .expect("top cidr");
+    let mut child = NewPool::new(&scope, AddressFamily::Ipv4);
+    child.source_pool_id = Some(top.id.clone());
+    child.description = "child".into();
+    child.netmask = NetmaskRule {
+        min: Some(16),
+        max: Some(28),
+        default: Some(24),
+    };
+    child.tags = tags(&[("Env", "prod")]);
+    let child = store.create_pool(&child).expect("child pool");
+    let child_cidr = store
+        .provision_pool_cidr(&child.id, PoolCidrRequest::Cidr(cidr("10.1.0.0/16")))
+        .expect("child cidr");
+    let request = |cidr_text: &str, description: &str| AllocationRequest {
+        pool_id: child.id.clone(),
+        cidr: Some(cidr(cidr_text)),
+        description: description.into(),
+        tags: tags(&[("Name", description)]),
+        ..Default::default()
+    };
+    let web = store.allocate(&request("10.1.0.0/24", "web")).expect("web");
+    let gone = store
+        .allocate(&request("10.1.1.0/24", "gone"))
+        .expect("gone");
+    let db = store.allocate(&request("10.1.4.0/22", "db")).expect("db");
+    store.release_allocation(&gone.id).expect("release");
+    let v6 = store
+        .create_pool(&NewPool::new(&scope, AddressFamily::Ipv6))
+        .expect("v6 pool");
+    store
+        .provision_pool_cidr(&v6.id, PoolCidrRequest::Cidr(cidr("fd00::/48")))
+        .expect("v6 cidr");
+    store
+        .allocate(&AllocationRequest {
+            pool_id: v6.id.clone(),
+            netmask_length: Some(56),
+            ..Default::default()
+        })
+        .expect("v6 allocation");
+    let seeded = Seeded {
+        ipam: ipam.id,
+        private_scope: scope,
+        top: top.id,
+        top_cidr: top_cidr.id,
+        child: child.id,
+        child_cidr: child_cidr.id,
+        v6: v6.id,
+        web: web.id,
+        db: db.id,
+    };
+    (store, seeded)
+}
+
+fn find<'v>(list: &'v Value, key: &str, value: &str) -> &'v Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no element with {key} = {value} in {list}"))
+}
+
+#[test]
+fn tree_shows_every_level_with_counts_usage_guardrails_and_tags() {
+    let (_guard, path) = database();
+    let (_store, s) = seed(&path);
+    let tree = ipam_json(&path, 0, &["tree"]);
+    let root = &tree["ipams"][0];
+    assert_eq!(root["id"], s.ipam.as_str());
+    assert_eq!(root["kind"], "ipam");
+    assert_eq!(root["tags"]["Team"], "net");
+    assert_eq!(root["scopes"].as_array().unwrap().len(), 2);
+    let scope = find(&root["scopes"], "id", &s.private_scope);
+    assert_eq!(scope["scope_type"], "private");
+    assert_eq!(scope["is_default"], true);
+    let top = find(&scope["pools"], "id", &s.top);
+    assert_eq!(top["address_family"], "ipv4");
+    assert_eq!(top["allocation_count"], 1, "the child pool's CIDR");
+    assert_eq!(top["used_addresses"], 65_536);
+    assert_eq!(top["total_addresses"], 16_777_216);
+    assert_eq!(top["free_addresses"], 16_777_216 - 65_536);
+    assert_eq!(top["utilization_percent"], 0.39);
+    assert_eq!(top["cidrs"][0]["cidr"], "10.0.0.0/8");
+    assert_eq!(top["cidrs"][0]["id"], s.top_cidr.as_str());
+    assert_eq!(top["cidrs"][0]["allocation_count"], 1);
+    let child = find(&top["pools"], "id", &s.child);
+    assert_eq!(child["source_pool_id"], s.top.as_str());
+    assert_eq!(child["depth"], 1);
+    assert_eq!(child["allocation_count"], 2);
+    assert_eq!(child["used_addresses"], 256 + 1024);
+    assert_eq!(child["total_addresses"], 65_536);
+    assert_eq!(child["netmask_length"]["min"], 16);
+    assert_eq!(child["netmask_length"]["max"], 28);
+    assert_eq!(child["netmask_length"]["default"], 24);
+    assert_eq!(child["tags"]["Env"], "prod");
+    assert_eq!(child["cidrs"][0]["id"], s.child_cidr.as_str());
+    assert_eq!(
+        child["cidrs"][0]["parent_allocation_id"]
+            .as_str()
+            .map(|a| a.starts_with("ipam-alloc-")),
+        Some(true)
+    );
+    let v6 = find(&scope["pools"], "id", &s.v6);
+    assert_eq!(v6["address_family"], "ipv6");
+    // exact integers even beyond 2^64
+    assert_eq!(v6["used_addresses"].to_string(), (1u128 << 72).to_string());
+    assert_eq!(v6["total_addresses"].to_string(), (1u128 << 80).to_string());
+
+    // the table: one line per object, nested, columns aligned under their headers
+    let text = ipam(&path, &["tree"]).expect(0).stdout;
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{text}");
+    for id in [
+        &s.ipam,
+        &s.private_scope,
+        &s.top,
+        &s.child,
+        &s.v6,
+        &s.top_cidr,
+    ] {
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(id.as_str())).count(),
+            1,
+            "{id} in\n{text}"
+        );
+    }
+    let child_line = lines.iter().find(|l| l.contains(&s.child)).unwrap();
+    assert!(
+        child_line.contains("│   ├── ") || child_line.contains("│   └── "),
+        "{text}"
+    );
+    assert!(child_line.contains("/16–/28 default /24") && child_line.contains("Env=prod"));
+    assert!(child_line.contains("2.0%"), "{child_line}");
+    let column = |line: &str, text: &str| line[..line.find(text).unwrap()].chars().count();
+    assert_eq!(
+        column(child_line, "/16–/28"),
+        column(lines[0], "GUARDRAILS"),
+        "aligned columns:\n{text}"
+    );
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+
+    // a subtree, and ids that name nothing
+    let sub = ipam_json(&path, 0, &["tree", &s.child]);
+    assert_eq!(sub["kind"], "pool");
+    assert_eq!(sub["id"], s.child.as_str());
+    ipam(&path, &["tree", "ipam-pool-0000000000000000"])
+        .fails(2, "pool ipam-pool-0000000000000000 does not exist");
+    ipam(&path, &["tree", "banana"]).fails(2, "\"banana\" is not an id");
+}
+
+#[test]
+fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
+    let (_guard, path) = database();
+    let (_store, s) = seed(&path);
+    // an allocation: in full, its pool chain to the scope, its history
+    let web = ipam_json(&path, 0, &["show", &s.web]);
+    assert_eq!(web["kind"], "allocation");
+    assert_eq!(web["cidr"], "10.1.0.0/24");
+    assert_eq!(web["description"], "web");
+    assert_eq!(web["tags"]["Name"], "web");
+    assert_eq!(web["resource_type"], "allocation");
+    let chain: Vec<&str> = web["pool_chain"]["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pool_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(chain, [s.child.as_str(), s.top.as_str()]);
+    assert_eq!(web["pool_chain"]["pools"][0]["pool_cidr"], "10.1.0.0/16");
+    assert_eq!(web["pool_chain"]["pools"][1]["pool_cidr"], "10.0.0.0/8");
+    assert_eq!(web["pool_chain"]["scope_id"], s.private_scope.as_str());
+    assert_eq!(web["pool_chain"]["ipam_id"], s.ipam.as_str());
+    assert_eq!(web["history"][0]["action"], "allocate");
+    assert_eq!(web["history"][0]["actor"], "seeder");
+    assert_eq!(web["history"][0]["object_id"], s.web.as_str());
+
+    // an address inside it
+    let held = ipam_json(&path, 0, &["show", "10.1.0.77"]);
+    assert_eq!(held["query"], "10.1.0.77/32");
+    assert_eq!(held["holders"][0]["state"], "allocated");
+    assert_eq!(held["holders"][0]["allocation"]["id"], s.web.as_str());
+    assert_eq!(held["holders"][0]["history"][0]["action"], "allocate");
+    let text = ipam(&path, &["show", "10.1.0.77"]).expect(0).stdout;
+    assert!(
+        text.starts_with(&format!(
+            "10.1.0.77/32 is allocated: {} (10.1.0.0/24)",
+            s.web
+        )),
+        "{text}"
+    );
+    // a CIDR holding allocations, a free one, one no pool holds
+    let partly = ipam_json(&path, 0, &["show", "10.1.0.0/21"]);
+    assert_eq!(partly["holders"][0]["state"], "partly_allocated");
+    let inside: Vec<&str> = partly["holders"][0]["inside"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["cidr"].as_str().unwrap())
+        .collect();
+    assert_eq!(inside, ["10.1.0.0/24", "10.1.4.0/22"]);
+    let free = ipam_json(&path, 0, &["show", "10.1.1.0/24"]);
+    assert_eq!(free["holders"][0]["state"], "free");
+    assert_eq!(
+        free["holders"][0]["pool_chain"]["pools"][0]["pool_id"],
+        s.child.as_str()
+    );
+    let top_only = ipam_json(&path, 0, &["show", "10.200.0.0/16"]);
+    assert_eq!(top_only["holders"][0]["state"], "free");
+    assert_eq!(
+        top_only["holders"][0]["pool_chain"]["pools"][0]["pool_id"],
+        s.top.as_str()
+    );
+    let nowhere = ipam_json(&path, 1, &["show", "192.168.0.1"]);
+    assert_eq!(nowhere["holders"], Value::Array(vec![]));
+    assert!(ipam(&path, &["show", "192.168.0.1"])
+        .expect(1)
+        .stdout
+        .contains("no pool holds 192.168.0.1/32"));
+    let v6 = ipam_json(&path, 0, &["show", "fd00::1"]);
+    assert_eq!(v6["holders"][0]["allocation"]["cidr"], "fd00::/56");
+
+    // each kind of id
+    let pool = ipam_json(&path, 0, &["show", &s.child]);
+    assert_eq!(pool["kind"], "pool");
+    assert_eq!(pool["used_addresses"], 1280);
+    assert_eq!(pool["cidrs"][0]["cidr"], "10.1.0.0/16");
+    let actions: BTreeSet<&str> = pool["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        ["create_pool", "provision", "allocate", "release"]
+            .iter()
+            .all(|a| actions.contains(a)),
+        "{actions:?}"
+    );
+    let cidr_of_pool = ipam_json(&path, 0, &["show", &s.child_cidr]);
+    assert_eq!(cidr_of_pool["kind"], "pool_cidr");
+    assert_eq!(cidr_of_pool["used_addresses"], 1280);
+    assert_eq!(cidr_of_pool["history"][0]["action"], "provision");
+    let scope = ipam_json(&path, 0, &["show", &s.private_scope]);
+    assert_eq!(scope["kind"], "scope");
+    assert_eq!(scope["pools"].as_array().unwrap().len(), 3);
+    let ipam_value = ipam_json(&path, 0, &["show", &s.ipam]);
+    assert_eq!(ipam_value["scopes"].as_array().unwrap().len(), 2);
+
+    // errors
+    ipam(&path, &["show", "ipam-alloc-0000000000000001"])
+        .fails(2, "allocation ipam-alloc-0000000000000001 does not exist");
+    ipam(&path, &["show", "10.1.0.1/24"]).fails(2, "10.1.0.0/24");
+    ipam(&path, &["show", "web"]).fails(2, "neither an id, a CIDR");
+    ipam(&path, &["show"]).expect(2);
+}
+
+#[test]
+fn allocations_cidrs_and_free_space_of_a_pool() {
+    let (_guard, path) = database();
+    let (_store, s) = seed(&path);
+    let listed = ipam_json(&path, 0, &["allocations", &s.child]);
+    assert_eq!(listed["pool_id"], s.child.as_str());
+    let allocations = listed["allocations"].as_array().unwrap();
+    assert_eq!(allocations.len(), 2);
+    assert_eq!(allocations[0]["id"], s.web.as_str());
+    assert_eq!(allocations[0]["cidr"], "10.1.0.0/24");
+    assert_eq!(allocations[0]["resource_type"], "allocation");
+    assert_eq!(allocations[0]["pool_id"], s.child.as_str());
+    assert_eq!(allocations[1]["id"], s.db.as_str());
+    assert_eq!(allocations[1]["description"], "db");
+    assert!(allocations[1]["created_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    let top = ipam_json(&path, 0, &["allocations", &s.top]);
+    assert_eq!(top["allocations"][0]["resource_type"], "pool_cidr");
+    assert_eq!(
+        top["allocations"][0]["child_pool_cidr_id"],
+        s.child_cidr.as_str()
+    );
+    let text = ipam(&path, &["allocations", &s.child]).expect(0).stdout;
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("10.1.0.0/24  ipam-alloc-"),
+        "{text}"
+    );
+
+    let cidrs = ipam_json(&path, 0, &["cidrs", &s.child]);
+    let c = &cidrs["cidrs"][0];
+    assert_eq!(c["cidr"], "10.1.0.0/16");
+    assert_eq!(c["used_addresses"], 1280);
+    assert_eq!(c["free_addresses"], 65_536 - 1280);
+    assert_eq!(c["total_addresses"], 65_536);
+    assert_eq!(c["utilization_percent"], 1.95);
+
+    let free = ipam_json(&path, 0, &["free", &s.child, "--length", "24"]);
+    let blocks: Vec<&str> = free["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["cidr"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        blocks,
+        [
+            "10.1.1.0/24",
+            "10.1.2.0/23",
+            "10.1.8.0/21",
+            "10.1.16.0/20",
+            "10.1.32.0/19",
+            "10.1.64.0/18",
+            "10.1.128.0/17"
+        ],
+        "aligned free blocks in address order"
+    );
+    let sum: u128 = free["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["addresses"].as_u64().unwrap() as u128)
+        .sum();
+    assert_eq!(sum, 65_536 - 1280);
+    assert_eq!(free["free_addresses"], 65_536 - 1280);
+    assert_eq!(free["largest_free_block"], "10.1.128.0/17");
+    assert_eq!(free["length"], 24);
+    assert_eq!(
+        free["fit"],
+        256 - 5,
+        "a /16 holds 256 /24s; web takes one, db four"
+    );
+    let text = ipam(&path, &["free", &s.child, "--length", "/20"])
+        .expect(0)
+        .stdout;
+    assert!(text.contains("largest free block  10.1.128.0/17"), "{text}");
+    assert!(text.contains("fit                 15 × /20"), "{text}");
+    // nothing of that size fits (no /8 in a /16): a finding
+    assert_eq!(
+        ipam_json(&path, 1, &["free", &s.child, "--length", "8"])["fit"],
+        0
+    );
+    ipam(&path, &["free", &s.child, "--length", "33"])
+        .fails(2, "not a prefix length of an ipv4 pool (0 to 32)");
+    let v6 = ipam_json(&path, 0, &["free", &s.v6, "--length", "64"]);
+    assert_eq!(v6["fit"], 65_536 - 256);
+    for command in ["allocations", "cidrs", "free"] {
+        ipam(&path, &[command, "ipam-pool-0000000000000000"]).fails(2, "does not exist");
+    }
+}
+
+#[test]
+fn audit_filters_and_follows_the_history() {
+    let (_guard, path) = database();
+    let (store, s) = seed(&path);
+    let all = ipam_json(&path, 0, &["audit"]);
+    let events = all["events"].as_array().unwrap();
+    let sequences: Vec<i64> = events
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "newest last: {sequences:?}"
+    );
+    assert_eq!(events[0]["action"], "create_ipam");
+    assert!(events.iter().all(|e| e["actor"] == "seeder"));
+    let release = ipam_json(&path, 0, &["audit", "--action", "release"]);
+    assert_eq!(release["events"].as_array().unwrap().len(), 1);
+    assert_eq!(release["events"][0]["cidr"], "10.1.1.0/24");
+    assert_eq!(release["events"][0]["details"]["pool_id"], s.child.as_str());
+    let last_two = ipam_json(&path, 0, &["audit", "--limit", "2"]);
+    let last: Vec<i64> = last_two["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(last, sequences[sequences.len() - 2..]);
+    let pool = ipam_json(&path, 0, &["audit", "--pool", &s.child]);
+    let actions: Vec<&str> = pool["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create_pool",
+            "provision",
+            "allocate",
+            "allocate",
+            "allocate",
+            "release"
+        ]
+    );
+    assert_eq!(
+        ipam_json(&path, 0, &["audit", "--actor", "nobody"])["events"],
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        ipam_json(&path, 0, &["audit", "--since", "2999-01-01"])["events"],
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        ipam_json(&path, 0, &["audit", "--since", "1h"])["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        events.len()
+    );
+    ipam(&path, &["audit", "--since", "yesterday"]).fails(2, "--since \"yesterday\" is not a time");
+    ipam(&path, &["audit", "--limit", "0"]).expect(2);
+    ipam(&path, &["audit", "--pool", "web"]).expect(2);
+
+    // --follow prints each new event as it commits, as JSON Lines
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_ipam"))
+        .args([
+            "--database",
+            path.to_str().unwrap(),
+            "--json",
+            "audit",
+            "--follow",
+            "--action",
+            "allocate",
+            "--limit",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ipam audit --follow");
+    let mut lines = BufReader::new(follower.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        first["action"], "allocate",
+        "the newest matching event first"
+    );
+    let made = store
+        .allocate(&AllocationRequest {
+            pool_id: s.child.clone(),
+            netmask_length: Some(26),
+            description: "followed".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    store.release_allocation(&made.id).unwrap();
+    let next: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    follower.kill().ok();
+    follower.wait().ok();
+    assert_eq!(next["action"], "allocate");
+    assert_eq!(next["object_id"], made.id.as_str());
+    assert_eq!(next["cidr"], made.cidr.to_string());
+    assert!(next["sequence"].as_i64() > first["sequence"].as_i64());
+}
+
+#[test]
+fn util_alarms_at_the_threshold() {
+    let (_guard, path) = database();
+    let (store, s) = seed(&path);
+    // the child pool: 1280 of 65536 = 1.95 %
+    let over = ipam_json(&path, 1, &["util", "--threshold", "1.5"]);
+    assert_eq!(over["threshold_percent"], 1.5);
+    assert_eq!(over["pools_checked"], 3);
+    let pools = over["pools"].as_array().unwrap();
+    assert_eq!(pools.len(), 1);
+    assert_eq!(pools[0]["id"], s.child.as_str());
+    assert_eq!(pools[0]["utilization_percent"], 1.95);
+    assert_eq!(pools[0]["used_addresses"], 1280);
+    assert_eq!(pools[0]["allocation_count"], 2);
+    let text = ipam(&path, &["util", "--threshold", "1.5"])
+        .expect(1)
+        .stdout;
+    assert!(text.starts_with("1 of 3 pools at or over 1.5%"), "{text}");
+    // at the threshold counts; under it does not
+    assert_eq!(
+        ipam_json(&path, 1, &["util", "--threshold", "1.95"])["pools"][0]["id"],
+        s.child.as_str()
+    );
+    assert_eq!(
+        ipam_json(&path, 0, &["util", "--threshold", "2"])["pools"],
+        Value::Array(vec![])
+    );
+    assert!(ipam(&path, &["util"])
+        .expect(0)
+        .stdout
+        .contains("no pool at or over 80.0% (3 pools checked)"));
+    // fill the child pool to 100 %: the default threshold (80) alarms
+    for len in 16..=24 {
+        let request = AllocationRequest {
+            pool_id: s.child.clone(),
+            netmask_length: Some(len),
+            ..Default::default()
+        };
+        while store.allocate(&request).is_ok() {}
+    }
+    let full = ipam_json(&path, 1, &["util"]);
+    assert_eq!(full["pools"][0]["utilization_percent"], 100.0);
+    for bad in ["abc", "120", "-1", ""] {
+        ipam(&path, &["util", "--threshold", bad])
+            .fails(2, "is not a percentage: give a number from 0 to 100");
+    }
+}
+
+#[test]
+fn check_reports_problems_and_backup_copies_a_consistent_database() {
+    let (guard, path) = database();
+    let (store, s) = seed(&path);
+    let ok = ipam_json(&path, 0, &["check"]);
+    assert_eq!(ok["consistent"], true);
+    assert_eq!(ok["invariant_problems"], Value::Array(vec![]));
+    assert_eq!(ok["storage_problems"], Value::Array(vec![]));
+
+    // a backup while a writer keeps allocating: a database of its own, consistent
+    let copy = guard.path().join("copy.db");
+    let writing = AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut n = 0;
+            while writing.load(Ordering::Relaxed) || n < 20 {
+                store
+                    .allocate(&AllocationRequest {
+                        pool_id: s.child.clone(),
+                        netmask_length: Some(28),
+                        ..Default::default()
+                    })
+                    .expect("allocations go on during the backup");
+                n += 1;
+            }
+        });
+        let backup = ipam_json(&path, 0, &["backup", copy.to_str().unwrap()]);
+        writing.store(false, Ordering::Relaxed);
+        assert_eq!(backup["destination"], copy.to_str().unwrap());
+        assert!(backup["pages"].as_u64().unwrap() > 0);
+        assert_eq!(backup["bytes"], fs::metadata(&copy).unwrap().len());
+    });
+    assert_eq!(ipam_json(&copy, 0, &["check"])["consistent"], true);
+    let copied = ipam_json(&copy, 0, &["allocations", &s.child]);
+    let copied_ids: Vec<&str> = copied["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(copied_ids.contains(&s.web.as_str()) && copied_ids.contains(&s.db.as_str()));
+    // the copy opens as a database of its own: a later write to the original is not in it
+    let later = store
+        .allocate(&AllocationRequest {
+            pool_id: s.child.clone(),
+            netmask_length: Some(28),
+            ..Default::default()
+        })
+        .unwrap();
+    ipam(&copy, &["show", &later.id]).expect(2);
+    let again = ipam(&path, &["backup", copy.to_str().unwrap()]).expect(2);
+    assert!(
+        again
+            .stderr
+            .contains("already exists; backup never overwrites"),
+        "{}",
+        again.stderr
+    );
+
+    // break an invariant behind the store's back: free space that is also allocated
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "DELETE FROM free_blocks WHERE pool_num = (SELECT num FROM pools WHERE id = ?1)",
+        [&s.child],
+    )
+    .unwrap();
+    drop(conn);
+    let broken = ipam_json(&path, 1, &["check"]);
+    assert_eq!(broken["consistent"], false);
+    let problems = broken["invariant_problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.as_str().unwrap().contains(&s.child)),
+        "{problems:?}"
+    );
+    let text = ipam(&path, &["check"]).expect(1).stdout;
+    assert!(text.starts_with("inconsistent: "), "{text}");
+}
+
+#[test]
+fn usage_and_access_errors_exit_2_and_change_nothing() {
+    let (guard, path) = database();
+    // a missing database is named and not created, whichever way it was given
+    let missing = guard.path().join("nope.db");
+    ipam(&missing, &["tree"]).fails(2, &format!("database {} does not exist", missing.display()));
+    assert!(!missing.exists());
+    ipam_in(
+        guard.path(),
+        &[("IPAM_DATABASE", missing.to_str().unwrap())],
+        &["check"],
+    )
+    .fails(2, missing.to_str().unwrap());
+    ipam_in(guard.path(), &[], &["util"]).fails(2, "database terraform-ipam.db does not exist");
+    assert!(!guard.path().join("terraform-ipam.db").exists());
+    ipam_in(
+        guard.path(),
+        &[],
+        &["--database", "postgres://u@h/db", "tree"],
+    )
+    .fails(2, "no PostgreSQL backend");
+
+    let (_store, s) = seed(&path);
+    // IPAM_DATABASE and sqlite: URLs reach the same file; the default is in the working directory
+    let via_env = ipam_in(
+        guard.path(),
+        &[("IPAM_DATABASE", path.to_str().unwrap())],
+        &["--json", "tree"],
+    )
+    .expect(0);
+    assert_eq!(via_env.json()["ipams"][0]["id"], s.ipam.as_str());
+    let url = format!("sqlite://{}", path.display());
+    assert_eq!(
+        ipam_in(guard.path(), &[], &["--database", &url, "--json", "tree"])
+            .expect(0)
+            .json()["ipams"][0]["id"],
+        s.ipam.as_str()
+    );
+    fs::copy(&path, guard.path().join("terraform-ipam.db")).unwrap();
+    ipam_in(guard.path(), &[], &["tree"]).expect(0);
+
+    let before = fs::read(&path).unwrap();
+    for (args, expected) in [
+        (vec![], "no command given"),
+        (vec!["frobnicate"], "unknown command \"frobnicate\""),
+        (
+            vec!["tree", "--bogus"],
+            "tree unknown option --bogus; usage: ipam tree [ID]",
+        ),
+        (vec!["tree", "a", "b"], "unexpected argument \"b\""),
+        (vec!["free", &s.child, "--length"], "--length needs a value"),
+        (
+            vec!["util", "--threshold", "1", "--threshold", "2"],
+            "--threshold is given twice",
+        ),
+        (vec!["map"], "needs --html FILE, --svg FILE or both"),
+        (vec!["backup"], "backup missing argument"),
+    ] {
+        let ran = ipam(&path, &args).expect(2);
+        assert!(ran.stderr.contains(expected), "{args:?}: {}", ran.stderr);
+        assert!(ran.stdout.is_empty(), "{args:?}");
+    }
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        before,
+        "nothing changed the database"
+    );
+
+    // help: the command list, each command's options
+    let help = ipam_in(guard.path(), &[], &["--help"]).expect(0).stdout;
+    for verb in [
+        "tree",
+        "show",
+        "allocations",
+        "cidrs",
+        "free",
+        "audit",
+        "util",
+        "check",
+        "backup",
+        "map",
+    ] {
+        assert!(help.contains(&format!("\n  {verb}")), "{verb} in\n{help}");
+    }
+    let audit_help = ipam_in(guard.path(), &[], &["audit", "--help"])
+        .expect(0)
+        .stdout;
+    assert!(
+        audit_help.contains("--follow") && audit_help.contains("--since VALUE"),
+        "{audit_help}"
+    );
+}
+
+#[test]
+fn another_users_database_is_read_only_and_every_read_works() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid cannot fail
+    let root = unsafe { libc::geteuid() } == 0;
+    let (guard, path) = database();
+    let (store, s) = seed(&path);
+    drop(store);
+    let out = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    fs::set_permissions(out.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    // readable by everyone, writable by its owner only (root writes anything: run as nobody)
+    fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    if !root {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+        fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let reader = |args: &[&str]| {
+        let mut all = vec!["--database", path.to_str().unwrap()];
+        all.extend(args);
+        let mut command = ipam_command(out.path(), &[], &all);
+        if root {
+            command.uid(65534).gid(65534);
+        }
+        run(command)
+    };
+    let tree = reader(&["--json", "tree"]).expect(0).json();
+    assert_eq!(tree["ipams"][0]["id"], s.ipam.as_str());
+    reader(&["check"]).expect(0);
+    reader(&["show", &s.web]).expect(0);
+    reader(&["free", &s.child]).expect(0);
+    reader(&["audit", "--pool", &s.child]).expect(0);
+    let copy = out.path().join("copy.db");
+    reader(&["backup", copy.to_str().unwrap()]).expect(0);
+    let svg = out.path().join("map.svg");
+    reader(&["map", "--svg", svg.to_str().unwrap()]).expect(0);
+    assert!(fs::read_to_string(&svg).unwrap().contains("<svg"));
+    assert_nothing_beside_the_database(guard.path());
+    fs::set_permissions(guard.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        ipam_json(&copy, 0, &["tree"])["ipams"][0]["id"],
+        s.ipam.as_str(),
+        "the backup of a read-only database opens"
+    );
+}
+
+#[test]
+fn map_writes_the_html_page_and_the_svg() {
+    let (guard, path) = database();
+    let (_store, s) = seed(&path);
+    let html = guard.path().join("map.html");
+    let svg = guard.path().join("map.svg");
+    let written = ipam_json(
+        &path,
+        0,
+        &[
+            "map",
+            "--html",
+            html.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(written["written"][0]["format"], "html");
+    assert_eq!(
+        written["written"][0]["bytes"],
+        fs::metadata(&html).unwrap().len()
+    );
+    assert_eq!(written["written"][1]["format"], "svg");
+    let page = fs::read_to_string(&html).unwrap();
+    for id in [&s.top, &s.child, &s.v6] {
+        assert!(page.contains(id.as_str()), "{id} in the page");
+    }
+    assert!(fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let pool_only = guard.path().join("child.svg");
+    ipam(
+        &path,
+        &[
+            "map",
+            &s.child,
+            "--svg",
+            pool_only.to_str().unwrap(),
+            "--color-by",
+            "Name",
+        ],
+    )
+    .expect(0);
+    assert!(pool_only.exists());
+    ipam(&path, &["map", &s.web, "--svg", "x.svg"]).fails(2, "is not an ipam, scope or pool id");
+    ipam(
+        &path,
+        &["map", "ipam-pool-0000000000000000", "--html", "x.html"],
+    )
+    .fails(2, "does not exist");
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let (_guard, path) = database();
+    seed(&path);
+    // `script` runs the command on a pseudo-terminal
+    let on_terminal = |no_color: Option<&str>| {
+        let command = format!(
+            "{} --database {} util --threshold 0",
+            env!("CARGO_BIN_EXE_ipam"),
+            path.display()
+        );
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &command, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
+        }
+        let output = script
+            .output()
+            .expect("script(1) from util-linux runs a command on a terminal");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(
+        coloured.contains("\x1b[1m"),
+        "bold headers on a terminal: {coloured:?}"
+    );
+    assert!(
+        coloured.contains("\x1b[32m█"),
+        "green bars on a terminal: {coloured:?}"
+    );
+    assert!(
+        !on_terminal(Some("1")).contains("\x1b["),
+        "NO_COLOR turns colour off"
+    );
+
+    // progress of a long operation shows on a terminal's stderr, and only there
+    let copy = path.with_file_name("progress.db");
+    let command = format!(
+        "{} --database {} backup {}",
+        env!("CARGO_BIN_EXE_ipam"),
+        path.display(),
+        copy.display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script(1)");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("backing up 100% ("), "{shown:?}");
+    let piped = ipam(
+        &path,
+        &["backup", path.with_file_name("piped.db").to_str().unwrap()],
+    )
+    .expect(0);
+    assert!(
+        piped.stderr.is_empty(),
+        "no progress into a pipe: {:?}",
+        piped.stderr
+    );
+    assert!(!ipam(&path, &["util", "--threshold", "0"])
+        .stdout
+        .contains("\x1b["));
+}
+
+/// A tree read by `ipam --json tree` agrees with itself: every pool CIDR's allocation count
+/// matches its used addresses when every allocation has `size` addresses. Returns the count.
+fn consistent_count(tree: &Value, pool_id: &str, size: u64) -> u64 {
+    let scope = &tree["ipams"][0]["scopes"][0];
+    let pool = find(&scope["pools"], "id", pool_id);
+    let count = pool["allocation_count"].as_u64().unwrap();
+    assert_eq!(
+        pool["used_addresses"].as_u64().unwrap(),
+        count * size,
+        "one state: {pool}"
+    );
+    assert_eq!(pool["cidrs"][0]["allocation_count"], count);
+    count
+}
+
+#[test]
+fn tree_in_a_loop_never_blocks_a_stream_of_300_allocations() {
+    let (_guard, path) = database();
+    let (store, s) = seed(&path);
+    drop(store);
+    let done = AtomicBool::new(false);
+    let mut seen = Vec::new();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            // a store of its own: another connection, as another process would have
+            let store = SqliteStore::open(&path, SqliteOptions::new("writer")).unwrap();
+            let mut cidrs = Vec::new();
+            for i in 0..300 {
+                let made = store.allocate(&AllocationRequest {
+                    pool_id: s.child.clone(),
+                    netmask_length: Some(28),
+                    description: format!("stream-{i}"),
+                    ..Default::default()
+                });
+                cidrs.push(
+                    made.unwrap_or_else(|e| panic!("allocation {i} failed while ipam read: {e}"))
+                        .cidr,
+                );
+            }
+            done.store(true, Ordering::Relaxed);
+            cidrs
+        });
+        while !done.load(Ordering::Relaxed) {
+            let ran = ipam(&path, &["--json", "tree", &s.child]).expect(0);
+            assert!(!ran.stderr.contains("busy"), "{}", ran.stderr);
+            let tree = ran.json();
+            let count = tree["allocation_count"].as_u64().unwrap();
+            let used = tree["used_addresses"].as_u64().unwrap();
+            // web (256) + db (1024) + 16 per /28: figures from one state
+            assert_eq!(
+                used,
+                1280 + (count - 2) * 16,
+                "one consistent state: {tree}"
+            );
+            seen.push(count);
+        }
+        let cidrs: Vec<IpNet> = writer.join().expect("writer");
+        support::ipam::assert_disjoint(&cidrs);
+    });
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "counts never go back: {seen:?}"
+    );
+    assert!(seen.len() >= 2, "ipam ran during the writes: {seen:?}");
+    let last = ipam_json(&path, 0, &["tree", &s.child]);
+    assert_eq!(last["allocation_count"], 302);
+    assert_eq!(ipam_json(&path, 0, &["check"])["consistent"], true);
+}
+
+#[test]
+fn every_command_on_a_database_made_by_terraform_apply() {
+    let tf = terraform::newest();
+    let (guard, db) = database();
+    let dir = complete_example(tf, &db);
+    dir.init();
+    dir.apply().success();
+    let outputs = dir.outputs();
+    let app = outputs["production_vpcs"]["value"]["app"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut development = output_strings(&outputs, "development_vpcs");
+    development.sort_by_key(|c| cidr(c).network());
+
+    let tree = ipam_json(&db, 0, &["tree"]);
+    let ipam_value = &tree["ipams"][0];
+    assert_eq!(ipam_value["description"], "Organization IPAM");
+    assert_eq!(ipam_value["tags"]["ManagedBy"], "NetworkTeam");
+    let scope = find(
+        &ipam_value["scopes"],
+        "id",
+        ipam_value["private_default_scope_id"].as_str().unwrap(),
+    );
+    let top = find(&scope["pools"], "description", "All private addresses");
+    assert_eq!(top["cidrs"][0]["cidr"], "10.0.0.0/8");
+    assert_eq!(
+        top["allocation_count"], 2,
+        "the production and development pool CIDRs"
+    );
+    let production = find(&top["pools"], "description", "Production VPCs");
+    let development_pool = find(&top["pools"], "description", "Development VPCs");
+    let v6 = find(&scope["pools"], "description", "IPv6 sites");
+    let production_id = production["id"].as_str().unwrap();
+    assert_eq!(production["allocation_count"], 2);
+    assert_eq!(production["netmask_length"]["default"], 20);
+    assert_eq!(
+        production["allocation_resource_tags"]["Environment"],
+        "Production"
+    );
+    assert_eq!(development_pool["allocation_count"], 3);
+    assert_eq!(v6["allocation_count"], 3);
+    // the provider's data source and the CLI agree on utilization
+    let reported = outputs["production_utilization"]["value"]["10.1.0.0/16"]
+        .as_f64()
+        .unwrap();
+    let cidrs = ipam_json(&db, 0, &["cidrs", production_id]);
+    assert_eq!(
+        cidrs["cidrs"][0]["utilization_percent"].as_f64().unwrap(),
+        reported
+    );
+
+    let allocations = ipam_json(
+        &db,
+        0,
+        &["allocations", development_pool["id"].as_str().unwrap()],
+    );
+    let listed: Vec<&str> = allocations["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["cidr"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        development.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    let shown = ipam_json(&db, 0, &["show", &app]);
+    assert_eq!(shown["holders"][0]["state"], "allocated");
+    assert_eq!(
+        shown["holders"][0]["allocation"]["description"],
+        "prod-app-vpc"
+    );
+    assert_eq!(
+        shown["holders"][0]["history"][0]["actor"], "e2e",
+        "the actor Terraform's provider recorded"
+    );
+    let app_id = shown["holders"][0]["allocation"]["id"].as_str().unwrap();
+    assert_eq!(
+        dir.state_show_attribute("ipam_allocation.prod_app_vpc", "id"),
+        app_id,
+        "the CLI shows the id Terraform holds"
+    );
+
+    let free = ipam_json(&db, 0, &["free", production_id, "--length", "20"]);
+    assert_eq!(
+        free["fit"], 14,
+        "16 /20s in a /16, minus the /20 and the /22's /20"
+    );
+    let audit = ipam_json(
+        &db,
+        0,
+        &["audit", "--pool", production_id, "--action", "allocate"],
+    );
+    assert_eq!(audit["events"].as_array().unwrap().len(), 2);
+    let util = ipam_json(&db, 1, &["util", "--threshold", "5"]);
+    assert_eq!(util["pools"][0]["id"], production_id);
+    assert_eq!(ipam_json(&db, 0, &["check"])["consistent"], true);
+    let copy = guard.path().join("backup.db");
+    ipam_json(&db, 0, &["backup", copy.to_str().unwrap()]);
+    assert_eq!(
+        ipam_json(&copy, 0, &["tree"]),
+        tree,
+        "the backup holds the same tree"
+    );
+    let html = guard.path().join("map.html");
+    ipam(&db, &["map", "--html", html.to_str().unwrap()]).expect(0);
+
+    // the provider still plans nothing: the CLI changed nothing
+    dir.assert_no_changes();
+}
+
+#[test]
+fn tree_in_a_loop_during_a_300_allocation_apply() {
+    let tf = terraform::newest();
+    let (_guard, db) = database();
+    let dir = workdir(
+        tf,
+        &db,
+        r#"
+resource "ipam" "test" {
+  description = "loop"
+}
+resource "ipam_pool" "test" {
+  scope_id       = ipam.test.private_default_scope_id
+  address_family = "ipv4"
+  description    = "busy"
+}
+resource "ipam_pool_cidr" "test" {
+  pool_id = ipam_pool.test.id
+  cidr    = "10.0.0.0/16"
+}
+output "pool_id" {
+  value = ipam_pool.test.id
+}
+"#,
+    );
+    dir.init();
+    dir.apply().success();
+    let pool_id = dir.outputs()["pool_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dir.write(
+        "many.tf",
+        r#"
+resource "ipam_allocation" "many" {
+  count          = 300
+  pool_id        = ipam_pool.test.id
+  netmask_length = 28
+  depends_on     = [ipam_pool_cidr.test]
+}
+"#,
+    );
+    let done = AtomicBool::new(false);
+    let mut seen = Vec::new();
+    std::thread::scope(|scope| {
+        let apply = scope.spawn(|| {
+            let run = dir.apply();
+            done.store(true, Ordering::Relaxed);
+            run
+        });
+        while !done.load(Ordering::Relaxed) {
+            let tree = ipam_json(&db, 0, &["tree"]);
+            seen.push(consistent_count(&tree, &pool_id, 16));
+        }
+        let run = apply.join().expect("apply thread").success();
+        assert!(!run.text().contains("busy"), "{}", run.describe());
+    });
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "counts never go back: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|&n| n > 0 && n < 300),
+        "ipam read while the apply wrote: {seen:?}"
+    );
+    let tree = ipam_json(&db, 0, &["tree"]);
+    assert_eq!(consistent_count(&tree, &pool_id, 16), 300);
+    dir.assert_no_changes();
+}
+
+#[test]
+fn every_command_is_documented() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let docs = fs::read_to_string(root.join("docs/cli.md")).expect("docs/cli.md");
+    let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
+    assert!(readme.contains("docs/cli.md"));
+    let help = ipam_in(&root, &[], &["--help"]).expect(0).stdout;
+    for verb in [
+        "tree",
+        "show",
+        "allocations",
+        "cidrs",
+        "free",
+        "audit",
+        "util",
+        "check",
+        "backup",
+        "map",
+    ] {
+        assert!(
+            docs.contains(&format!("\n## `ipam {verb}")),
+            "docs/cli.md has no section for {verb}"
+        );
+        assert!(
+            readme.contains(&format!("`ipam {verb}")),
+            "README.md does not name ipam {verb}"
+        );
+        assert!(
+            docs.contains(&format!("$ ipam {verb}")),
+            "docs/cli.md shows no output of {verb}"
+        );
+        assert!(
+            help.contains(&format!("\n  {verb} ")),
+            "--help lists {verb}"
+        );
+        let own = ipam_in(&root, &[], &[verb, "--help"]).expect(0).stdout;
+        assert!(own.contains(&format!("Usage: ipam {verb}")), "{own}");
+    }
+}
