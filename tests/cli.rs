@@ -122,6 +122,12 @@ struct Seeded {
 /// between them was allocated and released); an IPv6 pool fd00::/48 with one /56.
 fn seed(path: &Path) -> (SqliteStore, Seeded) {
     let store = SqliteStore::open(path, SqliteOptions::new("seeder")).expect("store");
+    let seeded = seed_into(&store);
+    (store, seeded)
+}
+
+/// [`seed`] through any store.
+fn seed_into(store: &dyn Store) -> Seeded {
     let ipam = store
         .create_ipam(&NewIpam {
             description: "test ipam".into(),
@@ -175,7 +181,7 @@ fn seed(path: &Path) -> (SqliteStore, Seeded) {
             ..Default::default()
         })
         .expect("v6 allocation");
-    let seeded = Seeded {
+    Seeded {
         ipam: ipam.id,
         private_scope: scope,
         top: top.id,
@@ -185,8 +191,16 @@ fn seed(path: &Path) -> (SqliteStore, Seeded) {
         v6: v6.id,
         web: web.id,
         db: db.id,
-    };
-    (store, seeded)
+    }
+}
+
+/// The text field `field` of each object in the JSON array `list`.
+fn field_of_each<'v>(list: &'v Value, field: &str) -> Vec<&'v str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
 }
 
 fn find<'v>(list: &'v Value, key: &str, value: &str) -> &'v Value {
@@ -299,12 +313,7 @@ fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
     assert_eq!(web["description"], "web");
     assert_eq!(web["tags"]["Name"], "web");
     assert_eq!(web["resource_type"], "allocation");
-    let chain: Vec<&str> = web["pool_chain"]["pools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["pool_id"].as_str().unwrap())
-        .collect();
+    let chain = field_of_each(&web["pool_chain"]["pools"], "pool_id");
     assert_eq!(chain, [s.child.as_str(), s.top.as_str()]);
     assert_eq!(web["pool_chain"]["pools"][0]["pool_cidr"], "10.1.0.0/16");
     assert_eq!(web["pool_chain"]["pools"][1]["pool_cidr"], "10.0.0.0/8");
@@ -331,12 +340,7 @@ fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
     // a CIDR holding allocations, a free one, one no pool holds
     let partly = ipam_json(&path, 0, &["show", "10.1.0.0/21"]);
     assert_eq!(partly["holders"][0]["state"], "partly_allocated");
-    let inside: Vec<&str> = partly["holders"][0]["inside"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["cidr"].as_str().unwrap())
-        .collect();
+    let inside = field_of_each(&partly["holders"][0]["inside"], "cidr");
     assert_eq!(inside, ["10.1.0.0/24", "10.1.4.0/22"]);
     let free = ipam_json(&path, 0, &["show", "10.1.1.0/24"]);
     assert_eq!(free["holders"][0]["state"], "free");
@@ -364,11 +368,8 @@ fn show_finds_objects_and_what_holds_a_cidr_or_an_address() {
     assert_eq!(pool["kind"], "pool");
     assert_eq!(pool["used_addresses"], 1280);
     assert_eq!(pool["cidrs"][0]["cidr"], "10.1.0.0/16");
-    let actions: BTreeSet<&str> = pool["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
+    let actions: BTreeSet<&str> = field_of_each(&pool["history"], "action")
+        .into_iter()
         .collect();
     assert!(
         ["create_pool", "provision", "allocate", "release"]
@@ -436,12 +437,7 @@ fn allocations_cidrs_and_free_space_of_a_pool() {
     assert_eq!(c["utilization_percent"], 1.95);
 
     let free = ipam_json(&path, 0, &["free", &s.child, "--length", "24"]);
-    let blocks: Vec<&str> = free["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["cidr"].as_str().unwrap())
-        .collect();
+    let blocks = field_of_each(&free["blocks"], "cidr");
     assert_eq!(
         blocks,
         [
@@ -518,12 +514,7 @@ fn audit_filters_and_follows_the_history() {
         .collect();
     assert_eq!(last, sequences[sequences.len() - 2..]);
     let pool = ipam_json(&path, 0, &["audit", "--pool", &s.child]);
-    let actions: Vec<&str> = pool["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = field_of_each(&pool["events"], "action");
     assert_eq!(
         actions,
         [
@@ -676,12 +667,7 @@ fn check_reports_problems_and_backup_copies_a_consistent_database() {
     });
     assert_eq!(ipam_json(&copy, 0, &["check"])["consistent"], true);
     let copied = ipam_json(&copy, 0, &["allocations", &s.child]);
-    let copied_ids: Vec<&str> = copied["allocations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let copied_ids = field_of_each(&copied["allocations"], "id");
     assert!(copied_ids.contains(&s.web.as_str()) && copied_ids.contains(&s.db.as_str()));
     // the copy opens as a database of its own: a later write to the original is not in it
     let later = store
@@ -724,6 +710,93 @@ fn check_reports_problems_and_backup_copies_a_consistent_database() {
 }
 
 #[test]
+fn a_postgresql_database_is_read_and_checked_never_created() {
+    let cluster = support::postgres::shared();
+    let url = cluster.create_database();
+    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let no_schema = |admin: &mut postgres::Client| {
+        admin
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = 'ipam'", &[])
+            .unwrap()
+            .is_none()
+    };
+    // no schema yet: named with the database, not created, the password never printed
+    let empty = ipam(Path::new(&url), &["tree"]).expect(2);
+    assert!(
+        empty.stderr.contains(&format!(
+            "database \"{name}\" on 127.0.0.1:{} as user \"postgres\" has no IPAM schema \"ipam\"",
+            url.split(':').nth(3).unwrap().split('/').next().unwrap()
+        )),
+        "{}",
+        empty.stderr
+    );
+    assert!(!empty.stderr.contains(support::postgres::PASSWORD));
+    assert!(no_schema(&mut cluster.admin(name)));
+
+    let store = tfipam::store::PostgresStore::connect(&url, "seeder").expect("store");
+    let s = seed_into(&store);
+    let pg = Path::new(&url);
+    let tree = ipam_json(pg, 0, &["tree"]);
+    assert_eq!(tree["ipams"][0]["id"], s.ipam.as_str());
+    let listed = ipam_json(pg, 0, &["allocations", &s.child]);
+    let ids = field_of_each(&listed["allocations"], "id");
+    assert_eq!(ids, [s.web.as_str(), s.db.as_str()]);
+    let audit = ipam_json(pg, 0, &["audit", "--pool", &s.child]);
+    let actions = field_of_each(&audit["events"], "action");
+    assert!(
+        actions.contains(&"create_pool") && actions.contains(&"release"),
+        "{actions:?}"
+    );
+    let text = ipam(pg, &["tree"]).expect(0).stdout;
+    assert!(
+        text.contains("10.1.4.0/22") || text.contains("10.1.0.0/16"),
+        "{text}"
+    );
+
+    let ok = ipam_json(pg, 0, &["check"]);
+    assert_eq!(ok["consistent"], true, "{ok}");
+    assert_eq!(ok["storage_problems"], Value::Array(vec![]));
+    // with amcheck installed, every B-tree index is checked too
+    let mut admin = cluster.admin(name);
+    admin.batch_execute("CREATE EXTENSION amcheck").unwrap();
+    assert_eq!(ipam_json(pg, 0, &["check"])["consistent"], true);
+
+    // backup is pg_dump's: refused, nothing written
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let copy = dir.path().join("copy.db");
+    ipam(pg, &["backup", copy.to_str().unwrap()]).fails(2, "use pg_dump --schema=ipam");
+    assert!(!copy.exists());
+
+    // the database's own guard gone, an index left invalid: the storage check says both
+    admin
+        .batch_execute(
+            "DO $$ BEGIN EXECUTE (SELECT format('ALTER TABLE ipam.allocations DROP CONSTRAINT %I', \
+             conname) FROM pg_constraint WHERE conrelid = 'ipam.allocations'::regclass \
+             AND contype = 'x'); END $$; \
+             UPDATE pg_index SET indisvalid = false \
+             WHERE indexrelid = 'ipam.free_blocks_by_start'::regclass",
+        )
+        .unwrap();
+    let broken = ipam_json(pg, 1, &["check"]);
+    assert_eq!(broken["consistent"], false);
+    let problems: Vec<&str> = broken["storage_problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "postgresql: index free_blocks_by_start is not valid (a failed build or reindex); \
+             run REINDEX INDEX ipam.free_blocks_by_start",
+            "postgresql: table allocations has lost its exclusion constraint: the database no \
+             longer refuses overlapping blocks",
+        ]
+    );
+}
+
+#[test]
 fn usage_and_access_errors_exit_2_and_change_nothing() {
     let (guard, path) = database();
     // a missing database is named and not created, whichever way it was given
@@ -741,9 +814,9 @@ fn usage_and_access_errors_exit_2_and_change_nothing() {
     ipam_in(
         guard.path(),
         &[],
-        &["--database", "postgres://u@h/db", "tree"],
+        &["--database", "postgres://u@h/db?schema=", "tree"],
     )
-    .fails(2, "no PostgreSQL backend");
+    .fails(2, "schema name \"\" in the connection string");
 
     let (_store, s) = seed(&path);
     // IPAM_DATABASE and sqlite: URLs reach the same file; the default is in the working directory
@@ -1106,12 +1179,7 @@ fn every_command_on_a_database_made_by_terraform_apply() {
         0,
         &["allocations", development_pool["id"].as_str().unwrap()],
     );
-    let listed: Vec<&str> = allocations["allocations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["cidr"].as_str().unwrap())
-        .collect();
+    let listed = field_of_each(&allocations["allocations"], "cidr");
     assert_eq!(
         listed,
         development.iter().map(String::as_str).collect::<Vec<_>>()

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use support::ipam::{
     assert_disjoint, assert_inside, cidr, complete_example, database, output_string,
-    output_strings, workdir,
+    output_strings, workdir, Backend,
 };
 use support::terraform;
 
@@ -50,8 +50,17 @@ output "pool_id" {{
 
 #[test]
 fn complete_example_applies_plans_clean_and_destroys_everything() {
+    complete_example_on(Backend::Sqlite);
+}
+
+#[test]
+fn complete_example_applies_plans_clean_and_destroys_everything_on_postgresql() {
+    complete_example_on(Backend::Postgres);
+}
+
+fn complete_example_on(backend: Backend) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let dir = complete_example(tf, &db);
         dir.init();
         dir.apply().success();
@@ -121,8 +130,17 @@ output "count" {
 
 #[test]
 fn two_hundred_parallel_allocations_never_overlap() {
+    parallel_allocations_on(Backend::Sqlite);
+}
+
+#[test]
+fn two_hundred_parallel_allocations_never_overlap_on_postgresql() {
+    parallel_allocations_on(Backend::Postgres);
+}
+
+fn parallel_allocations_on(backend: Backend) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let main = format!(
             "{}{}",
             pool_hcl("10.20.0.0/16", 16, 28, 24),
@@ -177,14 +195,24 @@ output "cidrs" {
 
 #[test]
 fn four_working_directories_on_one_database_apply_at_once() {
+    working_directories_apply_at_once(Backend::Sqlite, 4);
+}
+
+#[test]
+fn six_working_directories_on_one_postgresql_database_apply_at_once() {
+    working_directories_apply_at_once(Backend::Postgres, 6);
+}
+
+/// `count` working directories, 50 allocations each (of /24 + n % 5), applied at once.
+fn working_directories_apply_at_once(backend: Backend, count: usize) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let base = workdir(tf, &db, &pool_hcl("10.30.0.0/16", 16, 28, 26));
         base.init();
         base.apply().success();
         let pool_id = output_string(&base.outputs(), "pool_id");
 
-        let dirs: Vec<_> = (0..4)
+        let dirs: Vec<_> = (0..count)
             .map(|n| {
                 let dir = workdir(
                     tf,
@@ -202,7 +230,7 @@ output "cidrs" {{
   value = ipam_allocation.team[*].cidr
 }}
 "#,
-                        24 + n
+                        24 + n % 5
                     ),
                 );
                 dir.init();
@@ -221,10 +249,10 @@ output "cidrs" {{
                 .map(|c| cidr(c))
                 .collect();
             assert_eq!(mine.len(), 50);
-            assert!(mine.iter().all(|c| c.prefix_len() == 24 + n as u8));
+            assert!(mine.iter().all(|c| c.prefix_len() == 24 + (n % 5) as u8));
             cidrs.extend(mine);
         }
-        assert_eq!(cidrs.len(), 200);
+        assert_eq!(cidrs.len(), 50 * count);
         assert_disjoint(&cidrs);
         assert_inside(&cidrs, cidr("10.30.0.0/16"));
     }
@@ -966,4 +994,59 @@ fn every_change_is_audited_with_the_configured_actor() {
             .all(|e| e.actor == "e2e" || e.actor == "platform-team"),
         "{actors:?}"
     );
+}
+
+#[test]
+fn state_made_on_sqlite_plans_no_changes_after_the_copy_to_postgresql() {
+    for tf in terraform::all() {
+        let (_guard, file) = Backend::Sqlite.database();
+        let allocations = r#"
+resource "ipam_pool" "child" {
+  scope_id = ipam.test.private_default_scope_id
+  address_family = "ipv4"
+  source_pool_id = ipam_pool.test.id
+}
+
+resource "ipam_pool_cidr" "child" {
+  pool_id = ipam_pool.child.id
+  netmask_length = 20
+  depends_on = [ipam_pool_cidr.test]
+}
+
+resource "ipam_allocation" "vpc" {
+  count = 5
+  pool_id = ipam_pool.child.id
+  netmask_length = 24
+  depends_on = [ipam_pool_cidr.child]
+}
+"#;
+        let main = format!("{}{allocations}", pool_hcl("10.50.0.0/16", 16, 28, 24));
+        let mut dir = workdir(tf, &file, &main);
+        dir.init();
+        dir.apply().success();
+
+        let (_, url) = Backend::Postgres.database();
+        let url = url.display().to_string();
+        let copied = tfipam::store::postgres::copy_sqlite_to_postgres(&file, &url).expect("copy");
+        assert_eq!((copied.ipams, copied.pools, copied.allocations), (1, 2, 6));
+        dir.set_env("IPAM_DATABASE", &url);
+        dir.assert_no_changes();
+
+        // the address space goes on on PostgreSQL, next to what was copied
+        dir.write("main.tf", &main.replace("count = 5", "count = 7"));
+        dir.apply().success();
+        dir.assert_no_changes();
+        let store: Box<dyn tfipam::store::Store> =
+            Box::new(tfipam::store::PostgresStore::connect(&url, "check").expect("connect"));
+        assert_eq!(
+            store.check_consistency().expect("check"),
+            Vec::<String>::new()
+        );
+        let copy_again = tfipam::store::postgres::copy_sqlite_to_postgres(&file, &url)
+            .expect_err("a second copy into a schema that is no longer empty");
+        assert!(
+            copy_again.to_string().contains("already holds"),
+            "{copy_again}"
+        );
+    }
 }

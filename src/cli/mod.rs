@@ -30,7 +30,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::ipam::Error;
-use crate::store::{SqliteOptions, SqliteStore, Store};
+use crate::store::postgres::{is_postgres_url, PostgresLocation};
+use crate::store::{PostgresStore, SqliteOptions, SqliteStore, Store};
 
 use args::{Parsed, Spec};
 use output::Output;
@@ -176,16 +177,22 @@ fn run(arguments: Vec<String>) -> Result<Outcome, Failure> {
 }
 
 /// Opens the database named by `--database`, `IPAM_DATABASE` or the default, never creating
-/// one: a missing (or empty) file is an error that names it. A database the user cannot
+/// one: a missing (or empty) file, or a PostgreSQL database without the IPAM schema, is an
+/// error that names it. A database the user cannot
 /// write is opened read-only: every command reads, none writes.
 pub fn open_store(database: &str) -> Result<Box<dyn Store>, Failure> {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Err(Failure::usage(
-            "this build has no PostgreSQL backend yet; give the path of a SQLite database file",
-        ));
+    let actor = std::env::var("IPAM_ACTOR").unwrap_or_else(|_| "ipam".to_string());
+    if is_postgres_url(database) {
+        let location = PostgresLocation::parse(database)?;
+        let (describe, schema) = (location.describe(), location.schema.clone());
+        return match PostgresStore::connect_existing(location, actor)? {
+            Some(store) => Ok(Box::new(store)),
+            None => Err(Failure::usage(format!(
+                "{describe} has no IPAM schema \"{schema}\" (ipam never creates one); give the schema the provider uses with ?schema=NAME in the URL, or apply a Terraform configuration first"
+            ))),
+        };
     }
     let path = sqlite_path(database);
-    let actor = std::env::var("IPAM_ACTOR").unwrap_or_else(|_| "ipam".to_string());
     match SqliteStore::open_existing(&path, SqliteOptions::new(actor))? {
         Some(store) => Ok(Box::new(store)),
         None => Err(Failure::usage(format!(

@@ -60,6 +60,16 @@ impl Database {
         Ok(database)
     }
 
+    /// A server database already connected (PostgreSQL): `location` is how errors name it
+    /// (the URL without its password).
+    pub fn connected(location: String, store: Arc<dyn Store>) -> Database {
+        Database {
+            path: PathBuf::from(location),
+            options: SqliteOptions::new(""),
+            opened: Mutex::new(Some(store)),
+        }
+    }
+
     /// The absolute path, as shown in errors and logs.
     pub fn location(&self) -> String {
         self.path.display().to_string()

@@ -114,11 +114,11 @@ impl Provider for IpamProvider {
     fn schema(&self) -> Schema {
         Schema::new(
             Block::new(
-                "Manages IP address space — IPAMs, scopes, pools with guardrails, pool CIDRs and allocations that never overlap — in an embedded SQLite database.",
+                "Manages IP address space — IPAMs, scopes, pools with guardrails, pool CIDRs and allocations that never overlap — in an embedded SQLite database or a shared PostgreSQL database.",
             )
             .attribute(
                 Attribute::optional("database", Type::String).description(format!(
-                    "Path of the SQLite database file. Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file share one address space. Only an apply that creates an `ipam` creates the file (mode 0600); a plan, a refresh or a data source never does, and an object in the state that this database never held is an error naming the database, never \"deleted outside Terraform\". A database you can read but not write works for plans and data sources."
+                    "Path of the SQLite database file, or a PostgreSQL connection string `postgres://user@host:5432/dbname?sslmode=require` (also `postgresql://`; `sslmode` is `disable`, `prefer` (default), `require` or `verify-full` with `sslrootcert=/path/to/root.crt`; the tables live in the schema named by `schema=`, default `ipam`, created on first use; the password may come from `PGPASSWORD`). Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file share one address space. Only an apply that creates an `ipam` creates the file (mode 0600); a plan, a refresh or a data source never does, and an object in the state that this database never held is an error naming the database, never \"deleted outside Terraform\". A database you can read but not write works for plans and data sources."
                 )),
             )
             .attribute(Attribute::optional("actor", Type::String).description(
@@ -133,8 +133,16 @@ impl Provider for IpamProvider {
         })?;
         let actor = setting(&config, "actor", "IPAM_ACTOR", os_user)?;
         let path = PathBuf::from(&database);
+        let is_postgres = crate::store::postgres::is_postgres_url(&database);
+        let shown = crate::store::postgres::redact(&database);
         let opened = tokio::task::spawn_blocking(move || {
-            database::Database::configure(&path, SqliteOptions::new(actor))
+            if is_postgres {
+                // a server database exists before any apply: connect (and migrate) now
+                let store = crate::store::open(&path.to_string_lossy(), &actor)?;
+                Ok(database::Database::connected(shown, Arc::from(store)))
+            } else {
+                database::Database::configure(&path, SqliteOptions::new(actor))
+            }
         })
         .await
         .map_err(|join| {
@@ -150,9 +158,16 @@ impl Provider for IpamProvider {
             }
             Err(error) => Err(Diagnostic::error(
                 "Cannot Open The IPAM Database",
-                format!(
-                    "Opening {database}: {error}. Check the path (provider attribute `database` or IPAM_DATABASE)."
-                ),
+                if crate::store::postgres::is_postgres_url(&database) {
+                    format!(
+                        "Opening {}: {error}. Check the connection string (provider attribute `database` or IPAM_DATABASE; the password may come from PGPASSWORD), that the server is running and reachable, and the user's password and privileges.",
+                        crate::store::postgres::redact(&database)
+                    )
+                } else {
+                    format!(
+                        "Opening {database}: {error}. Check the path (provider attribute `database` or IPAM_DATABASE)."
+                    )
+                },
             )
             .with_attribute(crate::plugin::AttributePath::root("database"))
             .into()),

@@ -16,6 +16,7 @@
 
 pub mod conformance;
 mod maintenance;
+pub mod postgres;
 pub mod sqlite;
 mod util;
 
@@ -31,10 +32,24 @@ use crate::ipam::{
 
 pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, PoolInventory};
 pub use maintenance::{BackupProgress, Maintenance};
+pub use postgres::{PostgresBackend, PostgresStore};
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
 pub use util::{account_name, current_account, new_id, now_rfc3339};
 
 use crate::ipam::engine::{Backend, Engine};
+
+/// Opens the database at `location`: a `postgres://` or `postgresql://` URL selects
+/// PostgreSQL, anything else is the path of a SQLite file.
+pub fn open(location: &str, actor: &str) -> Result<Box<dyn Store>> {
+    if postgres::is_postgres_url(location) {
+        Ok(Box::new(PostgresStore::connect(location, actor)?))
+    } else {
+        Ok(Box::new(SqliteStore::open(
+            location,
+            SqliteOptions::new(actor),
+        )?))
+    }
+}
 
 /// Everything the Terraform resources and data sources need from a backend.
 ///

@@ -23,6 +23,15 @@ pub fn now_millis() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The current time as a transaction's time (what every backend's `Transaction::now` gives).
+pub(crate) fn transaction_now() -> crate::ipam::engine::port::Now {
+    let millis = now_millis();
+    crate::ipam::engine::port::Now {
+        millis,
+        text: format_millis(millis),
+    }
+}
+
 /// A Unix time in milliseconds as RFC 3339 UTC with milliseconds (`2026-11-23T21:21:38.123Z`).
 pub fn format_millis(millis: i64) -> String {
     let secs = millis.div_euclid(1000);

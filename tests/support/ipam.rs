@@ -70,6 +70,32 @@ pub fn database() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// Which database the provider uses in a test.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on this test process's throw-away PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// A fresh database: a guard that keeps it while the test runs, and its location (a path,
+    /// or a `postgres://` URL given to the provider through `IPAM_DATABASE`).
+    pub fn database(self) -> (Option<tempfile::TempDir>, PathBuf) {
+        match self {
+            Backend::Sqlite => {
+                let (guard, path) = database();
+                (Some(guard), path)
+            }
+            Backend::Postgres => (
+                None,
+                PathBuf::from(super::postgres::shared().create_database()),
+            ),
+        }
+    }
+}
+
 /// Asserts that the directory of [`database`] holds the database file and nothing else: a
 /// reader that may not write left no `-wal`, `-shm` or journal file beside it.
 pub fn assert_nothing_beside_the_database(dir: &Path) {

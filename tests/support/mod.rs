@@ -4,4 +4,5 @@
 
 pub mod grpc;
 pub mod ipam;
+pub mod postgres;
 pub mod terraform;

@@ -16,7 +16,7 @@ use crate::ipam::engine::{PoolKey, Transaction};
 use crate::ipam::{
     AddressFamily, AuditEvent, AuditFilter, Block, Ipam, Pool, PoolCidr, Result, Scope,
 };
-use crate::store::util::{format_millis, new_id, now_millis, SequenceIds};
+use crate::store::util::{format_millis, new_id, transaction_now, SequenceIds};
 
 /// One transaction on the connection.
 pub struct SqliteTx<'c> {
@@ -123,11 +123,7 @@ impl<'c> Transaction for SqliteTx<'c> {
         Self: 'a;
 
     fn now(&self) -> Now {
-        let millis = now_millis();
-        Now {
-            millis,
-            text: format_millis(millis),
-        }
+        transaction_now()
     }
 
     fn mint_id(&self, prefix: &str) -> String {

@@ -1,0 +1,113 @@
+//! The backend's own maintenance: a check of what PostgreSQL itself guarantees for the schema,
+//! and no backup of its own (`pg_dump` makes a faithful one).
+
+use std::path::Path;
+
+use postgres::error::SqlState;
+use postgres::types::Oid;
+
+use super::connection::{storage_error, PgConnection, PgFailure, PostgresBackend};
+use super::schema::quote_ident;
+use super::statements::{AMCHECK_SCHEMA, BTREE_CHECK, BTREE_INDEXES, CONSTRAINTS, INVALID_INDEXES};
+use crate::ipam::{Error, Result};
+use crate::store::{BackupProgress, Maintenance};
+
+/// The tables whose no-overlap rule the database enforces itself with an exclusion constraint.
+const EXCLUSION_TABLES: [&str; 2] = ["allocations", "pool_cidrs"];
+
+impl Maintenance for PostgresBackend {
+    /// Checks, in the backend's schema: every index is valid (a failed build or reindex leaves
+    /// one that enforces nothing); every constraint is validated; the exclusion constraints
+    /// that forbid overlapping allocations of a pool and overlapping top-level CIDRs of a scope
+    /// are there; and, when the `amcheck` extension is installed in the database (this check
+    /// never installs it), the structure of every B-tree index (`bt_index_check`). Table pages
+    /// themselves are checked by PostgreSQL's own checksums, when the cluster has them.
+    fn check_storage(&self) -> Result<Vec<String>> {
+        let mut conn = self.checkout()?;
+        let problems = self.storage_problems(&mut conn);
+        self.checkin(conn);
+        problems
+    }
+
+    /// Refused: a consistent copy of a PostgreSQL schema is `pg_dump`'s job, which the operator
+    /// runs with the database's own credentials. Nothing is written.
+    fn backup(
+        &self,
+        destination: &Path,
+        _progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupProgress> {
+        Err(Error::Storage {
+            message: format!(
+                "ipam backup copies SQLite databases only, and wrote nothing to {}; for a consistent copy of {} use pg_dump --schema={} (it copies while applies run)",
+                destination.display(),
+                self.describe(),
+                self.location.schema
+            ),
+        })
+    }
+}
+
+impl PostgresBackend {
+    fn storage_problems(&self, conn: &mut PgConnection) -> Result<Vec<String>> {
+        let describe = self.describe();
+        let fail = |e: postgres::Error| storage_error(&PgFailure::of(&e), &e, &describe);
+        let schema = &self.location.schema;
+        let client = &mut conn.client;
+        let mut problems = Vec::new();
+        for row in client.query(INVALID_INDEXES, &[schema]).map_err(fail)? {
+            let index: String = row.get(0);
+            problems.push(format!(
+                "postgresql: index {index} is not valid (a failed build or reindex); run REINDEX INDEX {schema}.{index}"
+            ));
+        }
+        let mut exclusions = Vec::new();
+        for row in client.query(CONSTRAINTS, &[schema]).map_err(fail)? {
+            let (table, name, kind, validated): (String, String, String, bool) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            if kind == "x" {
+                exclusions.push(table.clone());
+            }
+            if !validated {
+                problems.push(format!(
+                    "postgresql: constraint {name} of table {table} is not validated; run ALTER TABLE {schema}.{table} VALIDATE CONSTRAINT {name}"
+                ));
+            }
+        }
+        for table in EXCLUSION_TABLES {
+            if !exclusions.iter().any(|t| t == table) {
+                problems.push(format!(
+                    "postgresql: table {table} has lost its exclusion constraint: the database no longer refuses overlapping blocks"
+                ));
+            }
+        }
+        let amcheck: Option<String> = client
+            .query_opt(AMCHECK_SCHEMA, &[])
+            .map_err(fail)?
+            .map(|row| row.get(0));
+        if let Some(amcheck) = amcheck {
+            let check = BTREE_CHECK.replace("{amcheck}", &quote_ident(&amcheck));
+            for row in client.query(BTREE_INDEXES, &[schema]).map_err(fail)? {
+                let (oid, index): (Oid, String) = (row.get(0), row.get(1));
+                let Err(e) = client.execute(&check, &[&oid]) else {
+                    continue;
+                };
+                let message = e
+                    .as_db_error()
+                    .map(|d| d.message().to_string())
+                    .unwrap_or_else(|| e.to_string());
+                match e.code() {
+                    // amcheck is installed but not granted to this user: nothing it can tell
+                    Some(&SqlState::INSUFFICIENT_PRIVILEGE) => break,
+                    Some(&SqlState::INDEX_CORRUPTED) | Some(&SqlState::DATA_CORRUPTED) => problems
+                        .push(format!(
+                            "postgresql: amcheck finds index {index} corrupt ({message}); run REINDEX INDEX {schema}.{index}"
+                        )),
+                    _ => problems.push(format!(
+                        "postgresql: amcheck cannot check index {index}: {message}"
+                    )),
+                }
+            }
+        }
+        Ok(problems)
+    }
+}

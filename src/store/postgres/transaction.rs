@@ -1,0 +1,694 @@
+//! The port's row access in one PostgreSQL transaction: named statements, prepared once per
+//! connection, nothing else.
+
+use std::cell::{Cell, RefCell};
+
+use postgres::types::ToSql;
+use postgres::Row;
+
+use super::connection::{storage_error, PgConnection, PgFailure, PostgresBackend};
+use super::free_index::PgFreeIndex;
+use super::rows::*;
+use super::statements::*;
+use crate::ipam::engine::port::{
+    AllocationSpan, AuditRecord, NewAllocation, Now, StoredAllocation, StoredPool, StoredPoolCidr,
+};
+use crate::ipam::engine::{PoolKey, Transaction};
+use crate::ipam::{
+    AddressFamily, AuditEvent, AuditFilter, Block, Error, Ipam, Pool, PoolCidr, Result, Scope,
+};
+use crate::store::util::{format_millis, new_id, transaction_now};
+
+/// What a transaction may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// A snapshot that writes nothing, begun by its first statement.
+    Read,
+    /// A write transaction (begun by the backend).
+    Write,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+/// One transaction on a connection.
+pub struct PgTx<'c> {
+    conn: RefCell<&'c mut PgConnection>,
+    backend: &'c PostgresBackend,
+    mode: Mode,
+    started: Cell<bool>,
+    /// The first transient failure of this run (the backend retries).
+    failure: Cell<Option<PgFailure>>,
+    /// A pool lock was taken for a rerun of the whole transaction.
+    rerun: Cell<bool>,
+    /// Rows of a pool (allocations, pool CIDRs, free blocks) were read: a pool lock taken after
+    /// that must make the transaction run again under the lock, since READ COMMITTED reads made
+    /// before the lock may miss a change committed while it was awaited.
+    read_pool_rows: Cell<bool>,
+}
+
+impl<'c> PgTx<'c> {
+    pub(super) fn new(
+        conn: &'c mut PgConnection,
+        backend: &'c PostgresBackend,
+        mode: Mode,
+    ) -> PgTx<'c> {
+        PgTx {
+            conn: RefCell::new(conn),
+            backend,
+            mode,
+            started: Cell::new(mode == Mode::Write),
+            failure: Cell::new(None),
+            rerun: Cell::new(false),
+            read_pool_rows: Cell::new(false),
+        }
+    }
+
+    /// Whether a transaction was begun, the first transient failure, whether a rerun is asked.
+    pub(super) fn finish(self) -> (bool, Option<PgFailure>, bool) {
+        (self.started.get(), self.failure.get(), self.rerun.get())
+    }
+
+    fn fail(&self, e: postgres::Error) -> Error {
+        let failure = PgFailure::of(&e);
+        if failure != PgFailure::Other && self.failure.get().is_none() {
+            self.failure.set(Some(failure));
+        }
+        storage_error(&failure, &e, &self.backend.describe())
+    }
+
+    /// Begins a read transaction on its first statement: a snapshot, or for the audit log the
+    /// wait for every writer that may hold a sequence number (see `statements::BEGIN_WRITE`).
+    fn begin_read(&self, conn: &mut PgConnection, audit: bool) -> Result<()> {
+        if self.started.get() {
+            return Ok(());
+        }
+        let begin = if audit {
+            BEGIN_AUDIT_READ.replace("{lock}", &self.backend.audit_lock.to_string())
+        } else {
+            BEGIN_READ.to_string()
+        };
+        conn.client
+            .batch_execute(&begin)
+            .map_err(|e| self.fail(e))?;
+        self.started.set(true);
+        Ok(())
+    }
+
+    fn run(&self, sql: &'static str, params: Params<'_>, audit: bool) -> Result<Vec<Row>> {
+        let mut conn = self.conn.borrow_mut();
+        self.begin_read(&mut conn, audit)?;
+        let statement = conn.statement(sql).map_err(|e| self.fail(e))?;
+        conn.client
+            .query(&statement, params)
+            .map_err(|e| self.fail(e))
+    }
+
+    fn decode<T>(&self, value: RowResult<T>) -> Result<T> {
+        value.map_err(|message| Error::Storage {
+            message: format!(
+                "{}: a stored row cannot be read ({message})",
+                self.backend.describe()
+            ),
+        })
+    }
+
+    /// Every row of `sql`.
+    fn rows<T>(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        map: impl Fn(&Row) -> RowResult<T>,
+    ) -> Result<Vec<T>> {
+        self.run(sql, params, false)?
+            .iter()
+            .map(|row| self.decode(map(row)))
+            .collect()
+    }
+
+    /// The first row of `sql`, if any.
+    fn row<T>(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        map: impl Fn(&Row) -> RowResult<T>,
+    ) -> Result<Option<T>> {
+        self.run(sql, params, false)?
+            .first()
+            .map(|row| self.decode(map(row)))
+            .transpose()
+    }
+
+    /// Runs a statement for its effect.
+    pub(super) fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<()> {
+        self.run(sql, params, false).map(drop)
+    }
+
+    /// Rows of a pool, noted for `lock_pool`.
+    pub(super) fn pool_rows<T>(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        map: impl Fn(&Row) -> RowResult<T>,
+    ) -> Result<Vec<T>> {
+        self.read_pool_rows.set(true);
+        self.rows(sql, params, map)
+    }
+
+    /// The first row of a pool's rows, noted for `lock_pool`.
+    pub(super) fn pool_row_opt<T>(
+        &self,
+        sql: &'static str,
+        params: Params<'_>,
+        map: impl Fn(&Row) -> RowResult<T>,
+    ) -> Result<Option<T>> {
+        self.read_pool_rows.set(true);
+        self.row(sql, params, map)
+    }
+
+    fn append(
+        &self,
+        sequence: Option<i64>,
+        object_id: &str,
+        record: &AuditRecord<'_>,
+    ) -> Result<()> {
+        self.execute(
+            AUDIT_INSERT,
+            &[
+                &sequence,
+                &record.at_millis,
+                &record.actor,
+                &record.action,
+                &object_id,
+                &record.cidr.map(|c| c.to_string()),
+                &record.pool,
+                &record.details.to_string(),
+            ],
+        )
+    }
+}
+
+impl<'c> Transaction for PgTx<'c> {
+    type Index<'a>
+        = PgFreeIndex<'a, 'c>
+    where
+        Self: 'a;
+
+    fn now(&self) -> Now {
+        transaction_now()
+    }
+
+    fn mint_id(&self, prefix: &str) -> String {
+        new_id(prefix)
+    }
+
+    fn ipam(&self, id: &str) -> Result<Option<Ipam>> {
+        self.row(IPAM_BY_ID, &[&id], ipam_row)
+    }
+
+    fn ipams(&self) -> Result<Vec<Ipam>> {
+        self.rows(IPAMS, &[], ipam_row)
+    }
+
+    fn insert_ipam(&self, ipam: &Ipam) -> Result<()> {
+        self.execute(
+            IPAM_INSERT,
+            &[
+                &ipam.id,
+                &ipam.description,
+                &strings_json(&ipam.operating_regions),
+                &tags_json(&ipam.tags),
+                &ipam.created_at,
+            ],
+        )
+    }
+
+    fn update_ipam(&self, ipam: &Ipam) -> Result<()> {
+        self.execute(
+            IPAM_UPDATE,
+            &[
+                &ipam.id,
+                &ipam.description,
+                &strings_json(&ipam.operating_regions),
+                &tags_json(&ipam.tags),
+                &ipam.updated_at,
+            ],
+        )
+    }
+
+    fn delete_ipam(&self, id: &str) -> Result<()> {
+        self.execute(IPAM_DELETE, &[&id])
+    }
+
+    fn scope(&self, id: &str) -> Result<Option<Scope>> {
+        self.row(SCOPE_BY_ID, &[&id], scope_row)
+    }
+
+    fn scopes_of(&self, ipam_id: &str) -> Result<Vec<Scope>> {
+        self.rows(SCOPES_OF_IPAM, &[&ipam_id], scope_row)
+    }
+
+    fn insert_scope(&self, scope: &Scope) -> Result<()> {
+        self.execute(
+            SCOPE_INSERT,
+            &[
+                &scope.id,
+                &scope.ipam_id,
+                &scope.kind.as_str(),
+                &scope.description,
+                &tags_json(&scope.tags),
+                &scope.is_default,
+                &scope.created_at,
+            ],
+        )
+    }
+
+    fn update_scope(&self, scope: &Scope) -> Result<()> {
+        self.execute(
+            SCOPE_UPDATE,
+            &[
+                &scope.id,
+                &scope.description,
+                &tags_json(&scope.tags),
+                &scope.updated_at,
+            ],
+        )
+    }
+
+    fn delete_scope(&self, id: &str) -> Result<()> {
+        self.execute(SCOPE_DELETE, &[&id])
+    }
+
+    fn pool(&self, id: &str) -> Result<Option<StoredPool>> {
+        self.row(POOL_BY_ID, &[&id], pool_row)
+    }
+
+    fn pools(&self) -> Result<Vec<StoredPool>> {
+        self.rows(POOLS, &[], pool_row)
+    }
+
+    fn pools_in_scope(&self, scope_id: &str) -> Result<Vec<Pool>> {
+        let rows = self.rows(POOLS_IN_SCOPE, &[&scope_id], pool_row)?;
+        Ok(rows.into_iter().map(|row| row.pool).collect())
+    }
+
+    fn child_pool_ids(&self, pool_id: &str) -> Result<Vec<String>> {
+        self.rows(POOL_CHILD_IDS, &[&pool_id], string_row)
+    }
+
+    fn insert_pool(&self, pool: &Pool) -> Result<()> {
+        let (threshold, cooldown_seconds, cooldown_mode) = policy_params(pool);
+        self.execute(
+            POOL_INSERT,
+            &[
+                &pool.id,
+                &pool.scope_id,
+                &pool.source_pool_id,
+                &family_num(pool.address_family),
+                &pool.locale,
+                &pool.description,
+                &length_param(pool.netmask.min),
+                &length_param(pool.netmask.max),
+                &length_param(pool.netmask.default),
+                &tags_json(&pool.allocation_resource_tags),
+                &pool.auto_import,
+                &pool.publicly_advertisable,
+                &tags_json(&pool.tags),
+                &(pool.depth as i32),
+                &pool.created_at,
+                &threshold,
+                &cooldown_seconds,
+                &cooldown_mode,
+            ],
+        )
+    }
+
+    fn update_pool(&self, pool: &Pool) -> Result<()> {
+        let (threshold, cooldown_seconds, cooldown_mode) = policy_params(pool);
+        self.execute(
+            POOL_UPDATE,
+            &[
+                &pool.id,
+                &pool.description,
+                &length_param(pool.netmask.min),
+                &length_param(pool.netmask.max),
+                &length_param(pool.netmask.default),
+                &tags_json(&pool.allocation_resource_tags),
+                &pool.auto_import,
+                &pool.publicly_advertisable,
+                &tags_json(&pool.tags),
+                &pool.updated_at,
+                &threshold,
+                &cooldown_seconds,
+                &cooldown_mode,
+            ],
+        )
+    }
+
+    fn delete_pool(&self, id: &str) -> Result<()> {
+        self.execute(POOL_DELETE, &[&id])
+    }
+
+    /// An advisory lock per pool, held until the transaction ends. When rows of a pool were
+    /// read before (e.g. the allocation to release), the lock is taken for the session instead
+    /// and the whole transaction runs again under it, so that every read sees the last change.
+    fn lock_pool(&self, pool: PoolKey) -> Result<()> {
+        if self.mode != Mode::Write {
+            return Ok(());
+        }
+        let space = self.backend.pool_lock_space;
+        let key = pool as i32;
+        if self.conn.borrow().held_pools.contains(&pool) {
+            return Ok(());
+        }
+        if !self.read_pool_rows.get() {
+            return self.execute(POOL_LOCK, &[&space, &key]);
+        }
+        self.execute(POOL_LOCK_SESSION, &[&space, &key])?;
+        self.conn.borrow_mut().held_pools.push(pool);
+        self.rerun.set(true);
+        Err(Error::Storage {
+            message: "the pool was locked after its rows were read; the transaction runs again"
+                .to_string(),
+        })
+    }
+
+    fn pool_cidr(&self, id: &str) -> Result<Option<StoredPoolCidr>> {
+        self.pool_row_opt(POOL_CIDR_BY_ID, &[&id], pool_cidr_row)
+    }
+
+    fn pool_cidrs_of(&self, pool: PoolKey) -> Result<Vec<StoredPoolCidr>> {
+        self.pool_rows(POOL_CIDRS_OF_POOL, &[&pool], pool_cidr_row)
+    }
+
+    fn all_pool_cidrs(&self) -> Result<Vec<StoredPoolCidr>> {
+        self.pool_rows(POOL_CIDRS, &[], pool_cidr_row)
+    }
+
+    fn pool_cidr_at_or_before(
+        &self,
+        pool: PoolKey,
+        address: u128,
+    ) -> Result<Option<(String, Block)>> {
+        self.pool_row_opt(POOL_CIDR_AT_OR_BEFORE, &[&pool, &bytes(address)], |row| {
+            Ok((string_row(row)?, block_cols(row, 1, 2)?))
+        })
+    }
+
+    fn top_level_cidr_at_or_before(
+        &self,
+        scope_id: &str,
+        family: AddressFamily,
+        address: u128,
+    ) -> Result<Option<(Block, String)>> {
+        self.row(
+            POOL_CIDR_TOP_LEVEL_AT_OR_BEFORE,
+            &[&scope_id, &family_num(family), &bytes(address)],
+            |row| {
+                Ok((
+                    block_cols(row, 0, 1)?,
+                    row.try_get(2).map_err(|e| e.to_string())?,
+                ))
+            },
+        )
+    }
+
+    fn insert_pool_cidr(&self, pool: &StoredPool, pool_cidr: &PoolCidr) -> Result<()> {
+        let block = Block::of(&pool_cidr.cidr);
+        self.execute(
+            POOL_CIDR_INSERT,
+            &[
+                &pool_cidr.id,
+                &pool.key,
+                &pool.pool.scope_id,
+                &family_num(pool.family()),
+                &pool_cidr.parent_allocation_id.is_none(),
+                &bytes(block.start),
+                &i32::from(block.prefix_len),
+                &pool_cidr.cidr.to_string(),
+                &pool_cidr.parent_allocation_id,
+                &pool_cidr.created_at,
+            ],
+        )
+    }
+
+    fn delete_pool_cidr(&self, id: &str) -> Result<()> {
+        self.execute(POOL_CIDR_DELETE, &[&id])
+    }
+
+    /// The id names the allocate event's sequence, the allocation's own unique column: a
+    /// released allocation's row is gone, and a later allocation of its CIDR has a new sequence.
+    fn allocation(&self, id: &str) -> Result<Option<StoredAllocation>> {
+        let ids = self.backend.ids;
+        let Some(sequence) = ids.sequence(id) else {
+            return Ok(None);
+        };
+        self.pool_row_opt(ALLOCATION_BY_SEQUENCE, &[&sequence], |row| {
+            allocation_row(row, ids)
+        })
+    }
+
+    fn allocations_of(&self, pool: PoolKey) -> Result<Vec<StoredAllocation>> {
+        let ids = self.backend.ids;
+        self.pool_rows(ALLOCATIONS_OF_POOL, &[&pool], |row| {
+            allocation_row(row, ids)
+        })
+    }
+
+    fn allocation_at_or_before(
+        &self,
+        pool: PoolKey,
+        address: u128,
+    ) -> Result<Option<AllocationSpan>> {
+        let ids = self.backend.ids;
+        self.pool_row_opt(ALLOCATION_AT_OR_BEFORE, &[&pool, &bytes(address)], |row| {
+            span_row(row, ids)
+        })
+    }
+
+    fn allocations_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+    ) -> Result<Vec<AllocationSpan>> {
+        let ids = self.backend.ids;
+        self.pool_rows(
+            ALLOCATION_IN_RANGE,
+            &[&pool, &bytes(first), &bytes(last)],
+            |row| span_row(row, ids),
+        )
+    }
+
+    fn count_allocations_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<u64> {
+        let count: i64 = self
+            .pool_row_opt(
+                ALLOCATION_COUNT_IN_RANGE,
+                &[&pool, &bytes(first), &bytes(last)],
+                |row| row.try_get(0).map_err(|e| e.to_string()),
+            )?
+            .unwrap_or_default();
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn allocation_rows_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+        limit: usize,
+    ) -> Result<Vec<StoredAllocation>> {
+        let ids = self.backend.ids;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.pool_rows(
+            ALLOCATION_ROWS_IN_RANGE,
+            &[&pool, &bytes(first), &bytes(last), &limit],
+            |row| allocation_row(row, ids),
+        )
+    }
+
+    /// The id derives from the allocate event's sequence number, drawn first.
+    fn insert_allocation(&self, new: &NewAllocation<'_>) -> Result<String> {
+        let sequence: i64 = self
+            .row(AUDIT_NEXT_SEQUENCE, &[], |row| {
+                row.try_get(0).map_err(|e| e.to_string())
+            })?
+            .unwrap_or_default();
+        let id = self.backend.ids.id(sequence);
+        let cidr = match new.event.cidr {
+            Some(cidr) => cidr,
+            None => new.block.to_net(self.pool_family(new.pool_key)?),
+        };
+        self.execute(
+            ALLOCATION_INSERT,
+            &[
+                &sequence,
+                &new.pool_key,
+                &bytes(new.block.start),
+                &i32::from(new.block.prefix_len),
+                &cidr.to_string(),
+                &new.description,
+                &tags_json(new.tags),
+                &new.child_pool_cidr_id,
+                &cidrs_json(new.disallowed_cidrs),
+                &new.event.at_millis,
+            ],
+        )?;
+        self.append(Some(sequence), &id, &new.event)?;
+        Ok(id)
+    }
+
+    fn update_allocation(&self, row: &StoredAllocation, updated_at_millis: i64) -> Result<()> {
+        self.execute(
+            ALLOCATION_UPDATE,
+            &[
+                &row.pool_key,
+                &bytes(row.block.start),
+                &row.allocation.description,
+                &tags_json(&row.allocation.tags),
+                &updated_at_millis,
+            ],
+        )
+    }
+
+    fn delete_allocation(&self, pool: PoolKey, block: Block) -> Result<()> {
+        self.execute(ALLOCATION_DELETE, &[&pool, &bytes(block.start)])
+    }
+
+    fn allocations_without_allocate_event(&self) -> Result<Vec<String>> {
+        let ids = self.backend.ids;
+        let rows = self.rows(ALLOCATIONS_WITH_ALLOCATE_EVENT, &[], |row| {
+            let sequence: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+            let object: Option<String> = row.try_get(1).map_err(|e| e.to_string())?;
+            Ok((ids.id(sequence), object))
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter(|(id, object)| object.as_deref() != Some(id.as_str()))
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    fn free_index(&self, pool: PoolKey) -> PgFreeIndex<'_, 'c> {
+        PgFreeIndex { tx: self, pool }
+    }
+
+    fn free_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<Vec<Block>> {
+        self.pool_rows(
+            FREE_IN_RANGE,
+            &[&pool, &bytes(first), &bytes(last)],
+            block_row,
+        )
+    }
+
+    fn delete_free_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()> {
+        self.execute(FREE_DELETE_RANGE, &[&pool, &bytes(first), &bytes(last)])
+    }
+
+    fn insert_cooling_block(&self, pool: PoolKey, block: Block, until_millis: i64) -> Result<()> {
+        self.execute(
+            COOLING_INSERT,
+            &[
+                &pool,
+                &bytes(block.start),
+                &i32::from(block.prefix_len),
+                &until_millis,
+            ],
+        )
+    }
+
+    fn cooling_blocks_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+    ) -> Result<Vec<(Block, Now)>> {
+        let rows = self.pool_rows(
+            COOLING_IN_RANGE,
+            &[&pool, &bytes(first), &bytes(last)],
+            cooling_row,
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(block, millis)| {
+                let until = Now {
+                    millis,
+                    text: format_millis(millis),
+                };
+                (block, until)
+            })
+            .collect())
+    }
+
+    fn delete_cooling_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()> {
+        self.execute(COOLING_DELETE_RANGE, &[&pool, &bytes(first), &bytes(last)])
+    }
+
+    fn append_audit(&self, record: &AuditRecord<'_>) -> Result<()> {
+        self.append(None, record.object_id, record)
+    }
+
+    fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(AUDIT_SELECT, &[&after_sequence, &limit], true)?
+            .iter()
+            .map(|row| self.decode(audit_row(row)))
+            .collect()
+    }
+
+    fn audit_query(&self, filter: &AuditFilter, pool: Option<PoolKey>) -> Result<Vec<AuditEvent>> {
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let mut events = self
+            .run(
+                AUDIT_QUERY,
+                &[
+                    &filter.after_sequence,
+                    &filter.since_millis,
+                    &pool,
+                    &filter.pool_id,
+                    &filter.object_id,
+                    &filter.actor,
+                    &filter.action,
+                    &limit,
+                ],
+                true,
+            )?
+            .iter()
+            .map(|row| self.decode(audit_row(row)))
+            .collect::<Result<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    fn audit_names(&self, id: &str) -> Result<bool> {
+        if let Some(sequence) = self.backend.ids.sequence(id) {
+            if self.exists(ALLOCATE_EVENT_OF, &[&sequence, &id])? {
+                return Ok(true);
+            }
+        }
+        self.exists(EVENT_ABOUT_OBJECT, &[&id])
+    }
+
+    fn audit_is_empty(&self) -> Result<bool> {
+        Ok(!self.exists(ANY_EVENT, &[])?)
+    }
+}
+
+impl PgTx<'_> {
+    /// The boolean answer of an `EXISTS` query.
+    fn exists(&self, sql: &'static str, params: Params<'_>) -> Result<bool> {
+        Ok(self
+            .row(sql, params, |row| row.try_get(0).map_err(|e| e.to_string()))?
+            .unwrap_or(false))
+    }
+
+    /// The address family of a pool by its key (the `cidr` column needs it).
+    fn pool_family(&self, pool: PoolKey) -> Result<AddressFamily> {
+        let family = self.row(POOL_FAMILY, &[&pool], |row| {
+            row.try_get::<_, i32>(0).map_err(|e| e.to_string())
+        })?;
+        Ok(match family {
+            Some(6) => AddressFamily::Ipv6,
+            _ => AddressFamily::Ipv4,
+        })
+    }
+}
