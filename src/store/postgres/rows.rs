@@ -7,10 +7,10 @@ use postgres::Row;
 
 use crate::ipam::engine::port::{AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr};
 use crate::ipam::{
-    AddressFamily, Allocation, AuditEvent, Block, CooldownMode, Ipam, NetmaskRule, Pool, PoolCidr,
+    AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr,
     ReleaseCooldown, Scope, ScopeKind, Tags,
 };
-use crate::store::util::{format_millis, SequenceIds};
+use crate::store::util::{cooldown_from_columns, format_millis, SequenceIds};
 
 /// A row that does not decode: a broken or foreign database.
 pub(super) type RowResult<T> = std::result::Result<T, String>;
@@ -153,17 +153,10 @@ fn threshold(row: &Row, idx: usize) -> RowResult<Option<u8>> {
 
 /// A release cooldown from its seconds and mode columns (`NULL` seconds: none).
 fn cooldown(row: &Row, seconds: usize, mode: usize) -> RowResult<Option<ReleaseCooldown>> {
-    let Some(seconds) = get::<Option<i64>>(row, seconds)? else {
-        return Ok(None);
-    };
-    let mode = match get::<Option<String>>(row, mode)?.as_deref() {
-        Some("strict") => CooldownMode::Strict,
-        _ => CooldownMode::Soft,
-    };
-    Ok(Some(ReleaseCooldown {
-        seconds: u64::try_from(seconds).map_err(|_| format!("cooldown {seconds} out of range"))?,
-        mode,
-    }))
+    Ok(cooldown_from_columns(
+        get(row, seconds)?,
+        get::<Option<String>>(row, mode)?.as_deref(),
+    ))
 }
 
 /// The threshold and cooldown columns of a pool as `POOL_INSERT` and `POOL_UPDATE` bind them.

@@ -8,10 +8,10 @@ use rusqlite::Row;
 
 use crate::ipam::engine::port::{AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr};
 use crate::ipam::{
-    AddressFamily, Allocation, AuditEvent, Block, CooldownMode, Ipam, NetmaskRule, Pool, PoolCidr,
+    AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr,
     ReleaseCooldown, Scope, ScopeKind, Tags,
 };
-use crate::store::util::format_millis;
+use crate::store::util::{cooldown_from_columns, format_millis};
 
 /// 16-byte big-endian form of an address: BLOB order is address order.
 pub(super) fn blob(value: u128) -> [u8; 16] {
@@ -187,17 +187,10 @@ fn cooldown_cols(
     seconds: usize,
     mode: usize,
 ) -> rusqlite::Result<Option<ReleaseCooldown>> {
-    let Some(seconds) = row.get::<_, Option<i64>>(seconds)? else {
-        return Ok(None);
-    };
-    let mode = match row.get::<_, Option<String>>(mode)?.as_deref() {
-        Some("strict") => CooldownMode::Strict,
-        _ => CooldownMode::Soft,
-    };
-    Ok(Some(ReleaseCooldown {
-        seconds: u64::try_from(seconds).unwrap_or(0),
-        mode,
-    }))
+    Ok(cooldown_from_columns(
+        row.get(seconds)?,
+        row.get::<_, Option<String>>(mode)?.as_deref(),
+    ))
 }
 
 /// `pool_cidr_select!` columns.
