@@ -2,11 +2,15 @@
 //! an explicit CIDR. Every input is checked at plan time as far as it is known, and again inside
 //! the apply transaction.
 
-use crate::ipam::{missing_required_tags, Allocation, AllocationRequest, AllocationUpdate, Error};
+use crate::ipam::{
+    missing_required_tags, Allocation, AllocationRequest, AllocationUpdate, CooldownMode, Error,
+    ReleaseCooldown, UtilizationWarning,
+};
 use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
-    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
-    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block, Diagnostic,
+    Diagnostics, ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource,
+    Schema, Type, Value,
 };
 
 use super::advice;
@@ -15,10 +19,16 @@ use super::common::{
     optional_cidr_set, optional_string, optional_tags, prefix_len_attr, sentence, string_attr,
     tags_attr, StoreHandle,
 };
-use super::planned::{Conflict, PlannedClaims};
+use super::planned::{addresses, Conflict, PlannedClaims};
 
 /// Attributes whose change replaces the allocation (it moves to another block).
-const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length", "disallowed_cidrs"];
+const REPLACED_BY: &[&str] = &[
+    "pool_id",
+    "cidr",
+    "netmask_length",
+    "disallowed_cidrs",
+    "locale",
+];
 
 pub struct AllocationResource {
     store: StoreHandle,
@@ -53,16 +63,24 @@ impl AllocationResource {
                 optional_string(&allocation.description, like.attr("description")),
             ),
             ("tags", optional_tags(&allocation.tags, like.attr("tags"))),
+            ("locale", like.attr("locale").clone()),
         ])
     }
 
     /// The plan-time check of a new allocation: the store's exact preview (every rule against
     /// what exists), then the conflicts with the allocations planned before it in this plan.
-    async fn check_create(&self, wanted: AllocationRequest) -> Result<(), Diagnostics> {
+    /// Returns the pool's utilization warning when the allocation pushes it past its threshold.
+    async fn check_create(
+        &self,
+        wanted: AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>, Diagnostics> {
         self.check_new(wanted).await.map_err(advice::at_plan)
     }
 
-    async fn check_new(&self, wanted: AllocationRequest) -> Result<(), Diagnostics> {
+    async fn check_new(
+        &self,
+        wanted: AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>, Diagnostics> {
         let request = wanted.clone();
         let previewed = self
             .store
@@ -73,19 +91,43 @@ impl AllocationResource {
                     .iter()
                     .map(|usage| usage.free_addresses)
                     .fold(0u128, u128::saturating_add);
-                Ok((block, free))
+                // a soft cooldown hands cooling blocks out when nothing else fits: they are
+                // room for this plan too
+                let soft = matches!(
+                    store.get_pool(&request.pool_id)?.release_cooldown,
+                    Some(ReleaseCooldown {
+                        mode: CooldownMode::Soft,
+                        ..
+                    })
+                );
+                let cooling = if soft {
+                    store
+                        .list_cooling_blocks(&request.pool_id)?
+                        .iter()
+                        .map(|cooling| addresses(&cooling.cidr))
+                        .fold(0u128, u128::saturating_add)
+                } else {
+                    0
+                };
+                let free = free.saturating_add(cooling);
+                let warning = store.preview_allocation_warning(&request)?;
+                Ok((block, free, warning))
             })
             .await?;
         const SUMMARY: &str = "Plan Allocation Error";
         match previewed {
-            Ok((block, free)) => self.claims.claim(&wanted, block, free).map_err(|conflict| {
-                let attribute = match (&conflict, wanted.netmask_length) {
-                    (Conflict::Overlap { .. }, _) => "cidr",
-                    (_, Some(_)) => "netmask_length",
-                    (_, None) => "pool_id",
-                };
-                attribute_error(attribute, SUMMARY, sentence(&conflict.message())).into()
-            }),
+            Ok((block, free, warning)) => self
+                .claims
+                .claim(&wanted, block, free)
+                .map(|()| warning)
+                .map_err(|conflict| {
+                    let attribute = match (&conflict, wanted.netmask_length) {
+                        (Conflict::Overlap { .. }, _) => "cidr",
+                        (_, Some(_)) => "netmask_length",
+                        (_, None) => "pool_id",
+                    };
+                    attribute_error(attribute, SUMMARY, sentence(&conflict.message())).into()
+                }),
             // the space may be what this plan releases (a replaced allocation) or provisions (a
             // pool CIDR) before this allocation is made
             Err(Error::Overlap { .. } | Error::Exhausted { .. } | Error::OutsidePool { .. })
@@ -93,7 +135,7 @@ impl AllocationResource {
                     .claims
                     .may_be_freed_first(&wanted.pool_id, wanted.cidr.as_ref()) =>
             {
-                Ok(())
+                Ok(None)
             }
             Err(error) => Err(error_diagnostic(SUMMARY, &self.schema(), &error).into()),
         }
@@ -159,6 +201,7 @@ impl AllocationResource {
             "netmask_length",
             "disallowed_cidrs",
             "tags",
+            "locale",
         ]
         .iter()
         .all(|name| config.attr(name).is_wholly_known());
@@ -172,6 +215,7 @@ impl AllocationResource {
             disallowed_cidrs,
             description: string_attr(config, "description").unwrap_or_default(),
             tags: tags_attr(config, "tags"),
+            locale: string_attr(config, "locale"),
         }))
     }
 }
@@ -204,6 +248,9 @@ impl Resource for AllocationResource {
             )
             .attribute(Attribute::optional("tags", Type::map(Type::String)).description(
                 "Tags of the allocation; it must carry every tag in the pool's `allocation_resource_tags`.",
+            ))
+            .attribute(Attribute::optional("locale", Type::String).description(
+                "Where the block is used (a region such as `eu-west-1`). A pool with another locale refuses the allocation at plan, naming both; a pool without a locale serves any. Changing it replaces the allocation.",
             )),
         )
     }
@@ -231,11 +278,20 @@ impl Resource for AllocationResource {
         }
         plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
         let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
+        let mut diagnostics = Diagnostics::new();
         // A destroy's refresh plan throws its creates and updates away: checking them could
         // only stop the destroy (see docs/plan-and-apply.md).
         if !terraform_is_destroying() {
             if let Some(wanted) = wanted {
-                self.check_create(wanted).await?;
+                if let Some(warning) = self.check_create(wanted).await? {
+                    diagnostics.push(
+                        Diagnostic::warning(
+                            "Pool Utilization Warning",
+                            sentence(&warning.to_string()),
+                        )
+                        .with_attribute(AttributePath::root("pool_id")),
+                    );
+                }
             } else if !creating && requires_replace.is_empty() {
                 self.check_update(&request.prior_state, &planned).await?;
             } else if let (Some(pool_id), Ok(Some(block))) = (
@@ -249,7 +305,7 @@ impl Resource for AllocationResource {
             planned_state: planned,
             requires_replace,
             planned_private: request.prior_private,
-            diagnostics: Diagnostics::new(),
+            diagnostics,
         })
     }
 

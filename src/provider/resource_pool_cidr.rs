@@ -101,7 +101,7 @@ impl Resource for PoolCidrResource {
                 "The CIDR, such as `10.1.0.0/16`: given explicitly, or known after apply when `netmask_length` is given. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
             ))
             .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
-                "The prefix length of a block to carve from the source pool, instead of `cidr`. When `cidr` is given, this is its prefix length (known at plan).",
+                "The prefix length of a block to carve from the source pool, instead of `cidr`. For a top-level IPv6 pool of a private scope, a freshly generated RFC 4193 unique local prefix instead: a random 40-bit global id in `fd00::/8`, a new /48 (or the first block of this length inside a new /48, so 48 to 128), never overlapping another CIDR of the scope; a public scope refuses it. When `cidr` is given, this is its prefix length (known at plan).",
             )),
         )
     }
