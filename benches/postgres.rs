@@ -59,6 +59,8 @@ fn pools(store: &dyn Store, count: usize) -> Vec<String> {
                     auto_import: false,
                     publicly_advertisable: false,
                     tags: Default::default(),
+                    utilization_warning_threshold: None,
+                    release_cooldown: None,
                 })
                 .unwrap();
             let cidr = if count == 1 {

@@ -475,6 +475,7 @@ resource "ipam_pool" "child" {
   scope_id = ipam_scope.lab.id
   source_pool_id = ipam_pool.top.id
   address_family = "ipv4"
+  locale = "eu-west-1"
   allocation_default_netmask_length = 24
   allocation_resource_tags = {
     Env = "dev"

@@ -29,7 +29,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tfipam::ipam::{AllocationRequest, NetmaskRule, NewPool, PoolCidrRequest};
+use tfipam::ipam::{
+    AllocationRequest, CooldownMode, NetmaskRule, NewPool, PoolCidrRequest, PoolUpdate,
+    ReleaseCooldown,
+};
 
 /// A top-level IPv4 pool with `cidr` in the default private scope of a new IPAM: its id.
 fn pool_with(store: &dyn Store, cidr: &str) -> String {
@@ -52,6 +55,8 @@ fn pool_with(store: &dyn Store, cidr: &str) -> String {
             auto_import: false,
             publicly_advertisable: false,
             tags: Default::default(),
+            utilization_warning_threshold: None,
+            release_cooldown: None,
         })
         .expect("pool");
     store
@@ -238,4 +243,79 @@ fn first_opens_race_safely_and_a_newer_schema_is_refused() {
     let other = url.replace("sslmode=disable", "sslmode=disable&schema=team_b");
     let store = PostgresStore::connect(&other, "b").expect("second schema");
     assert!(store.list_ipams().expect("list").is_empty());
+}
+
+#[test]
+fn a_version_1_schema_upgrades_in_place_to_cooldowns_thresholds_and_names() {
+    let cluster = shared();
+    let url = cluster.create_database();
+    let (pool, kept) = {
+        let store = PostgresStore::connect(&url, "v1").expect("connect");
+        let pool = pool_with(&store, "10.0.0.0/24");
+        let kept = store.allocate(&request(&pool, 26)).expect("allocate");
+        (pool, kept)
+    };
+    // take the schema back to what version 1 wrote
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    cluster
+        .admin(database)
+        .batch_execute(
+            "DROP TABLE ipam.reservations; ALTER TABLE ipam.allocations DROP COLUMN name; \
+             DROP TABLE ipam.cooling_blocks; \
+             ALTER TABLE ipam.pools DROP COLUMN utilization_warning_threshold, \
+             DROP COLUMN release_cooldown_seconds, DROP COLUMN release_cooldown_mode; \
+             UPDATE ipam.schema_version SET version = 1",
+        )
+        .expect("downgrade to version 1");
+
+    let store = PostgresStore::connect(&url, "v2").expect("the upgrade runs at open");
+    let before = store.get_pool(&pool).expect("pool survives");
+    assert_eq!(before.release_cooldown, None);
+    assert_eq!(before.utilization_warning_threshold, None);
+    assert_eq!(
+        store.get_allocation(&kept.id).expect("kept").cidr,
+        kept.cidr
+    );
+    let cooldown = ReleaseCooldown {
+        seconds: 3600,
+        mode: CooldownMode::Strict,
+    };
+    let updated = store
+        .update_pool(
+            &pool,
+            &PoolUpdate {
+                utilization_warning_threshold: Some(Some(50)),
+                release_cooldown: Some(Some(cooldown)),
+                ..PoolUpdate::default()
+            },
+        )
+        .expect("set the new columns");
+    assert_eq!(updated.release_cooldown, Some(cooldown));
+    assert_eq!(updated.utilization_warning_threshold, Some(50));
+    // a release now cools down: the block is listed and a strict pool does not hand it out
+    store.release_allocation(&kept.id).expect("release");
+    let cooling = store.list_cooling_blocks(&pool).expect("cooling");
+    assert_eq!(
+        cooling.iter().map(|c| c.cidr).collect::<Vec<_>>(),
+        vec![kept.cidr]
+    );
+    let next = store.allocate(&request(&pool, 26)).expect("allocate again");
+    assert_ne!(next.cidr, kept.cidr);
+    // a warning past 50 %: two /26 of a /24 used, a third pushes it to 75 %
+    let warning = store
+        .preview_allocation_warning(&request(&pool, 26))
+        .expect("preview");
+    assert!(warning.is_some(), "{warning:?}");
+    // version 3: named allocations and their reservations
+    let named = store
+        .reserve_allocation(&request(&pool, 28), "web")
+        .expect("reserve after the upgrade");
+    assert_eq!(
+        store
+            .allocate_named(&request(&pool, 28), "web", Some(named))
+            .expect("allocate the reservation")
+            .name
+            .as_deref(),
+        Some("web")
+    );
 }

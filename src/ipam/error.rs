@@ -312,6 +312,58 @@ pub enum Error {
         /// A summary of what is inside.
         contents: String,
     },
+    /// An explicit CIDR that overlaps a block cooling down in a strict pool.
+    #[error("cidr {cidr} overlaps {cooling}, released from pool {pool_id} and cooling down until {frees_at} (release_cooldown_mode = \"strict\"); choose another cidr, or apply after {frees_at}")]
+    CoolingDown {
+        /// The CIDR asked for.
+        cidr: IpNet,
+        /// The cooling block.
+        cooling: IpNet,
+        /// The pool.
+        pool_id: String,
+        /// When it frees, RFC 3339.
+        frees_at: String,
+    },
+    /// A pool locale that is not one of its IPAM's operating regions.
+    #[error("locale {locale} is not an operating region of ipam {ipam_id}; use one of {}, or add {locale} to the ipam's operating_regions", .allowed.join(", "))]
+    LocaleNotOperatingRegion {
+        /// The locale given.
+        locale: String,
+        /// The IPAM.
+        ipam_id: String,
+        /// Its operating regions.
+        allowed: Vec<String>,
+    },
+    /// A nested pool whose locale differs from its source pool's.
+    #[error("source pool {source_pool_id} has locale {source_locale}, so a pool nested in it must have locale = \"{source_locale}\" (it has {})", .locale.as_deref().unwrap_or("none"))]
+    SourcePoolLocale {
+        /// The locale given, if any.
+        locale: Option<String>,
+        /// The source pool.
+        source_pool_id: String,
+        /// Its locale.
+        source_locale: String,
+    },
+    /// An allocation asking for a locale from a pool of another locale.
+    #[error("the allocation asks for locale {locale} but pool {pool_id} serves locale {pool_locale}; allocate from a pool of {locale} (or one without a locale), or change the allocation's locale")]
+    LocaleMismatch {
+        /// The locale asked for.
+        locale: String,
+        /// The pool.
+        pool_id: String,
+        /// The pool's locale.
+        pool_locale: String,
+    },
+    /// Removing operating regions that pools still use as their locale.
+    #[error("ipam {ipam_id} cannot drop operating region(s) {} while pools use them as their locale: {}; keep the region(s) in operating_regions, or delete or replace those pools first", .regions.join(", "), .pools.join(", "))]
+    RegionInUse {
+        /// The IPAM.
+        ipam_id: String,
+        /// The regions being removed that are in use.
+        regions: Vec<String>,
+        /// The pools using them, as `pool-id (region)`.
+        pools: Vec<String>,
+    },
     /// Carving by netmask length from a pool without a source pool.
     #[error("pool {pool_id} has no source pool to carve a cidr from; give an explicit cidr, or set source_pool_id on the pool")]
     NoSourcePool {
@@ -378,12 +430,17 @@ impl Error {
             Error::StalePlan { .. } => Some("cidr"),
             Error::OutsidePool { .. }
             | Error::Overlap { .. }
-            | Error::PrivateSpaceInPublicScope { .. } => Some("cidr"),
+            | Error::PrivateSpaceInPublicScope { .. }
+            | Error::CoolingDown { .. } => Some("cidr"),
             Error::NoNetmaskLength { .. }
             | Error::CidrLengthMismatch { .. }
             | Error::Exhausted { .. }
             | Error::NoSourcePool { .. } => Some("netmask_length"),
             Error::MissingRequiredTags { .. } => Some("tags"),
+            Error::LocaleNotOperatingRegion { .. }
+            | Error::SourcePoolLocale { .. }
+            | Error::LocaleMismatch { .. } => Some("locale"),
+            Error::RegionInUse { .. } => Some("operating_regions"),
             Error::NotFound { .. }
             | Error::NotEmpty { .. }
             | Error::DefaultScope { .. }

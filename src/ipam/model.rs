@@ -109,6 +109,10 @@ pub struct Pool {
     pub tags: Tags,
     /// 0 for a top-level pool, parent depth + 1 otherwise.
     pub depth: u32,
+    /// Percent (1–100) of the pool's space in use past which a plan warns.
+    pub utilization_warning_threshold: Option<u8>,
+    /// How long a released block cools down before it is handed out again.
+    pub release_cooldown: Option<ReleaseCooldown>,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// RFC 3339 time of the last change.
@@ -256,6 +260,10 @@ pub struct NewPool {
     pub publicly_advertisable: bool,
     /// Tags.
     pub tags: Tags,
+    /// Percent (1–100) of the pool's space in use past which a plan warns.
+    pub utilization_warning_threshold: Option<u8>,
+    /// How long a released block cools down before it is handed out again.
+    pub release_cooldown: Option<ReleaseCooldown>,
 }
 
 impl NewPool {
@@ -272,6 +280,8 @@ impl NewPool {
             auto_import: false,
             publicly_advertisable: false,
             tags: Tags::new(),
+            utilization_warning_threshold: None,
+            release_cooldown: None,
         }
     }
 }
@@ -291,6 +301,120 @@ pub struct PoolUpdate {
     pub publicly_advertisable: Option<bool>,
     /// New tags (replacing all).
     pub tags: Option<Tags>,
+    /// New utilization warning threshold (`Some(None)` removes it).
+    pub utilization_warning_threshold: Option<Option<u8>>,
+    /// New release cooldown (`Some(None)` removes it; blocks cooling now free at once).
+    pub release_cooldown: Option<Option<ReleaseCooldown>>,
+}
+
+/// Whether a cooling block may be handed out again before its cooldown ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CooldownMode {
+    /// Only when nothing else fits (the default).
+    #[default]
+    Soft,
+    /// Never.
+    Strict,
+}
+
+impl CooldownMode {
+    /// `soft` or `strict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CooldownMode::Soft => "soft",
+            CooldownMode::Strict => "strict",
+        }
+    }
+
+    /// `soft` or `strict`, for `input`.
+    pub fn parse(text: &str, input: &'static str) -> crate::ipam::Result<CooldownMode> {
+        match text {
+            "soft" => Ok(CooldownMode::Soft),
+            "strict" => Ok(CooldownMode::Strict),
+            other => Err(crate::ipam::Error::InvalidArgument {
+                input,
+                message: format!(
+                    "{other:?} is not a cooldown mode; use \"soft\" (reuse a cooling block only when nothing else fits) or \"strict\" (never reuse one before its cooldown ends)"
+                ),
+            }),
+        }
+    }
+}
+
+/// A pool's release cooldown: released blocks stay unused this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseCooldown {
+    /// The duration, seconds (at least 1).
+    pub seconds: u64,
+    /// Whether a cooling block may be reused when nothing else fits.
+    pub mode: CooldownMode,
+}
+
+/// Parses a duration such as `"90s"`, `"30m"`, `"24h"`, `"7d"` or `"1h30m"` into seconds.
+pub fn parse_duration(text: &str, input: &'static str) -> crate::ipam::Result<u64> {
+    let invalid = |why: &str| {
+        crate::ipam::Error::InvalidArgument {
+        input,
+        message: format!(
+            "{text:?} is not a duration ({why}); write a whole number with a unit s, m, h or d, for example \"30m\", \"24h\" or \"1h30m\""
+        ),
+    }
+    };
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(invalid(&format!("unknown unit {c:?}"))),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| invalid("a unit without a number"))?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| invalid("too long"))?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(invalid("a number without a unit"));
+    }
+    if total == 0 {
+        return Err(invalid("it must be longer than zero"));
+    }
+    Ok(total)
+}
+
+/// Seconds as the shortest duration text [`parse_duration`] reads back (`5400` → `"1h30m"`).
+pub fn format_duration(seconds: u64) -> String {
+    let mut out = String::new();
+    let mut rest = seconds;
+    for (unit, name) in [(86_400, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
+        if rest >= unit {
+            out += &format!("{}{name}", rest / unit);
+            rest %= unit;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
+/// A released block cooling down in its pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoolingBlock {
+    /// The block.
+    pub cidr: IpNet,
+    /// When it becomes free again, RFC 3339 UTC.
+    pub frees_at: String,
 }
 
 /// Filters for finding pools; every given filter must match.
@@ -349,6 +473,8 @@ pub struct AllocationRequest {
     pub description: String,
     /// Tags (must include the pool's allocation_resource_tags).
     pub tags: Tags,
+    /// Where the block is used (a region); refused from a pool of another locale.
+    pub locale: Option<String>,
 }
 
 /// Space held for a named allocation that a plan has shown but not yet made: created or reused
@@ -374,6 +500,73 @@ pub struct AllocationUpdate {
     pub description: Option<String>,
     /// New tags (replacing all, still including the pool's required tags).
     pub tags: Option<Tags>,
+}
+
+/// What an allocation would do to its pool's utilization when it pushes the pool past its
+/// `utilization_warning_threshold`: the plan's warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtilizationWarning {
+    /// The pool.
+    pub pool_id: String,
+    /// Its CIDRs.
+    pub pool_cidrs: Vec<IpNet>,
+    /// The threshold, percent.
+    pub threshold: u8,
+    /// Utilization before the allocation, percent.
+    pub before_percent: f64,
+    /// Utilization after it, percent.
+    pub after_percent: f64,
+    /// The largest free block left after it, if any.
+    pub largest_free: Option<IpNet>,
+}
+
+impl UtilizationWarning {
+    /// The warning when taking `added` of `total` addresses (`used` in use before) crosses the
+    /// pool's threshold: before ≤ threshold < after.
+    pub fn crossing(pool: &Pool, total: u128, used: u128, added: u128) -> Option<(u8, f64, f64)> {
+        let threshold = pool.utilization_warning_threshold?;
+        if total == 0 {
+            return None;
+        }
+        let percent = |n: u128| n as f64 / total as f64 * 100.0;
+        let (before, after) = (percent(used), percent(used.saturating_add(added)));
+        (before <= f64::from(threshold) && after > f64::from(threshold))
+            .then_some((threshold, before, after))
+    }
+}
+
+impl std::fmt::Display for UtilizationWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cidrs: Vec<String> = self.pool_cidrs.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "pool {} ({}) goes from {:.1}% to {:.1}% used, past its utilization_warning_threshold of {}%; ",
+            self.pool_id,
+            cidrs.join(", "),
+            self.before_percent,
+            self.after_percent,
+            self.threshold
+        )?;
+        match self.largest_free {
+            Some(block) => write!(f, "the largest free block left is {block}"),
+            None => write!(f, "no free block is left"),
+        }
+    }
+}
+
+/// Whether `pool` may serve an allocation asking for `locale`: a pool without a locale serves
+/// any, a pool with one serves only that locale (or a request without one).
+pub fn check_pool_serves_locale(pool: &Pool, locale: Option<&str>) -> crate::ipam::Result<()> {
+    match (locale, pool.locale.as_deref()) {
+        (Some(wanted), Some(served)) if wanted != served => {
+            Err(crate::ipam::Error::LocaleMismatch {
+                locale: wanted.to_string(),
+                pool_id: pool.id.clone(),
+                pool_locale: served.to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Required tags (key, value) that `tags` lacks or carries with another value.
@@ -459,6 +652,42 @@ impl Default for AuditFilter {
             actor: None,
             action: None,
             limit: usize::MAX,
+        }
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_and_print_back() {
+        for (text, seconds) in [
+            ("90s", 90),
+            ("30m", 1800),
+            ("24h", 86_400),
+            ("1h30m", 5400),
+            ("7d", 604_800),
+        ] {
+            assert_eq!(parse_duration(text, "d").unwrap(), seconds, "{text}");
+            assert_eq!(
+                parse_duration(&format_duration(seconds), "d").unwrap(),
+                seconds
+            );
+        }
+        assert_eq!(format_duration(5400), "1h30m");
+        for bad in [
+            "",
+            "30",
+            "m",
+            "0s",
+            "30x",
+            "-5m",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            let error = parse_duration(bad, "release_cooldown").unwrap_err();
+            assert_eq!(error.input(), Some("release_cooldown"), "{bad}");
         }
     }
 }

@@ -35,6 +35,14 @@ fn allocation_object(allocation: &Allocation) -> Value {
     ])
 }
 
+fn cooling_attributes() -> Vec<Attribute> {
+    vec![
+        Attribute::computed("cidr", Type::String).description("The released block."),
+        Attribute::computed("frees_at", Type::String)
+            .description("When it becomes free again (RFC 3339, UTC)."),
+    ]
+}
+
 #[async_trait]
 impl DataSource for PoolAllocationsDataSource {
     fn schema(&self) -> Schema {
@@ -52,20 +60,27 @@ impl DataSource for PoolAllocationsDataSource {
                     Type::list(object_type(&allocation_attributes())),
                 )
                 .description("The allocations, each with `id`, `cidr`, `description` and `tags`."),
+            )
+            .attribute(
+                Attribute::computed("cooling", Type::list(object_type(&cooling_attributes())))
+                    .description("Released blocks still cooling down (the pool's `release_cooldown`), each with `cidr` and `frees_at`; they count as used. Empty when the pool has no cooldown."),
             ),
         )
     }
 
     async fn read(&self, mut config: Value) -> Result<(Value, Diagnostics), Diagnostics> {
         let pool_id = string_attr(&config, "pool_id").unwrap_or_default();
-        let allocations = self
+        let (allocations, cooling) = self
             .store
             .run(
                 "Read Pool Allocations Error",
                 &self.schema(),
                 move |store| {
                     store.get_pool(&pool_id)?;
-                    store.list_allocations(&pool_id)
+                    Ok((
+                        store.list_allocations(&pool_id)?,
+                        store.list_cooling_blocks(&pool_id)?,
+                    ))
                 },
             )
             .await?;
@@ -73,6 +88,13 @@ impl DataSource for PoolAllocationsDataSource {
             "allocations",
             Value::List(allocations.iter().map(allocation_object).collect()),
         );
+        let cooling = cooling.iter().map(|block| {
+            object(vec![
+                ("cidr", Value::string(block.cidr.to_string())),
+                ("frees_at", Value::string(&block.frees_at)),
+            ])
+        });
+        config.set_attr("cooling", Value::List(cooling.collect()));
         Ok((config, Diagnostics::new()))
     }
 }

@@ -66,6 +66,9 @@ impl DataSource for PreviewNextCidrDataSource {
                 Attribute::optional("disallowed_cidrs", Type::set(Type::String))
                     .description("CIDRs the blocks must not overlap."),
             )
+            .attribute(Attribute::optional("locale", Type::String).description(
+                "Where the block would be used (a region). A pool with another locale refuses the preview, naming both; a pool without a locale serves any.",
+            ))
             .attribute(Attribute::computed("cidr", Type::String).description(
                 "The CIDR the next allocation would get (best fit: the smallest free block that holds it, lowest address first); with `netmask_lengths`, the first of `cidrs`.",
             ))
@@ -89,6 +92,7 @@ impl DataSource for PreviewNextCidrDataSource {
     async fn read(&self, mut config: Value) -> Result<(Value, Diagnostics), Diagnostics> {
         let lengths = PreviewNextCidrDataSource::lengths(&config)?;
         let pool_id = string_attr(&config, "pool_id").unwrap_or_default();
+        let locale = string_attr(&config, "locale");
         let disallowed = cidrs_attr(&config, "disallowed_cidrs", "Invalid Disallowed CIDR")
             .map_err(Diagnostics::from)?;
         let previewed = self
@@ -107,6 +111,7 @@ impl DataSource for PreviewNextCidrDataSource {
                         disallowed_cidrs: disallowed.iter().chain(&taken).copied().collect(),
                         description: String::new(),
                         tags: tags.clone(),
+                        locale: locale.clone(),
                     };
                     taken.push(store.preview_allocation(&request)?);
                 }

@@ -52,7 +52,7 @@ impl Claim {
 }
 
 /// Addresses in a block.
-fn addresses(block: &IpNet) -> u128 {
+pub fn addresses(block: &IpNet) -> u128 {
     let host_bits = u32::from(AddressFamily::of(block).width() - block.prefix_len());
     1u128.checked_shl(host_bits).unwrap_or(u128::MAX)
 }

@@ -4,11 +4,15 @@
 
 use ipnet::IpNet;
 
-use crate::ipam::{missing_required_tags, Allocation, AllocationRequest, AllocationUpdate, Error};
+use crate::ipam::{
+    missing_required_tags, Allocation, AllocationRequest, AllocationUpdate, CooldownMode, Error,
+    ReleaseCooldown, UtilizationWarning,
+};
 use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
-    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
-    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block, Diagnostic,
+    Diagnostics, ImportedObject, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource,
+    Schema, Type, Value,
 };
 
 use super::advice;
@@ -17,10 +21,16 @@ use super::common::{
     optional_cidr_set, optional_string, optional_string_opt, optional_tags, prefix_len_attr,
     sentence, string_attr, tags_attr, StoreHandle,
 };
-use super::planned::{Conflict, PlannedClaims};
+use super::planned::{addresses, Conflict, PlannedClaims};
 
 /// Attributes whose change replaces the allocation (it moves to another block).
-const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length", "disallowed_cidrs"];
+const REPLACED_BY: &[&str] = &[
+    "pool_id",
+    "cidr",
+    "netmask_length",
+    "disallowed_cidrs",
+    "locale",
+];
 
 pub struct AllocationResource {
     store: StoreHandle,
@@ -59,18 +69,20 @@ impl AllocationResource {
                 optional_string(&allocation.description, like.attr("description")),
             ),
             ("tags", optional_tags(&allocation.tags, like.attr("tags"))),
+            ("locale", like.attr("locale").clone()),
         ])
     }
 
-    /// The plan-time check of a new allocation, and the CIDR it plans when it can show one: a
-    /// named allocation by length reserves its block; otherwise the store's exact preview
-    /// (every rule against what exists), then the conflicts with the allocations planned before
-    /// it in this plan.
+    /// The plan-time check of a new allocation, the CIDR it plans when it can show one, and the
+    /// pool's utilization warning when the allocation pushes it past its threshold. A named
+    /// allocation by length reserves its block; otherwise the store's exact preview (every rule
+    /// against what exists), then the conflicts with the allocations planned before it in this
+    /// plan.
     async fn check_create(
         &self,
         wanted: AllocationRequest,
         name: Option<String>,
-    ) -> Result<Option<IpNet>, Diagnostics> {
+    ) -> Result<Planned, Diagnostics> {
         self.check_new(wanted, name).await.map_err(advice::at_plan)
     }
 
@@ -78,21 +90,23 @@ impl AllocationResource {
         &self,
         wanted: AllocationRequest,
         name: Option<String>,
-    ) -> Result<Option<IpNet>, Diagnostics> {
+    ) -> Result<Planned, Diagnostics> {
         if let Some(name) = name {
             let request = wanted.clone();
             // A reserved block is out of the pool's free space already (for the store and for
             // the free addresses the claims of unnamed allocations are counted against), so it
             // is not claimed again here.
             match reservation(&self.store, move |store| {
-                store.reserve_allocation(&request, &name)
+                // the warning as the allocation would make it now (checked again by reserving)
+                let warning = store.preview_allocation_warning(&request).ok().flatten();
+                Ok((store.reserve_allocation(&request, &name)?, warning))
             })
             .await?
             {
-                Ok(Some(cidr)) => return Ok(Some(cidr)),
+                Ok(Some((cidr, warning))) => return Ok((Some(cidr), warning)),
                 // a database this user cannot write: the checks still run, on a preview
                 Ok(None) => {}
-                Err(error) => return self.refused(&wanted, error).map(|()| None),
+                Err(error) => return self.refused(&wanted, error).map(|()| (None, None)),
             }
         }
         let request = wanted.clone();
@@ -105,21 +119,44 @@ impl AllocationResource {
                     .iter()
                     .map(|usage| usage.free_addresses)
                     .fold(0u128, u128::saturating_add);
-                Ok((block, free))
+                // a soft cooldown hands cooling blocks out when nothing else fits: they are
+                // room for this plan too
+                let soft = matches!(
+                    store.get_pool(&request.pool_id)?.release_cooldown,
+                    Some(ReleaseCooldown {
+                        mode: CooldownMode::Soft,
+                        ..
+                    })
+                );
+                let cooling = if soft {
+                    store
+                        .list_cooling_blocks(&request.pool_id)?
+                        .iter()
+                        .map(|cooling| addresses(&cooling.cidr))
+                        .fold(0u128, u128::saturating_add)
+                } else {
+                    0
+                };
+                let free = free.saturating_add(cooling);
+                let warning = store.preview_allocation_warning(&request)?;
+                Ok((block, free, warning))
             })
             .await?;
         match previewed {
-            Ok((block, free)) => self.claims.claim(&wanted, block, free).map_err(|conflict| {
-                let attribute = match (&conflict, wanted.netmask_length) {
-                    (Conflict::Overlap { .. }, _) => "cidr",
-                    (_, Some(_)) => "netmask_length",
-                    (_, None) => "pool_id",
-                };
-                attribute_error(attribute, PLAN_SUMMARY, sentence(&conflict.message())).into()
-            }),
-            Err(error) => self.refused(&wanted, error),
+            Ok((block, free, warning)) => self
+                .claims
+                .claim(&wanted, block, free)
+                .map(|()| (None, warning))
+                .map_err(|conflict| {
+                    let attribute = match (&conflict, wanted.netmask_length) {
+                        (Conflict::Overlap { .. }, _) => "cidr",
+                        (_, Some(_)) => "netmask_length",
+                        (_, None) => "pool_id",
+                    };
+                    attribute_error(attribute, PLAN_SUMMARY, sentence(&conflict.message())).into()
+                }),
+            Err(error) => self.refused(&wanted, error).map(|()| (None, None)),
         }
-        .map(|()| None)
     }
 
     /// A plan-time refusal of the store, unless the space may be what this plan releases (a
@@ -198,6 +235,7 @@ impl AllocationResource {
             "netmask_length",
             "disallowed_cidrs",
             "tags",
+            "locale",
         ]
         .iter()
         .all(|name| config.attr(name).is_wholly_known());
@@ -211,9 +249,14 @@ impl AllocationResource {
             disallowed_cidrs,
             description: string_attr(config, "description").unwrap_or_default(),
             tags: tags_attr(config, "tags"),
+            locale: string_attr(config, "locale"),
         }))
     }
 }
+
+/// What a plan-time check of a new allocation gives: the CIDR it plans (a named allocation's
+/// reservation), and the pool's utilization warning.
+type Planned = (Option<IpNet>, Option<UtilizationWarning>);
 
 /// What plan-time errors of an allocation are reported as.
 const PLAN_SUMMARY: &str = "Plan Allocation Error";
@@ -221,15 +264,16 @@ const PLAN_SUMMARY: &str = "Plan Allocation Error";
 /// Runs a plan-time reservation: its CIDR; `None` (known after apply) when the database cannot
 /// take it (read-only for this user, or a storage failure: the apply reports it); or the rule
 /// error (exhausted pool, guardrails, a stale plan).
-pub(super) async fn reservation<F>(
+pub(super) async fn reservation<T, F>(
     store: &StoreHandle,
     call: F,
-) -> Result<crate::ipam::Result<Option<IpNet>>, Diagnostics>
+) -> Result<crate::ipam::Result<Option<T>>, Diagnostics>
 where
-    F: FnOnce(&dyn crate::store::Store) -> crate::ipam::Result<IpNet> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&dyn crate::store::Store) -> crate::ipam::Result<T> + Send + 'static,
 {
     Ok(match store.try_run(call).await? {
-        Ok(cidr) => Ok(Some(cidr)),
+        Ok(planned) => Ok(Some(planned)),
         Err(Error::Storage { .. }) => Ok(None),
         Err(error) => Err(error),
     })
@@ -266,6 +310,9 @@ impl Resource for AllocationResource {
             )
             .attribute(Attribute::optional("tags", Type::map(Type::String)).description(
                 "Tags of the allocation; it must carry every tag in the pool's `allocation_resource_tags`.",
+            ))
+            .attribute(Attribute::optional("locale", Type::String).description(
+                "Where the block is used (a region such as `eu-west-1`). A pool with another locale refuses the allocation at plan, naming both; a pool without a locale serves any. Changing it replaces the allocation.",
             )),
         )
     }
@@ -294,11 +341,19 @@ impl Resource for AllocationResource {
         // A destroy's refresh plan throws its creates and updates away: checking (or reserving)
         // them could only stop the destroy (see docs/plan-and-apply.md).
         let checked = !terraform_is_destroying();
+        let mut diagnostics = Diagnostics::new();
         if let (Some(wanted), true) = (wanted, checked) {
             let name = string_attr(&request.config, "name").filter(|_| wanted.cidr.is_none());
-            if let Some(cidr) = self.check_create(wanted, name).await? {
+            let (cidr, warning) = self.check_create(wanted, name).await?;
+            if let Some(cidr) = cidr {
                 planned.set_attr("cidr", cidr_value(&cidr, request.config.attr("cidr")));
                 planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
+            }
+            if let Some(warning) = warning {
+                diagnostics.push(
+                    Diagnostic::warning("Pool Utilization Warning", sentence(&warning.to_string()))
+                        .with_attribute(AttributePath::root("pool_id")),
+                );
             }
         }
         plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
@@ -317,7 +372,7 @@ impl Resource for AllocationResource {
             planned_state: planned,
             requires_replace,
             planned_private: request.prior_private,
-            diagnostics: Diagnostics::new(),
+            diagnostics,
         })
     }
 

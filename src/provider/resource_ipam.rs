@@ -2,8 +2,8 @@
 
 use crate::ipam::{Ipam, IpamUpdate, NewIpam};
 use crate::plugin::{
-    async_trait, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
-    ReadRequest, ReadResponse, Resource, Schema, Type, Value,
+    async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
+    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, Type, Value,
 };
 
 use super::common::{
@@ -65,7 +65,7 @@ impl Resource for IpamResource {
             )
             .attribute(
                 Attribute::optional("operating_regions", Type::set(Type::String))
-                    .description("The regions (any names you use: clouds, sites, data centres) this IPAM plans address space for."),
+                    .description("The regions (any names you use: clouds, sites, data centres) this IPAM plans address space for. When set, every pool's `locale` must be one of them; a region cannot be removed while pools use it as their locale (the plan names them)."),
             )
             .attribute(
                 Attribute::optional("tags", Type::map(Type::String))
@@ -87,6 +87,31 @@ impl Resource for IpamResource {
                     .description("How many scopes the IPAM has, the two default scopes included."),
             ),
         )
+    }
+
+    async fn plan(&self, request: PlanRequest) -> Result<PlanResponse, Diagnostics> {
+        let mut planned = request.proposed_new_state;
+        // dropping an operating region that pools still use is refused here, not at apply
+        if let (Some(id), true) = (
+            string_attr(&request.prior_state, "id"),
+            planned.attr("operating_regions").is_wholly_known(),
+        ) {
+            let update = IpamUpdate {
+                operating_regions: Some(strings_attr(&planned, "operating_regions")),
+                ..IpamUpdate::default()
+            };
+            self.store
+                .run("Plan IPAM Error", &self.schema(), move |store| {
+                    store.preview_update_ipam(&id, &update)
+                })
+                .await?;
+        }
+        plan::unknown_if_null(&mut planned, &plan::computed_attributes(&self.schema()));
+        Ok(PlanResponse {
+            planned_state: planned,
+            planned_private: request.prior_private,
+            ..PlanResponse::default()
+        })
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, Diagnostics> {

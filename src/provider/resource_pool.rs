@@ -1,7 +1,10 @@
 //! `ipam_pool`: a pool of one address family in a scope, optionally nested in a source pool, with
 //! netmask guardrails and tags every allocation must carry.
 
-use crate::ipam::{AddressFamily, NetmaskRule, NewPool, Pool, PoolUpdate};
+use crate::ipam::{
+    format_duration, parse_duration, AddressFamily, CooldownMode, NetmaskRule, NewPool, Pool,
+    PoolUpdate, ReleaseCooldown,
+};
 use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Diagnostics,
@@ -31,6 +34,77 @@ pub(super) fn netmask_rule(config: &Value) -> Result<NetmaskRule, Diagnostic> {
     })
 }
 
+/// `utilization_warning_threshold`: a whole percentage from 1 to 100, when given and known.
+fn threshold_attr(config: &Value) -> Result<Option<u8>, Diagnostic> {
+    match config.attr("utilization_warning_threshold") {
+        Value::Number(number) => match number.as_i64() {
+            Some(n) if (1..=100).contains(&n) => Ok(Some(n as u8)),
+            _ => Err(attribute_error(
+                "utilization_warning_threshold",
+                "Invalid Utilization Warning Threshold",
+                format!(
+                    "utilization_warning_threshold is {}, which is not a percentage of the pool. Give a whole number from 1 to 100, for example 80.",
+                    number.as_f64()
+                ),
+            )),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// `release_cooldown` and `release_cooldown_mode`, when given and known.
+fn cooldown_attr(config: &Value) -> Result<Option<ReleaseCooldown>, Diagnostic> {
+    let invalid = |input: &str, error: crate::ipam::Error| {
+        attribute_error(
+            input,
+            "Invalid Release Cooldown",
+            sentence(&error.to_string()),
+        )
+    };
+    let mode = match string_attr(config, "release_cooldown_mode") {
+        Some(text) => Some(
+            CooldownMode::parse(&text, "release_cooldown_mode")
+                .map_err(|e| invalid("release_cooldown_mode", e))?,
+        ),
+        None => None,
+    };
+    match (string_attr(config, "release_cooldown"), mode) {
+        (Some(text), mode) => Ok(Some(ReleaseCooldown {
+            seconds: parse_duration(&text, "release_cooldown")
+                .map_err(|e| invalid("release_cooldown", e))?,
+            mode: mode.unwrap_or_default(),
+        })),
+        (None, Some(_)) if config.attr("release_cooldown").is_null() => Err(attribute_error(
+            "release_cooldown_mode",
+            "Invalid Release Cooldown",
+            "release_cooldown_mode applies to a release cooldown, and the pool has none. Set release_cooldown (for example \"30m\") or remove release_cooldown_mode.",
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// The state of `release_cooldown` and its mode: the configuration's text while it means the
+/// same duration, the default mode left out when the configuration leaves it out.
+fn cooldown_state(cooldown: Option<ReleaseCooldown>, like: &Value) -> (Value, Value) {
+    let Some(cooldown) = cooldown else {
+        return (Value::Null, Value::Null);
+    };
+    let duration = match string_attr(like, "release_cooldown") {
+        Some(text) if parse_duration(&text, "release_cooldown").ok() == Some(cooldown.seconds) => {
+            Value::string(text)
+        }
+        _ => Value::string(format_duration(cooldown.seconds)),
+    };
+    let mode = if cooldown.mode == CooldownMode::default()
+        && like.attr("release_cooldown_mode").is_null()
+    {
+        Value::Null
+    } else {
+        Value::string(cooldown.mode.as_str())
+    };
+    (duration, mode)
+}
+
 impl PoolResource {
     pub fn new(store: &StoreHandle) -> PoolResource {
         PoolResource {
@@ -39,7 +113,10 @@ impl PoolResource {
     }
 
     fn state(pool: &Pool, like: &Value) -> Value {
+        let (cooldown, cooldown_mode) = cooldown_state(pool.release_cooldown, like);
         object(vec![
+            ("release_cooldown", cooldown),
+            ("release_cooldown_mode", cooldown_mode),
             ("id", Value::string(&pool.id)),
             ("scope_id", Value::string(&pool.scope_id)),
             (
@@ -91,7 +168,30 @@ impl PoolResource {
             ("cascade", like.attr("cascade").clone()),
             ("tags", optional_tags(&pool.tags, like.attr("tags"))),
             ("depth", Value::int(i64::from(pool.depth))),
+            (
+                "utilization_warning_threshold",
+                pool.utilization_warning_threshold
+                    .map_or(Value::Null, |t| Value::int(i64::from(t))),
+            ),
         ])
+    }
+
+    /// The pool a configuration (or a planned state) describes.
+    fn new_pool(config: &Value) -> Result<NewPool, Diagnostics> {
+        Ok(NewPool {
+            scope_id: string_attr(config, "scope_id").unwrap_or_default(),
+            source_pool_id: string_attr(config, "source_pool_id"),
+            address_family: family_attr(config, "address_family")?.unwrap_or(AddressFamily::Ipv4),
+            locale: string_attr(config, "locale"),
+            description: string_attr(config, "description").unwrap_or_default(),
+            netmask: netmask_rule(config)?,
+            allocation_resource_tags: tags_attr(config, "allocation_resource_tags"),
+            auto_import: bool_attr(config, "auto_import"),
+            publicly_advertisable: bool_attr(config, "publicly_advertisable"),
+            tags: tags_attr(config, "tags"),
+            utilization_warning_threshold: threshold_attr(config)?,
+            release_cooldown: cooldown_attr(config)?,
+        })
     }
 
     /// The configuration's own rules, checked without the store: the address family and the
@@ -105,6 +205,12 @@ impl PoolResource {
                 None
             }
         };
+        if let Err(diagnostic) = threshold_attr(config) {
+            diagnostics.push(diagnostic);
+        }
+        if let Err(diagnostic) = cooldown_attr(config) {
+            diagnostics.push(diagnostic);
+        }
         match netmask_rule(config) {
             Ok(rule) => {
                 // without a known family, check the order against the wider family
@@ -144,7 +250,7 @@ impl Resource for PoolResource {
                 "The parent pool, in the same scope and of the same family: this pool's CIDRs are allocations in it. Take it from the parent's pool CIDR (`ipam_pool_cidr.NAME.pool_id`) rather than from the parent pool: Terraform then creates this pool after that CIDR is provisioned and destroys it before that CIDR is deprovisioned, with no `depends_on`. Changing it replaces the pool.",
             ))
             .attribute(Attribute::optional("locale", Type::String).description(
-                "Where the pool's addresses are used (a region, site or data centre name); a filter for the pool data sources. Changing it replaces the pool.",
+                "Where the pool's addresses are used (a region, site or data centre name). When the IPAM lists `operating_regions`, it must be one of them; a pool nested in a source pool with a locale must have that same locale. An allocation asking for another locale is refused; a pool without a locale serves any. The pool data sources filter by it. Changing it replaces the pool.",
             ))
             .attribute(
                 Attribute::optional("description", Type::String)
@@ -175,6 +281,15 @@ impl Resource for PoolResource {
                 Attribute::optional("tags", Type::map(Type::String))
                     .description("Tags of the pool; the pool data sources can find pools by them."),
             )
+            .attribute(Attribute::optional("utilization_warning_threshold", Type::Number).description(
+                "A percentage (1 to 100) of the pool's space: a plan whose allocation pushes the pool's utilization past it shows a warning naming the pool, its CIDRs, the utilization before and after, and the largest free block left. Changes in place.",
+            ))
+            .attribute(Attribute::optional("release_cooldown", Type::String).description(
+                "How long a released block stays unused before the pool hands it out again, such as `\"30m\"`, `\"24h\"` or `\"1h30m\"` (units s, m, h, d): firewall rules, DNS records and peers' routes may still point at it. Cooling blocks count as used and the `ipam_pool_allocations` data source lists them with the time they free. Without it (the default) a release is instant. Changes in place.",
+            ))
+            .attribute(Attribute::optional("release_cooldown_mode", Type::String).description(
+                "`\"soft\"` (the default): a cooling block is handed out only when nothing else fits. `\"strict\"`: never before its cooldown ends; an explicit `cidr` overlapping one is refused with the time it frees.",
+            ))
             .attribute(Attribute::computed("depth", Type::Number).description(
                 "How deep the pool is nested: 0 for a top-level pool, 1 for its children, 2 for theirs, and so on.",
             )),
@@ -234,6 +349,21 @@ impl Resource for PoolResource {
                 return Err(diagnostics);
             }
         }
+        // the engine's own checks (the locale among the IPAM's operating regions and equal to
+        // the source pool's), once every input they read is known
+        let inputs = ["scope_id", "source_pool_id", "address_family", "locale"];
+        if request.prior_state.is_null()
+            && inputs
+                .iter()
+                .all(|name| request.config.attr(name).is_wholly_known())
+        {
+            let new = PoolResource::new_pool(&request.config)?;
+            self.store
+                .run("Plan Pool Error", &self.schema(), move |store| {
+                    store.preview_pool(&new)
+                })
+                .await?;
+        }
         let mut planned = request.proposed_new_state;
         plan::unknown_if_null(&mut planned, &["id", "depth"]);
         let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
@@ -260,21 +390,7 @@ impl Resource for PoolResource {
         let planned = request.planned_state;
         let netmask = netmask_rule(&planned).map_err(Diagnostics::from)?;
         let pool = if request.prior_state.is_null() {
-            let family = family_attr(&planned, "address_family")
-                .map_err(Diagnostics::from)?
-                .unwrap_or(AddressFamily::Ipv4);
-            let new = NewPool {
-                scope_id: string_attr(&planned, "scope_id").unwrap_or_default(),
-                source_pool_id: string_attr(&planned, "source_pool_id"),
-                address_family: family,
-                locale: string_attr(&planned, "locale"),
-                description: string_attr(&planned, "description").unwrap_or_default(),
-                netmask,
-                allocation_resource_tags: tags_attr(&planned, "allocation_resource_tags"),
-                auto_import: bool_attr(&planned, "auto_import"),
-                publicly_advertisable: bool_attr(&planned, "publicly_advertisable"),
-                tags: tags_attr(&planned, "tags"),
-            };
+            let new = PoolResource::new_pool(&planned)?;
             self.store
                 .run("Create Pool Error", &schema, move |store| {
                     store.create_pool(&new)
@@ -289,6 +405,8 @@ impl Resource for PoolResource {
                 auto_import: Some(bool_attr(&planned, "auto_import")),
                 publicly_advertisable: Some(bool_attr(&planned, "publicly_advertisable")),
                 tags: Some(tags_attr(&planned, "tags")),
+                utilization_warning_threshold: Some(threshold_attr(&planned)?),
+                release_cooldown: Some(cooldown_attr(&planned)?),
             };
             self.store
                 .run("Update Pool Error", &schema, move |store| {

@@ -137,7 +137,7 @@ impl Resource for PoolCidrResource {
                 "The CIDR, such as `10.1.0.0/16`: given explicitly, or carved by `netmask_length`: then known at plan when the pool exists already (the carve names itself by its pool: the plan reserves the block in the source pool for the provider's `plan_reservation_seconds` and the apply takes exactly it), known after apply otherwise or when the database is read-only for this user. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
             ))
             .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
-                "The prefix length of a block to carve from the source pool, instead of `cidr`. When `cidr` is given, this is its prefix length (known at plan).",
+                "The prefix length of a block to carve from the source pool, instead of `cidr`. For a top-level IPv6 pool of a private scope, a freshly generated RFC 4193 unique local prefix instead: a random 40-bit global id in `fd00::/8`, a new /48 (or the first block of this length inside a new /48, so 48 to 128), never overlapping another CIDR of the scope; a public scope refuses it. When `cidr` is given, this is its prefix length (known at plan).",
             )),
         )
     }

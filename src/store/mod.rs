@@ -25,9 +25,9 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use crate::ipam::{
-    Allocation, AllocationRequest, AllocationUpdate, AuditEvent, Ipam, IpamUpdate, NewIpam,
-    NewPool, NewScope, Pool, PoolCidr, PoolCidrRequest, PoolCidrUsage, PoolFilter, PoolUpdate,
-    Reservation, Result, Scope, ScopeUpdate,
+    Allocation, AllocationRequest, AllocationUpdate, AuditEvent, CoolingBlock, Ipam, IpamUpdate,
+    NewIpam, NewPool, NewScope, Pool, PoolCidr, PoolCidrRequest, PoolCidrUsage, PoolFilter,
+    PoolUpdate, Reservation, Result, Scope, ScopeUpdate, UtilizationWarning,
 };
 
 pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, PoolInventory};
@@ -63,6 +63,9 @@ pub trait Store: Send + Sync {
     fn get_ipam(&self, id: &str) -> Result<Ipam>;
     /// Changes description, operating regions or tags.
     fn update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<Ipam>;
+    /// Checks an IPAM update as `update_ipam` would (operating regions still used by pool
+    /// locales are refused); writes nothing.
+    fn preview_update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<()>;
     /// Deletes an IPAM; refused while it has pools or custom scopes, unless `cascade`.
     fn delete_ipam(&self, id: &str, cascade: bool) -> Result<()>;
     /// All IPAMs.
@@ -81,6 +84,9 @@ pub trait Store: Send + Sync {
 
     /// Creates a pool (top-level, or nested in a source pool of the same scope and family).
     fn create_pool(&self, new: &NewPool) -> Result<Pool>;
+    /// Checks a new pool as `create_pool` would (scope, source pool, guardrails, locale);
+    /// writes nothing.
+    fn preview_pool(&self, new: &NewPool) -> Result<()>;
     /// Reads a pool.
     fn get_pool(&self, id: &str) -> Result<Pool>;
     /// Changes the updatable fields of a pool.
@@ -110,6 +116,15 @@ pub trait Store: Send + Sync {
     fn allocate_many(&self, requests: &[AllocationRequest]) -> Result<Vec<Allocation>>;
     /// The CIDR `allocate` would return now, or its exact error; reserves and writes nothing.
     fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet>;
+    /// The blocks of a pool cooling down after their release (its `release_cooldown`), with
+    /// the time each becomes free, in address order.
+    fn list_cooling_blocks(&self, pool_id: &str) -> Result<Vec<CoolingBlock>>;
+    /// Checks an allocation as `allocate` would (the same errors) and returns the warning when
+    /// it would push its pool past the pool's `utilization_warning_threshold`; writes nothing.
+    fn preview_allocation_warning(
+        &self,
+        request: &AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>>;
     /// Reads an allocation.
     fn get_allocation(&self, id: &str) -> Result<Allocation>;
     /// Changes description or tags (still carrying the pool's required tags).
@@ -193,6 +208,10 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
         Engine::update_ipam(self, id, update)
     }
 
+    fn preview_update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<()> {
+        Engine::preview_update_ipam(self, id, update)
+    }
+
     fn delete_ipam(&self, id: &str, cascade: bool) -> Result<()> {
         Engine::delete_ipam(self, id, cascade)
     }
@@ -223,6 +242,10 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
 
     fn create_pool(&self, new: &NewPool) -> Result<Pool> {
         Engine::create_pool(self, new)
+    }
+
+    fn preview_pool(&self, new: &NewPool) -> Result<()> {
+        Engine::preview_pool(self, new)
     }
 
     fn get_pool(&self, id: &str) -> Result<Pool> {
@@ -271,6 +294,17 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
 
     fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
         Engine::preview_allocation(self, request)
+    }
+
+    fn preview_allocation_warning(
+        &self,
+        request: &AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>> {
+        Engine::preview_allocation_warning(self, request)
+    }
+
+    fn list_cooling_blocks(&self, pool_id: &str) -> Result<Vec<CoolingBlock>> {
+        Engine::list_cooling_blocks(self, pool_id)
     }
 
     fn get_allocation(&self, id: &str) -> Result<Allocation> {

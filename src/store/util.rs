@@ -16,6 +16,22 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{hex}")
 }
 
+/// A pool's release cooldown from its stored columns, seconds and mode (`NULL` seconds: none;
+/// a mode other than `strict`: soft), as both backends store it.
+pub(crate) fn cooldown_from_columns(
+    seconds: Option<i64>,
+    mode: Option<&str>,
+) -> Option<crate::ipam::ReleaseCooldown> {
+    use crate::ipam::{CooldownMode, ReleaseCooldown};
+    Some(ReleaseCooldown {
+        seconds: u64::try_from(seconds?).unwrap_or(0),
+        mode: match mode {
+            Some("strict") => CooldownMode::Strict,
+            _ => CooldownMode::Soft,
+        },
+    })
+}
+
 /// The current time in Unix milliseconds.
 pub fn now_millis() -> i64 {
     SystemTime::now()

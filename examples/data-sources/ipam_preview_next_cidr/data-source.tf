@@ -9,6 +9,7 @@ variable "pool_id" {
 data "ipam_preview_next_cidr" "next" {
   pool_id          = var.pool_id
   netmask_length   = 24
+  locale           = "eu-west-1"
   disallowed_cidrs = ["10.1.0.0/24"]
 }
 

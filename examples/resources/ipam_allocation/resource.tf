@@ -21,8 +21,10 @@ resource "ipam_pool_cidr" "vpcs" {
 # allocating from it, and releases the allocations before deprovisioning it.
 
 # The next free block of the pool's default size (/20): the CIDR is known after apply.
+# With a locale, a pool of another locale refuses it at plan (a pool without a locale serves any).
 resource "ipam_allocation" "app" {
   pool_id     = ipam_pool_cidr.vpcs.pool_id
+  locale      = "eu-west-1"
   description = "app VPC"
   tags = {
     Name = "app-vpc"

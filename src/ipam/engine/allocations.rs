@@ -4,13 +4,14 @@
 use ipnet::IpNet;
 use serde_json::json;
 
-use super::port::{NewAllocation, PoolKey, StoredAllocation, StoredPool, Transaction};
+use super::port::{NewAllocation, Now, PoolKey, StoredAllocation, StoredPool, Transaction};
 use super::rules::{check_family, found};
 use super::{Backend, Engine, Tx};
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release};
 use crate::ipam::{
-    missing_required_tags, AddressFamily, Allocation, AllocationRequest, AllocationUpdate, Block,
-    Error, FreeBlockIndex, ObjectKind, Result, Tags,
+    check_pool_serves_locale, missing_required_tags, AddressFamily, Allocation, AllocationRequest,
+    AllocationUpdate, Block, CooldownMode, CoolingBlock, Error, FreeBlockIndex, ObjectKind, Result,
+    Tags, UtilizationWarning,
 };
 
 /// The inputs of one allocation, as an allocation and a pool-CIDR carve share them.
@@ -21,6 +22,8 @@ pub(super) struct AllocationSpec<'a> {
     /// The allocation's tags, checked against the pool's required tags; `None` for a child
     /// pool's CIDR, which carries no resource tags.
     pub(super) tags: Option<&'a Tags>,
+    /// The locale the allocation is for, if it names one.
+    pub(super) locale: Option<&'a str>,
 }
 
 impl<'a> AllocationSpec<'a> {
@@ -30,6 +33,7 @@ impl<'a> AllocationSpec<'a> {
             cidr: request.cidr,
             disallowed: &request.disallowed_cidrs,
             tags: Some(&request.tags),
+            locale: request.locale.as_deref(),
         }
     }
 }
@@ -89,6 +93,26 @@ impl<T: Transaction> Tx<'_, T> {
         Ok(hit.filter(|(_, cidr)| cidr.contains(&block, family)))
     }
 
+    /// The blocks of `pool` cooling down now, with the time each frees (none when the pool
+    /// has no release cooldown).
+    pub(super) fn cooling(&self, pool: &StoredPool) -> Result<Vec<(Block, Now)>> {
+        if pool.pool.release_cooldown.is_none() {
+            return Ok(Vec::new());
+        }
+        let family = pool.family();
+        let mut cooling = Vec::new();
+        for cidr in self.port.pool_cidrs_of(pool.key)? {
+            let (first, last) = (cidr.block.start, cidr.block.last(family));
+            cooling.extend(
+                self.port
+                    .cooling_blocks_between(pool.key, first, last)?
+                    .into_iter()
+                    .filter(|(_, until)| until.millis > self.now.millis),
+            );
+        }
+        Ok(cooling)
+    }
+
     /// Runs every check of an allocation and finds its place. Writes nothing.
     pub(super) fn plan_allocation(
         &self,
@@ -128,6 +152,7 @@ impl<T: Transaction> Tx<'_, T> {
                 }
             },
         };
+        check_pool_serves_locale(&pool.pool, spec.locale)?;
         pool.pool.netmask.check(len, family, pool_id, len_input)?;
         if let Some(tags) = spec.tags {
             let missing = missing_required_tags(&pool.pool.allocation_resource_tags, tags);
@@ -156,16 +181,32 @@ impl<T: Transaction> Tx<'_, T> {
     ) -> Result<Placement> {
         let family = pool.family();
         let pool_id = &pool.pool.id;
+        let cooling = self.cooling(pool)?;
+        let strict = pool
+            .pool
+            .release_cooldown
+            .is_some_and(|c| c.mode == CooldownMode::Strict);
         let mut index = self.port.free_index(pool.key);
         match spec.cidr {
             Some(cidr) => {
                 let target = Block::of(&cidr);
                 match find_containing_free(&mut index, family, target)? {
-                    Some(free) => Ok(Placement { free, target }),
+                    Some(free) => {
+                        let cools = cooling.iter().find(|(b, _)| b.overlaps(&target, family));
+                        match cools {
+                            Some((block, until)) if strict => Err(Error::CoolingDown {
+                                cidr,
+                                cooling: block.to_net(family),
+                                pool_id: pool_id.clone(),
+                                frees_at: until.text.clone(),
+                            }),
+                            _ => Ok(Placement { free, target }),
+                        }
+                    }
                     None => Err(self.explain_taken(pool, cidr)?),
                 }
             }
-            None => match find_best_fit(&mut index, family, len, disallowed)? {
+            None => match self.best_fit(&mut index, family, len, disallowed, &cooling, strict)? {
                 Some((free, target)) => Ok(Placement { free, target }),
                 None => Err(Error::Exhausted {
                     requested_len: len,
@@ -175,6 +216,28 @@ impl<T: Transaction> Tx<'_, T> {
                     disallowed: spec.disallowed.to_vec(),
                 }),
             },
+        }
+    }
+
+    /// Best fit avoiding the disallowed blocks and the cooling ones; a soft cooldown takes a
+    /// cooling block only when nothing else fits.
+    fn best_fit(
+        &self,
+        index: &mut impl FreeBlockIndex,
+        family: AddressFamily,
+        len: u8,
+        disallowed: &[Block],
+        cooling: &[(Block, Now)],
+        strict: bool,
+    ) -> Result<Option<(Block, Block)>> {
+        if cooling.is_empty() {
+            return find_best_fit(index, family, len, disallowed);
+        }
+        let mut avoid = disallowed.to_vec();
+        avoid.extend(cooling.iter().map(|(block, _)| *block));
+        match find_best_fit(index, family, len, &avoid)? {
+            None if !strict => find_best_fit(index, family, len, disallowed),
+            found => Ok(found),
         }
     }
 
@@ -242,6 +305,65 @@ impl<T: Transaction> Tx<'_, T> {
         }
     }
 
+    /// The plan's warning when `placement` pushes `pool` past its utilization warning
+    /// threshold: utilization before and after, and the largest free block left after it.
+    fn utilization_warning(
+        &self,
+        pool: &StoredPool,
+        placement: Placement,
+    ) -> Result<Option<UtilizationWarning>> {
+        if pool.pool.utilization_warning_threshold.is_none() {
+            return Ok(None);
+        }
+        let family = pool.family();
+        let cidrs = self.port.pool_cidrs_of(pool.key)?;
+        let mut free_after = Vec::new();
+        for cidr in &cidrs {
+            let (first, last) = (cidr.block.start, cidr.block.last(family));
+            free_after.extend(self.port.free_blocks_between(pool.key, first, last)?);
+        }
+        let total: u128 = cidrs.iter().map(|c| c.block.size(family)).sum();
+        let cooling: u128 = self
+            .cooling(pool)?
+            .iter()
+            .map(|(b, _)| b.size(family))
+            .sum();
+        let free: u128 = free_after
+            .iter()
+            .map(|b| b.size(family))
+            .sum::<u128>()
+            .saturating_sub(cooling);
+        let used = total.saturating_sub(free);
+        let added = placement.target.size(family);
+        let Some((threshold, before_percent, after_percent)) =
+            UtilizationWarning::crossing(&pool.pool, total, used, added)
+        else {
+            return Ok(None);
+        };
+        // the split leaves one half of each level between the free block and the target
+        free_after.retain(|b| *b != placement.free);
+        let mut block = placement.target;
+        while block.prefix_len > placement.free.prefix_len {
+            free_after.extend(block.buddy(family));
+            match block.parent(family) {
+                Some(parent) => block = parent,
+                None => break,
+            }
+        }
+        let largest_free = free_after
+            .iter()
+            .min_by_key(|b| (b.prefix_len, b.start))
+            .map(|b| b.to_net(family));
+        Ok(Some(UtilizationWarning {
+            pool_id: pool.pool.id.clone(),
+            pool_cidrs: cidrs.iter().map(|c| c.pool_cidr.cidr).collect(),
+            threshold,
+            before_percent,
+            after_percent,
+            largest_free,
+        }))
+    }
+
     /// Takes the planned block out of the free space and writes the allocation with its
     /// `allocate` event.
     pub(super) fn commit_allocation(
@@ -251,13 +373,24 @@ impl<T: Transaction> Tx<'_, T> {
         fields: &AllocationFields<'_>,
     ) -> Result<Allocation> {
         let Placement { free, target } = placement;
-        claim(
-            &mut self.port.free_index(pool.key),
-            pool.family(),
-            free,
-            target,
-        )?;
+        self.take_block(pool, free, target)?;
         self.write_allocation(pool, target, fields)
+    }
+
+    /// Takes `target` (inside the free block `free`) out of the free space; a cooling block
+    /// handed out again (soft mode) stops cooling.
+    pub(super) fn take_block(&self, pool: &StoredPool, free: Block, target: Block) -> Result<()> {
+        let family = pool.family();
+        claim(&mut self.port.free_index(pool.key), family, free, target)?;
+        if pool.pool.release_cooldown.is_some() {
+            for (block, _) in self.cooling(pool)? {
+                if block.overlaps(&target, family) {
+                    self.port
+                        .delete_cooling_blocks_between(pool.key, block.start, block.start)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the allocation of a block already out of the free space, with its `allocate`
@@ -368,7 +501,23 @@ impl<T: Transaction> Tx<'_, T> {
             });
         }
         self.port.lock_pool(row.pool_key)?;
-        self.release_row(&row, "released")
+        self.release_row(&row, "released")?;
+        let pool = self.pool(&row.allocation.pool_id)?;
+        if let Some(cooldown) = pool.pool.release_cooldown {
+            let family = row.family();
+            let millis = i64::try_from(cooldown.seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+            self.port.delete_cooling_blocks_between(
+                row.pool_key,
+                row.block.start,
+                row.block.last(family),
+            )?;
+            self.port.insert_cooling_block(
+                row.pool_key,
+                row.block,
+                self.now.millis.saturating_add(millis),
+            )?;
+        }
+        Ok(())
     }
 
     fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
@@ -455,6 +604,35 @@ impl<B: Backend> Engine<B> {
             }
             Err((error, _)) => Err(error),
         }
+    }
+
+    /// Runs every check of `allocate` (its exact error) and returns the plan's warning when the
+    /// allocation would push its pool past its utilization warning threshold; writes nothing.
+    pub(crate) fn preview_allocation_warning(
+        &self,
+        request: &AllocationRequest,
+    ) -> Result<Option<UtilizationWarning>> {
+        self.read(|tx| {
+            let pool = tx.pool(&request.pool_id)?;
+            let placement = tx.plan_allocation(&pool, &AllocationSpec::of(request))?;
+            tx.utilization_warning(&pool, placement)
+        })
+    }
+
+    /// The blocks of a pool cooling down after their release, with the time each frees, in
+    /// address order.
+    pub(crate) fn list_cooling_blocks(&self, pool_id: &str) -> Result<Vec<CoolingBlock>> {
+        self.read(|tx| {
+            let pool = tx.pool(pool_id)?;
+            Ok(tx
+                .cooling(&pool)?
+                .into_iter()
+                .map(|(block, until)| CoolingBlock {
+                    cidr: block.to_net(pool.family()),
+                    frees_at: until.text,
+                })
+                .collect())
+        })
     }
 
     /// Reads an allocation.

@@ -6,7 +6,8 @@ use super::port::Transaction;
 use super::rules::{found, normalize_regions};
 use super::{Backend, Engine, Tx};
 use crate::ipam::{
-    Ipam, IpamUpdate, NewIpam, NewScope, ObjectKind, Result, Scope, ScopeKind, ScopeUpdate, Tags,
+    Error, Ipam, IpamUpdate, NewIpam, NewScope, ObjectKind, Result, Scope, ScopeKind, ScopeUpdate,
+    Tags,
 };
 
 impl<T: Transaction> Tx<'_, T> {
@@ -44,13 +45,48 @@ impl<T: Transaction> Tx<'_, T> {
         self.ipam(&ipam.id)
     }
 
+    /// Refuses to drop operating regions that pools of the IPAM use as their locale.
+    fn check_regions_kept(&self, ipam: &Ipam, regions: &[String]) -> Result<()> {
+        let dropped: Vec<&String> = ipam
+            .operating_regions
+            .iter()
+            .filter(|region| !regions.contains(region))
+            .collect();
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        let mut in_use = Vec::new();
+        let mut pools = Vec::new();
+        for scope in self.port.scopes_of(&ipam.id)? {
+            for pool in self.port.pools_in_scope(&scope.id)? {
+                if let Some(locale) = pool.locale.filter(|l| dropped.contains(&l)) {
+                    pools.push(format!("{} ({locale})", pool.id));
+                    if !in_use.contains(&locale) {
+                        in_use.push(locale);
+                    }
+                }
+            }
+        }
+        if pools.is_empty() {
+            return Ok(());
+        }
+        in_use.sort();
+        Err(Error::RegionInUse {
+            ipam_id: ipam.id.clone(),
+            regions: in_use,
+            pools,
+        })
+    }
+
     fn update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<Ipam> {
         let mut ipam = self.ipam(id)?;
         if let Some(description) = &update.description {
             ipam.description = description.clone();
         }
         if let Some(regions) = &update.operating_regions {
-            ipam.operating_regions = normalize_regions(regions);
+            let regions = normalize_regions(regions);
+            self.check_regions_kept(&ipam, &regions)?;
+            ipam.operating_regions = regions;
         }
         if let Some(tags) = &update.tags {
             ipam.tags = tags.clone();
@@ -129,6 +165,17 @@ impl<B: Backend> Engine<B> {
     /// Changes description, operating regions or tags.
     pub(crate) fn update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<Ipam> {
         self.write(|tx| tx.update_ipam(id, update))
+    }
+
+    /// Runs the checks of [`Engine::update_ipam`] in a read transaction; writes nothing.
+    pub(crate) fn preview_update_ipam(&self, id: &str, update: &IpamUpdate) -> Result<()> {
+        self.read(|tx| {
+            let ipam = tx.ipam(id)?;
+            match &update.operating_regions {
+                Some(regions) => tx.check_regions_kept(&ipam, &normalize_regions(regions)),
+                None => Ok(()),
+            }
+        })
     }
 
     /// All IPAMs, ordered by id.

@@ -6,14 +6,14 @@ use ipnet::IpNet;
 use serde_json::json;
 
 use super::allocations::{AllocationFields, AllocationSpec, Placement};
-use super::port::{StoredPool, StoredPoolCidr, Transaction};
+use super::port::{Now, StoredPool, StoredPoolCidr, Transaction};
 use super::reservations::pool_cidr_name;
 use super::rules::{check_family, found, refuse_unless_empty};
 use super::{Backend, Engine, Tx};
 use crate::ipam::cidr::private_use_range_overlapping;
 use crate::ipam::{
-    Block, Error, FreeBlockIndex, Inventory, ObjectKind, PoolCidr, PoolCidrInventory,
-    PoolCidrRequest, PoolCidrUsage, PoolInventory, Result, ScopeKind, Tags,
+    ula, AddressFamily, Block, Error, FreeBlockIndex, Inventory, ObjectKind, PoolCidr,
+    PoolCidrInventory, PoolCidrRequest, PoolCidrUsage, PoolInventory, Result, ScopeKind, Tags,
 };
 
 /// Where a planned pool CIDR comes from.
@@ -75,6 +75,7 @@ impl<T: Transaction> Tx<'_, T> {
                     cidr,
                     disallowed: &[],
                     tags: None,
+                    locale: None,
                 };
                 // a carve by length takes the space its plan reserved, when it is still held
                 let name = pool_cidr_name(&pool.pool.id);
@@ -105,6 +106,9 @@ impl<T: Transaction> Tx<'_, T> {
             None => {
                 let cidr = match request {
                     PoolCidrRequest::Cidr(cidr) => cidr,
+                    PoolCidrRequest::NetmaskLength(len) if family == AddressFamily::Ipv6 => {
+                        self.generate_ula(pool, len)?
+                    }
                     PoolCidrRequest::NetmaskLength(_) => {
                         return Err(Error::NoSourcePool {
                             pool_id: pool.pool.id.clone(),
@@ -133,6 +137,57 @@ impl<T: Transaction> Tx<'_, T> {
                 })
             }
         }
+    }
+
+    /// A fresh RFC 4193 unique local prefix for a top-level IPv6 pool of a private scope: a
+    /// random 40-bit global id in `fd00::/8` (a new /48), or the first block of `len` inside
+    /// one; never overlapping a top-level CIDR of the scope.
+    fn generate_ula(&self, pool: &StoredPool, len: u8) -> Result<IpNet> {
+        let scope = self.scope(&pool.pool.scope_id)?;
+        if scope.kind == ScopeKind::Public {
+            return Err(Error::InvalidArgument {
+                input: "netmask_length",
+                message: format!(
+                    "pool {} is in public scope {}, whose addresses are assigned to you, not generated; give the cidr you were assigned, or use a pool of a private scope for a generated unique local (ULA) prefix",
+                    pool.pool.id, scope.id
+                ),
+            });
+        }
+        if !(48..=128).contains(&len) {
+            return Err(Error::InvalidArgument {
+                input: "netmask_length",
+                message: format!(
+                    "a generated unique local (ULA) prefix is a /48 or a block inside one, so netmask_length must be 48 to 128 (it is {len}); give an explicit cidr for a larger block"
+                ),
+            });
+        }
+        let family = AddressFamily::Ipv6;
+        for _ in 0..16 {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).map_err(|e| Error::Storage {
+                message: format!("no randomness for a unique local prefix: {e}"),
+            })?;
+            let global_id = u64::from_be_bytes(bytes) & ((1 << 40) - 1);
+            let target = Block {
+                start: u128::from(ula::prefix(global_id).network()),
+                prefix_len: len,
+            };
+            let neighbour = self.port.top_level_cidr_at_or_before(
+                &pool.pool.scope_id,
+                family,
+                target.last(family),
+            )?;
+            if !neighbour.is_some_and(|(block, _)| block.overlaps(&target, family)) {
+                return Ok(target.to_net(family));
+            }
+        }
+        Err(Error::InvalidArgument {
+            input: "netmask_length",
+            message: format!(
+                "scope {} has no room for a new unique local prefix: its provisioned cidrs cover the generated ones; give an explicit cidr",
+                scope.id
+            ),
+        })
     }
 
     fn provision(&self, pool: &StoredPool, request: PoolCidrRequest) -> Result<PoolCidr> {
@@ -235,6 +290,8 @@ impl<T: Transaction> Tx<'_, T> {
         self.drop_reservations_between(row.pool_key, first, last)?;
         self.port
             .delete_free_blocks_between(row.pool_key, first, last)?;
+        self.port
+            .delete_cooling_blocks_between(row.pool_key, first, last)?;
         self.port.delete_pool_cidr(id)?;
         if let Some(parent_allocation_id) = &row.pool_cidr.parent_allocation_id {
             let parent = self.allocation(parent_allocation_id)?;
@@ -249,15 +306,21 @@ impl<T: Transaction> Tx<'_, T> {
         )
     }
 
-    /// A pool CIDR with its used and free space.
-    fn usage(&self, row: StoredPoolCidr) -> Result<PoolCidrUsage> {
+    /// A pool CIDR with its used and free space (blocks cooling down count as used).
+    fn usage(&self, row: StoredPoolCidr, cooling: &[(Block, Now)]) -> Result<PoolCidrUsage> {
         let family = row.family();
+        let cooling: u128 = cooling
+            .iter()
+            .filter(|(block, _)| row.block.contains(block, family))
+            .map(|(block, _)| block.size(family))
+            .sum();
         let free: u128 = self
             .port
             .free_blocks_between(row.pool_key, row.block.start, row.block.last(family))?
             .iter()
             .map(|b| b.size(family))
-            .sum();
+            .sum::<u128>()
+            .saturating_sub(cooling);
         let total = row.block.size(family);
         let used = total.saturating_sub(free);
         Ok(PoolCidrUsage {
@@ -311,10 +374,11 @@ impl<B: Backend> Engine<B> {
     pub(crate) fn list_pool_cidrs(&self, pool_id: &str) -> Result<Vec<PoolCidrUsage>> {
         self.read(|tx| {
             let pool = tx.pool(pool_id)?;
+            let cooling = tx.cooling(&pool)?;
             tx.port
                 .pool_cidrs_of(pool.key)?
                 .into_iter()
-                .map(|row| tx.usage(row))
+                .map(|row| tx.usage(row, &cooling))
                 .collect()
         })
     }
@@ -343,6 +407,7 @@ impl<B: Backend> Engine<B> {
             }
             let mut pools = Vec::new();
             for stored in tx.port.pools()? {
+                let cooling = tx.cooling(&stored)?;
                 let mut cidrs = Vec::new();
                 for row in tx.port.pool_cidrs_of(stored.key)? {
                     let allocation_count = tx.port.count_allocations_between(
@@ -351,7 +416,7 @@ impl<B: Backend> Engine<B> {
                         row.block.last(row.family()),
                     )?;
                     cidrs.push(PoolCidrInventory {
-                        usage: tx.usage(row)?,
+                        usage: tx.usage(row, &cooling)?,
                         allocation_count,
                     });
                 }

@@ -4,18 +4,20 @@
 use serde_json::json;
 
 use super::port::Transaction;
-use super::rules::{check_publicly_advertisable, found};
+use super::rules::{check_publicly_advertisable, check_threshold, found};
 use super::{Backend, Engine, Tx};
 use crate::ipam::{Error, NewPool, ObjectKind, Pool, PoolFilter, PoolUpdate, Result};
 
 impl<T: Transaction> Tx<'_, T> {
-    fn create_pool(&self, new: &NewPool) -> Result<Pool> {
+    /// Every check of a new pool; its depth. Writes nothing.
+    fn plan_pool(&self, new: &NewPool) -> Result<u32> {
         let scope = found(
             self.port.scope(&new.scope_id)?,
             ObjectKind::Scope,
             &new.scope_id,
         )?;
         new.netmask.validate(new.address_family)?;
+        check_threshold(new.utilization_warning_threshold)?;
         check_publicly_advertisable(new.address_family, new.publicly_advertisable)?;
         let depth = match &new.source_pool_id {
             None => 0,
@@ -41,9 +43,33 @@ impl<T: Transaction> Tx<'_, T> {
                         source_family: source.family(),
                     });
                 }
+                if let Some(source_locale) = &source.pool.locale {
+                    if new.locale.as_ref() != Some(source_locale) {
+                        return Err(Error::SourcePoolLocale {
+                            locale: new.locale.clone(),
+                            source_pool_id: source_id.clone(),
+                            source_locale: source_locale.clone(),
+                        });
+                    }
+                }
                 source.pool.depth + 1
             }
         };
+        if let Some(locale) = &new.locale {
+            let ipam = self.ipam(&scope.ipam_id)?;
+            if !ipam.operating_regions.is_empty() && !ipam.operating_regions.contains(locale) {
+                return Err(Error::LocaleNotOperatingRegion {
+                    locale: locale.clone(),
+                    ipam_id: ipam.id,
+                    allowed: ipam.operating_regions,
+                });
+            }
+        }
+        Ok(depth)
+    }
+
+    fn create_pool(&self, new: &NewPool) -> Result<Pool> {
+        let depth = self.plan_pool(new)?;
         let pool = Pool {
             id: self.port.mint_id("ipam-pool"),
             scope_id: new.scope_id.clone(),
@@ -56,6 +82,8 @@ impl<T: Transaction> Tx<'_, T> {
             auto_import: new.auto_import,
             publicly_advertisable: new.publicly_advertisable,
             tags: new.tags.clone(),
+            utilization_warning_threshold: new.utilization_warning_threshold,
+            release_cooldown: new.release_cooldown,
             depth,
             created_at: self.now.text.clone(),
             updated_at: self.now.text.clone(),
@@ -92,6 +120,13 @@ impl<T: Transaction> Tx<'_, T> {
         if let Some(tags) = &update.tags {
             pool.tags = tags.clone();
         }
+        if let Some(threshold) = update.utilization_warning_threshold {
+            check_threshold(threshold)?;
+            pool.utilization_warning_threshold = threshold;
+        }
+        if let Some(cooldown) = update.release_cooldown {
+            pool.release_cooldown = cooldown;
+        }
         pool.updated_at = self.now.text.clone();
         self.port.update_pool(&pool)?;
         self.audit(
@@ -108,6 +143,11 @@ impl<B: Backend> Engine<B> {
     /// Creates a pool (top-level, or nested in a source pool of the same scope and family).
     pub(crate) fn create_pool(&self, new: &NewPool) -> Result<Pool> {
         self.write(|tx| tx.create_pool(new))
+    }
+
+    /// Runs every check of [`Engine::create_pool`] in a read transaction; writes nothing.
+    pub(crate) fn preview_pool(&self, new: &NewPool) -> Result<()> {
+        self.read(|tx| tx.plan_pool(new).map(|_| ()))
     }
 
     /// Reads a pool.

@@ -362,6 +362,22 @@ pub trait Transaction {
     /// engine has already returned or reused its block.
     fn delete_reservation(&self, pool: PoolKey, name: &str) -> Result<()>;
 
+    /// Records that `block` of `pool`, just released, cools down until `until_millis` (Unix
+    /// milliseconds). One row per `(pool, block.start)`: the engine first deletes the rows in
+    /// the block's range, so an insert never meets an existing row. The block itself is in
+    /// the free-block index as usual; the engine keeps allocations off it while it cools.
+    fn insert_cooling_block(&self, pool: PoolKey, block: Block, until_millis: i64) -> Result<()>;
+    /// The cooling rows of `pool` whose block starts in `first ..= last`, in address order,
+    /// expired ones included: `(block, until)` with `until` as Unix milliseconds and RFC 3339.
+    fn cooling_blocks_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+    ) -> Result<Vec<(Block, Now)>>;
+    /// Deletes the cooling rows of `pool` whose block starts in `first ..= last`.
+    fn delete_cooling_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()>;
+
     /// Appends an audit event.
     fn append_audit(&self, record: &AuditRecord<'_>) -> Result<()>;
     /// Audit events with a sequence greater than `after_sequence`, oldest first, at most

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::allocations::{AllocationFields, AllocationSpec, Placement};
 use super::port::{PoolKey, StoredPool, StoredReservation, Transaction};
 use super::{Backend, Engine, Tx};
-use crate::ipam::allocator::{claim, find_containing_free};
+use crate::ipam::allocator::find_containing_free;
 use crate::ipam::{Allocation, AllocationRequest, Block, Error, Reservation, Result};
 
 /// How long a reservation holds its space when the provider sets nothing: a day, so that a
@@ -90,10 +90,11 @@ impl<T: Transaction> Tx<'_, T> {
         let block = match self.port.reservation(pool.key, name)? {
             Some(held) if !held.lost && fits(&held.block) => held.block,
             Some(lost) if lost.lost && fits(&lost.block) => {
-                let mut index = self.port.free_index(pool.key);
-                match find_containing_free(&mut index, family, lost.block)? {
+                let free =
+                    find_containing_free(&mut self.port.free_index(pool.key), family, lost.block)?;
+                match free {
                     Some(free) => {
-                        claim(&mut index, family, free, lost.block)?;
+                        self.take_block(pool, free, lost.block)?;
                         lost.block
                     }
                     None => {
@@ -121,7 +122,7 @@ impl<T: Transaction> Tx<'_, T> {
                     self.return_space(pool.key, family, old.block, &what)?;
                 }
                 let Placement { free, target } = self.place(pool, spec, len, &disallowed)?;
-                claim(&mut self.port.free_index(pool.key), family, free, target)?;
+                self.take_block(pool, free, target)?;
                 self.port.append_audit(&self.record(
                     "reserve",
                     name,
@@ -292,6 +293,7 @@ impl<B: Backend> Engine<B> {
                 cidr: None,
                 disallowed: &[],
                 tags: None,
+                locale: None,
             };
             tx.reserve(
                 &parent,

@@ -40,6 +40,19 @@ pub(super) fn check_publicly_advertisable(family: AddressFamily, advertisable: b
     Ok(())
 }
 
+/// A utilization warning threshold is a percentage, 1 to 100.
+pub(super) fn check_threshold(threshold: Option<u8>) -> Result<()> {
+    match threshold {
+        Some(percent) if !(1..=100).contains(&percent) => Err(Error::InvalidArgument {
+            input: "utilization_warning_threshold",
+            message: format!(
+                "{percent} is not a percentage of the pool; give a number from 1 to 100 (for example 80)"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What an object holds, by kind: `(what, ids)`, e.g. `("allocation(s)", [...])`.
 pub(super) type Contents<'a> = [(&'a str, Vec<String>)];
 

@@ -22,8 +22,9 @@ use ipnet::IpNet;
 
 use super::{ObjectHistory, Store};
 use crate::ipam::{
-    AddressFamily, AllocationRequest, AllocationUpdate, Error, IpamUpdate, NetmaskRule, NewIpam,
-    NewPool, NewScope, ObjectKind, PoolCidrRequest, PoolFilter, PoolUpdate, ScopeUpdate, Tags,
+    AddressFamily, AllocationRequest, AllocationUpdate, CooldownMode, Error, IpamUpdate,
+    NetmaskRule, NewIpam, NewPool, NewScope, ObjectKind, PoolCidrRequest, PoolFilter, PoolUpdate,
+    ReleaseCooldown, ScopeUpdate, Tags,
 };
 
 pub use concurrency::{
@@ -68,6 +69,10 @@ macro_rules! store_conformance_tests {
             scopes_are_separate_routing_domains,
             pool_guardrails_are_validated,
             pool_source_rules,
+            locales_follow_operating_regions,
+            utilization_warnings_name_the_figures,
+            released_blocks_cool_down,
+            generated_ula_prefixes,
             pool_cidr_rules_ipv4,
             pool_cidr_rules_ipv6,
             public_scope_refuses_private_space,
@@ -199,7 +204,7 @@ fn fixture(store: &dyn Store) -> Fixture {
     let ipam = store
         .create_ipam(&NewIpam {
             description: "test".into(),
-            operating_regions: vec!["eu-west-1".into()],
+            operating_regions: vec!["eu-west-1".into(), "us-east-1".into()],
             tags: Tags::new(),
         })
         .expect("create ipam");
@@ -575,6 +580,290 @@ pub fn pool_source_rules(store: &dyn Store) {
     assert_consistent(store);
 }
 
+/// A pool's locale is an operating region of its IPAM and its source pool's locale; an
+/// allocation for a locale is refused from a pool of another; regions in use stay.
+pub fn locales_follow_operating_regions(store: &dyn Store) {
+    let f = fixture(store);
+    let with_locale = |source: Option<&str>, locale: Option<&str>| NewPool {
+        source_pool_id: source.map(str::to_string),
+        locale: locale.map(str::to_string),
+        ..NewPool::new(&f.private_scope, AddressFamily::Ipv4)
+    };
+    let error = refused(
+        store,
+        "a locale outside the operating regions",
+        || store.create_pool(&with_locale(None, Some("ap-southeast-1"))),
+        |e| matches!(e, Error::LocaleNotOperatingRegion { .. }) && e.input() == Some("locale"),
+    );
+    assert!(
+        error.to_string().contains("eu-west-1, us-east-1"),
+        "{error}"
+    );
+    assert!(store
+        .preview_pool(&with_locale(None, Some("ap-southeast-1")))
+        .is_err());
+    let top = top_pool(
+        store,
+        &f.private_scope,
+        "10.0.0.0/8",
+        NetmaskRule::default(),
+    );
+    let eu = store
+        .create_pool(&with_locale(Some(&top), Some("eu-west-1")))
+        .expect("a regional pool under a pool without locale")
+        .id;
+    store
+        .provision_pool_cidr(&eu, PoolCidrRequest::Cidr(net("10.1.0.0/16")))
+        .expect("provision");
+    for locale in [None, Some("us-east-1")] {
+        refused(
+            store,
+            "a nested pool of another locale",
+            || store.create_pool(&with_locale(Some(&eu), locale)),
+            |e| matches!(e, Error::SourcePoolLocale { .. }) && e.input() == Some("locale"),
+        );
+    }
+    store
+        .preview_pool(&with_locale(Some(&eu), Some("eu-west-1")))
+        .expect("the source's locale is fine");
+    let for_locale = |pool: &str, locale: &str| AllocationRequest {
+        locale: Some(locale.to_string()),
+        ..request(pool, Some(24), None)
+    };
+    refused(
+        store,
+        "an allocation for another locale",
+        || store.allocate(&for_locale(&eu, "us-east-1")),
+        |e| matches!(e, Error::LocaleMismatch { .. }) && e.input() == Some("locale"),
+    );
+    assert!(store
+        .preview_allocation(&for_locale(&eu, "us-east-1"))
+        .is_err());
+    store
+        .allocate(&for_locale(&eu, "eu-west-1"))
+        .expect("same locale");
+    store
+        .allocate(&for_locale(&top, "us-east-1"))
+        .expect("a pool without locale serves any");
+    let drop_regions = IpamUpdate {
+        operating_regions: Some(vec!["us-east-1".into()]),
+        ..IpamUpdate::default()
+    };
+    let error = refused(
+        store,
+        "dropping a region in use",
+        || store.update_ipam(&f.ipam_id, &drop_regions),
+        |e| matches!(e, Error::RegionInUse { .. }) && e.input() == Some("operating_regions"),
+    );
+    assert!(
+        error.to_string().contains(&format!("{eu} (eu-west-1)")),
+        "{error}"
+    );
+    assert!(store
+        .preview_update_ipam(&f.ipam_id, &drop_regions)
+        .is_err());
+    let keep_used = IpamUpdate {
+        operating_regions: Some(vec!["eu-west-1".into()]),
+        ..IpamUpdate::default()
+    };
+    store
+        .preview_update_ipam(&f.ipam_id, &keep_used)
+        .expect("preview");
+    store
+        .update_ipam(&f.ipam_id, &keep_used)
+        .expect("an unused region may go");
+    assert_consistent(store);
+}
+
+/// A utilization warning threshold is a percentage; an allocation pushing the pool past it
+/// gets the warning with the figures, one that stays below (or starts above) gets none.
+pub fn utilization_warnings_name_the_figures(store: &dyn Store) {
+    let f = fixture(store);
+    for bad in [0, 101] {
+        refused(
+            store,
+            "a threshold that is not a percentage",
+            || {
+                store.create_pool(&NewPool {
+                    utilization_warning_threshold: Some(bad),
+                    ..NewPool::new(&f.private_scope, AddressFamily::Ipv4)
+                })
+            },
+            |e| e.input() == Some("utilization_warning_threshold"),
+        );
+    }
+    let pool = top_pool(
+        store,
+        &f.private_scope,
+        "10.9.0.0/24",
+        NetmaskRule::default(),
+    );
+    store
+        .update_pool(
+            &pool,
+            &PoolUpdate {
+                utilization_warning_threshold: Some(Some(50)),
+                ..PoolUpdate::default()
+            },
+        )
+        .unwrap();
+    allocate(store, &pool, Some(26), None);
+    assert_eq!(
+        store
+            .preview_allocation_warning(&request(&pool, Some(27), None))
+            .unwrap(),
+        None,
+        "25 % -> 37.5 % stays below 50 %"
+    );
+    let warning = store
+        .preview_allocation_warning(&request(&pool, Some(25), None))
+        .unwrap()
+        .expect("25 % -> 75 % crosses 50 %");
+    assert_eq!(
+        (
+            warning.before_percent,
+            warning.after_percent,
+            warning.largest_free
+        ),
+        (25.0, 75.0, Some(net("10.9.0.64/26")))
+    );
+    assert_eq!(warning.pool_cidrs, vec![net("10.9.0.0/24")]);
+    assert!(store
+        .preview_allocation_warning(&request(&pool, Some(33), None))
+        .is_err());
+    allocate(store, &pool, Some(25), None);
+    assert_eq!(
+        store
+            .preview_allocation_warning(&request(&pool, Some(28), None))
+            .unwrap(),
+        None,
+        "already past the threshold: no new warning"
+    );
+}
+
+/// A pool with a release cooldown keeps released blocks unused: never in strict mode (an
+/// explicit CIDR is refused with the time it frees), only when nothing else fits in soft mode;
+/// cooling blocks count as used and free when their time is up.
+pub fn released_blocks_cool_down(store: &dyn Store) {
+    let f = fixture(store);
+    let pool = top_pool(
+        store,
+        &f.private_scope,
+        "10.8.0.0/24",
+        NetmaskRule::default(),
+    );
+    let set_cooldown = |seconds: u64, mode: CooldownMode| {
+        store
+            .update_pool(
+                &pool,
+                &PoolUpdate {
+                    release_cooldown: Some(Some(ReleaseCooldown { seconds, mode })),
+                    ..PoolUpdate::default()
+                },
+            )
+            .unwrap()
+    };
+    set_cooldown(3600, CooldownMode::Strict);
+    let first = store.allocate(&request(&pool, Some(26), None)).unwrap();
+    store.release_allocation(&first.id).unwrap();
+    let cooling = store.list_cooling_blocks(&pool).unwrap();
+    assert_eq!(cooling.len(), 1);
+    assert_eq!(cooling[0].cidr, net("10.8.0.0/26"));
+    assert!(cooling[0].frees_at.ends_with('Z'), "{:?}", cooling[0]);
+    assert_eq!(allocate(store, &pool, Some(26), None), "10.8.0.64/26");
+    let error = refused(
+        store,
+        "an explicit cidr inside a cooling block, strict",
+        || store.allocate(&request(&pool, None, Some("10.8.0.32/27"))),
+        |e| matches!(e, Error::CoolingDown { .. }) && e.input() == Some("cidr"),
+    );
+    assert!(error.to_string().contains(&cooling[0].frees_at), "{error}");
+    let usage = store.list_pool_cidrs(&pool).unwrap();
+    assert_eq!(usage[0].used_addresses, 128, "cooling blocks count as used");
+    assert_eq!(allocate(store, &pool, Some(25), None), "10.8.0.128/25");
+    refused(
+        store,
+        "only a cooling block is left, strict",
+        || store.allocate(&request(&pool, Some(26), None)),
+        |e| matches!(e, Error::Exhausted { .. }),
+    );
+    set_cooldown(3600, CooldownMode::Soft);
+    assert_eq!(
+        allocate(store, &pool, Some(26), None),
+        "10.8.0.0/26",
+        "soft: reused when nothing else fits"
+    );
+    assert!(store.list_cooling_blocks(&pool).unwrap().is_empty());
+    set_cooldown(1, CooldownMode::Strict);
+    let last = store.list_allocations(&pool).unwrap()[0].clone();
+    store.release_allocation(&last.id).unwrap();
+    assert_eq!(store.list_cooling_blocks(&pool).unwrap().len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(store.list_cooling_blocks(&pool).unwrap().is_empty());
+    assert_eq!(
+        allocate(store, &pool, None, Some("10.8.0.0/26")),
+        "10.8.0.0/26"
+    );
+    assert_consistent(store);
+}
+
+/// A top-level IPv6 pool of a private scope provisioned by size gets a fresh RFC 4193 prefix
+/// (a /48 in fd00::/8, or a block inside a new one), disjoint from the scope's other CIDRs; a
+/// public scope refuses.
+pub fn generated_ula_prefixes(store: &dyn Store) {
+    let f = fixture(store);
+    let ula = net("fd00::/8");
+    let mut seen: Vec<IpNet> = Vec::new();
+    for len in [48, 48, 56, 64] {
+        let pool = store
+            .create_pool(&NewPool::new(&f.private_scope, AddressFamily::Ipv6))
+            .unwrap();
+        let preview = store
+            .preview_pool_cidr(&pool.id, PoolCidrRequest::NetmaskLength(len))
+            .unwrap();
+        assert!(
+            ula.contains(&preview) && preview.prefix_len() == len,
+            "{preview}"
+        );
+        let cidr = store
+            .provision_pool_cidr(&pool.id, PoolCidrRequest::NetmaskLength(len))
+            .unwrap()
+            .cidr;
+        assert!(ula.contains(&cidr) && cidr.prefix_len() == len, "{cidr}");
+        let its_48 = IpNet::new(cidr.network(), 48).unwrap().trunc();
+        assert_eq!(
+            cidr.network(),
+            its_48.network(),
+            "the first block of a new /48: {cidr}"
+        );
+        assert!(
+            seen.iter()
+                .all(|other| !crate::ipam::cidr::overlaps(other, &cidr)),
+            "{cidr} overlaps one of {seen:?}"
+        );
+        seen.push(cidr);
+    }
+    let public = store
+        .create_pool(&NewPool::new(&f.public_scope, AddressFamily::Ipv6))
+        .unwrap();
+    refused(
+        store,
+        "a generated prefix in a public scope",
+        || store.provision_pool_cidr(&public.id, PoolCidrRequest::NetmaskLength(48)),
+        |e| e.input() == Some("netmask_length") && e.to_string().contains("public scope"),
+    );
+    let private = store
+        .create_pool(&NewPool::new(&f.private_scope, AddressFamily::Ipv6))
+        .unwrap();
+    refused(
+        store,
+        "a generated prefix larger than a /48",
+        || store.provision_pool_cidr(&private.id, PoolCidrRequest::NetmaskLength(40)),
+        |e| e.input() == Some("netmask_length") && e.to_string().contains("48 to 128"),
+    );
+    assert_consistent(store);
+}
+
 fn pool_cidr_rules(
     store: &dyn Store,
     top: &str,
@@ -606,12 +895,16 @@ fn pool_cidr_rules(
         || store.provision_pool_cidr(&parent, PoolCidrRequest::Cidr(net(overlapping))),
         |e| matches!(e, Error::Overlap { .. }),
     );
-    refused(
-        store,
-        "carve without a source",
-        || store.provision_pool_cidr(&parent, PoolCidrRequest::NetmaskLength(carve_len)),
-        |e| matches!(e, Error::NoSourcePool { .. }) && e.input() == Some("netmask_length"),
-    );
+    // (an IPv6 pool of a private scope gets a generated ULA prefix instead: see
+    // generated_ula_prefixes)
+    if AddressFamily::of(&net(overlapping)) == AddressFamily::Ipv4 {
+        refused(
+            store,
+            "carve without a source",
+            || store.provision_pool_cidr(&parent, PoolCidrRequest::NetmaskLength(carve_len)),
+            |e| matches!(e, Error::NoSourcePool { .. }) && e.input() == Some("netmask_length"),
+        );
+    }
     let child = store
         .create_pool(&NewPool {
             source_pool_id: Some(parent.clone()),
@@ -1397,6 +1690,8 @@ pub fn updates_keep_rules(store: &dyn Store) {
                 tags: Some(tags(&[("k", "v")])),
                 auto_import: Some(true),
                 publicly_advertisable: None,
+                utilization_warning_threshold: Some(Some(80)),
+                release_cooldown: None,
             },
         )
         .unwrap();
@@ -1408,6 +1703,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
         ),
         ("prod", Some(24), true)
     );
+    assert_eq!(updated.utilization_warning_threshold, Some(80));
     let allocation = store
         .allocate(&AllocationRequest {
             tags: tags(&[("owner", "a")]),

@@ -9,10 +9,10 @@ use crate::ipam::engine::port::{
     AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr, StoredReservation,
 };
 use crate::ipam::{
-    AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr, Scope,
-    ScopeKind, Tags,
+    AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr,
+    ReleaseCooldown, Scope, ScopeKind, Tags,
 };
-use crate::store::util::{format_millis, SequenceIds};
+use crate::store::util::{cooldown_from_columns, format_millis, SequenceIds};
 
 /// A row that does not decode: a broken or foreign database.
 pub(super) type RowResult<T> = std::result::Result<T, String>;
@@ -141,8 +141,39 @@ pub(super) fn pool_row(row: &Row) -> RowResult<StoredPool> {
             depth: get::<i32>(row, 14)?.max(0) as u32,
             created_at: get(row, 15)?,
             updated_at: get(row, 16)?,
+            utilization_warning_threshold: threshold(row, 17)?,
+            release_cooldown: cooldown(row, 18, 19)?,
         },
     })
+}
+
+fn threshold(row: &Row, idx: usize) -> RowResult<Option<u8>> {
+    get::<Option<i32>>(row, idx)?
+        .map(|value| u8::try_from(value).map_err(|_| format!("threshold {value} out of range")))
+        .transpose()
+}
+
+/// A release cooldown from its seconds and mode columns (`NULL` seconds: none).
+fn cooldown(row: &Row, seconds: usize, mode: usize) -> RowResult<Option<ReleaseCooldown>> {
+    Ok(cooldown_from_columns(
+        get(row, seconds)?,
+        get::<Option<String>>(row, mode)?.as_deref(),
+    ))
+}
+
+/// The threshold and cooldown columns of a pool as `POOL_INSERT` and `POOL_UPDATE` bind them.
+pub(super) fn policy_params(pool: &Pool) -> (Option<i32>, Option<i64>, Option<&'static str>) {
+    let cooldown = pool.release_cooldown;
+    (
+        pool.utilization_warning_threshold.map(i32::from),
+        cooldown.map(|c| i64::try_from(c.seconds).unwrap_or(i64::MAX)),
+        cooldown.map(|c| c.mode.as_str()),
+    )
+}
+
+/// A cooling block and the time it frees (`COOLING_IN_RANGE` columns).
+pub(super) fn cooling_row(row: &Row) -> RowResult<(Block, i64)> {
+    Ok((block_row(row)?, get(row, 2)?))
 }
 
 /// `pool_cidr_select!` columns.

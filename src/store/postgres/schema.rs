@@ -12,7 +12,7 @@ use super::PostgresLocation;
 use crate::ipam::{Error, Result};
 
 /// The schema version this build writes (table `schema_version` in the backend's schema).
-pub const POSTGRES_SCHEMA_VERSION: u32 = 2;
+pub const POSTGRES_SCHEMA_VERSION: u32 = 3;
 
 /// Migrations: `MIGRATIONS[i]` takes a schema from version `i` to `i + 1`. Never edit a released
 /// entry; append a new one. They run with `search_path` set to the backend's schema.
@@ -117,7 +117,23 @@ CREATE TABLE audit_events (
     details   text NOT NULL
 );
 "#,
-    // 2: named allocations and the reservations that let a plan show their exact CIDR. The
+    // 2: pool utilization warnings (percent, NULL = none) and release cooldowns (NULL
+    // seconds = none): released blocks stay unused until `until`
+    r#"
+ALTER TABLE pools ADD COLUMN utilization_warning_threshold integer
+    CHECK (utilization_warning_threshold BETWEEN 1 AND 100);
+ALTER TABLE pools ADD COLUMN release_cooldown_seconds bigint;
+ALTER TABLE pools ADD COLUMN release_cooldown_mode text
+    CHECK (release_cooldown_mode IN ('soft', 'strict'));
+CREATE TABLE cooling_blocks (
+    pool_num   bigint NOT NULL REFERENCES pools(num),
+    start      bytea NOT NULL,
+    prefix_len integer NOT NULL,
+    until      bigint NOT NULL,   -- Unix milliseconds
+    PRIMARY KEY (pool_num, start)
+);
+"#,
+    // 3: named allocations and the reservations that let a plan show their exact CIDR. The
     // name index is partial: unnamed allocations write no entry.
     r#"
 ALTER TABLE allocations ADD COLUMN name text;

@@ -52,6 +52,14 @@ pub(super) const FREE_IN_RANGE: &str = "SELECT start, prefix_len FROM free_block
 pub(super) const FREE_DELETE_RANGE: &str =
     "DELETE FROM free_blocks WHERE pool_num = $1 AND start BETWEEN $2 AND $3";
 
+// --- cooling blocks (released, not yet handed out again)
+pub(super) const COOLING_INSERT: &str =
+    "INSERT INTO cooling_blocks (pool_num, start, prefix_len, until) VALUES ($1, $2, $3, $4)";
+pub(super) const COOLING_IN_RANGE: &str = "SELECT start, prefix_len, until FROM cooling_blocks \
+     WHERE pool_num = $1 AND start BETWEEN $2 AND $3 ORDER BY start";
+pub(super) const COOLING_DELETE_RANGE: &str =
+    "DELETE FROM cooling_blocks WHERE pool_num = $1 AND start BETWEEN $2 AND $3";
+
 // --- IPAMs and scopes
 pub(super) const IPAM_INSERT: &str =
     "INSERT INTO ipams (id, description, operating_regions, tags, created_at, updated_at) \
@@ -91,12 +99,14 @@ pub(super) const SCOPE_DELETE: &str = "DELETE FROM scopes WHERE id = $1";
 pub(super) const POOL_INSERT: &str = "INSERT INTO pools (id, scope_id, source_pool_id, family, \
      locale, description, min_netmask_length, max_netmask_length, default_netmask_length, \
      allocation_resource_tags, auto_import, publicly_advertisable, tags, depth, created_at, \
-     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)";
+     updated_at, utilization_warning_threshold, release_cooldown_seconds, release_cooldown_mode) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18)";
 macro_rules! pool_select {
     () => {
         "SELECT num, id, scope_id, source_pool_id, family, locale, description, \
      min_netmask_length, max_netmask_length, default_netmask_length, allocation_resource_tags, \
-     auto_import, publicly_advertisable, tags, depth, created_at, updated_at FROM pools"
+     auto_import, publicly_advertisable, tags, depth, created_at, updated_at, \
+     utilization_warning_threshold, release_cooldown_seconds, release_cooldown_mode FROM pools"
     };
 }
 pub(super) const POOL_BY_ID: &str = concat!(pool_select!(), " WHERE id = $1");
@@ -104,7 +114,9 @@ pub(super) const POOLS: &str = concat!(pool_select!(), " ORDER BY id");
 pub(super) const POOLS_IN_SCOPE: &str = concat!(pool_select!(), " WHERE scope_id = $1 ORDER BY id");
 pub(super) const POOL_UPDATE: &str = "UPDATE pools SET description = $2, min_netmask_length = $3, \
      max_netmask_length = $4, default_netmask_length = $5, allocation_resource_tags = $6, \
-     auto_import = $7, publicly_advertisable = $8, tags = $9, updated_at = $10 WHERE id = $1";
+     auto_import = $7, publicly_advertisable = $8, tags = $9, updated_at = $10, \
+     utilization_warning_threshold = $11, release_cooldown_seconds = $12, \
+     release_cooldown_mode = $13 WHERE id = $1";
 pub(super) const POOL_FAMILY: &str = "SELECT family FROM pools WHERE num = $1";
 pub(super) const POOL_CHILD_IDS: &str =
     "SELECT id FROM pools WHERE source_pool_id = $1 ORDER BY id";

@@ -18,7 +18,7 @@ use crate::ipam::engine::{PoolKey, Transaction};
 use crate::ipam::{
     AddressFamily, AuditEvent, AuditFilter, Block, Error, Ipam, Pool, PoolCidr, Result, Scope,
 };
-use crate::store::util::{new_id, transaction_now};
+use crate::store::util::{format_millis, new_id, transaction_now};
 
 /// What a transaction may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,6 +297,7 @@ impl<'c> Transaction for PgTx<'c> {
     }
 
     fn insert_pool(&self, pool: &Pool) -> Result<()> {
+        let (threshold, cooldown_seconds, cooldown_mode) = policy_params(pool);
         self.execute(
             POOL_INSERT,
             &[
@@ -315,11 +316,15 @@ impl<'c> Transaction for PgTx<'c> {
                 &tags_json(&pool.tags),
                 &(pool.depth as i32),
                 &pool.created_at,
+                &threshold,
+                &cooldown_seconds,
+                &cooldown_mode,
             ],
         )
     }
 
     fn update_pool(&self, pool: &Pool) -> Result<()> {
+        let (threshold, cooldown_seconds, cooldown_mode) = policy_params(pool);
         self.execute(
             POOL_UPDATE,
             &[
@@ -333,6 +338,9 @@ impl<'c> Transaction for PgTx<'c> {
                 &pool.publicly_advertisable,
                 &tags_json(&pool.tags),
                 &pool.updated_at,
+                &threshold,
+                &cooldown_seconds,
+                &cooldown_mode,
             ],
         )
     }
@@ -630,6 +638,45 @@ impl<'c> Transaction for PgTx<'c> {
 
     fn delete_free_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()> {
         self.execute(FREE_DELETE_RANGE, &[&pool, &bytes(first), &bytes(last)])
+    }
+
+    fn insert_cooling_block(&self, pool: PoolKey, block: Block, until_millis: i64) -> Result<()> {
+        self.execute(
+            COOLING_INSERT,
+            &[
+                &pool,
+                &bytes(block.start),
+                &i32::from(block.prefix_len),
+                &until_millis,
+            ],
+        )
+    }
+
+    fn cooling_blocks_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+    ) -> Result<Vec<(Block, Now)>> {
+        let rows = self.pool_rows(
+            COOLING_IN_RANGE,
+            &[&pool, &bytes(first), &bytes(last)],
+            cooling_row,
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(block, millis)| {
+                let until = Now {
+                    millis,
+                    text: format_millis(millis),
+                };
+                (block, until)
+            })
+            .collect())
+    }
+
+    fn delete_cooling_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()> {
+        self.execute(COOLING_DELETE_RANGE, &[&pool, &bytes(first), &bytes(last)])
     }
 
     fn append_audit(&self, record: &AuditRecord<'_>) -> Result<()> {

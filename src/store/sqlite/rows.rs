@@ -10,10 +10,10 @@ use crate::ipam::engine::port::{
     AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr, StoredReservation,
 };
 use crate::ipam::{
-    AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr, Scope,
-    ScopeKind, Tags,
+    AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr,
+    ReleaseCooldown, Scope, ScopeKind, Tags,
 };
-use crate::store::util::format_millis;
+use crate::store::util::{cooldown_from_columns, format_millis};
 
 /// 16-byte big-endian form of an address: BLOB order is address order.
 pub(super) fn blob(value: u128) -> [u8; 16] {
@@ -128,24 +128,30 @@ pub(super) fn scope_params(scope: &Scope) -> impl rusqlite::Params + '_ {
 
 /// A pool as `POOL_INSERT` and `POOL_UPDATE` bind it.
 pub(super) fn pool_params(pool: &Pool) -> impl rusqlite::Params + '_ {
-    (
-        &pool.id,
-        &pool.scope_id,
-        &pool.source_pool_id,
-        family_num(pool.address_family),
-        &pool.locale,
-        &pool.description,
-        pool.netmask.min,
-        pool.netmask.max,
-        pool.netmask.default,
-        tags_json(&pool.allocation_resource_tags),
-        pool.auto_import,
-        pool.publicly_advertisable,
-        tags_json(&pool.tags),
-        pool.depth,
-        &pool.created_at,
-        &pool.updated_at,
-    )
+    // more columns than rusqlite's tuples bind: one boxed value per parameter, in order
+    let cooldown = pool.release_cooldown;
+    let values: [Box<dyn rusqlite::ToSql + '_>; 19] = [
+        Box::new(&pool.id),
+        Box::new(&pool.scope_id),
+        Box::new(&pool.source_pool_id),
+        Box::new(family_num(pool.address_family)),
+        Box::new(&pool.locale),
+        Box::new(&pool.description),
+        Box::new(pool.netmask.min),
+        Box::new(pool.netmask.max),
+        Box::new(pool.netmask.default),
+        Box::new(tags_json(&pool.allocation_resource_tags)),
+        Box::new(pool.auto_import),
+        Box::new(pool.publicly_advertisable),
+        Box::new(tags_json(&pool.tags)),
+        Box::new(pool.depth),
+        Box::new(&pool.created_at),
+        Box::new(&pool.updated_at),
+        Box::new(pool.utilization_warning_threshold),
+        Box::new(cooldown.map(|c| i64::try_from(c.seconds).unwrap_or(i64::MAX))),
+        Box::new(cooldown.map(|c| c.mode.as_str())),
+    ];
+    rusqlite::params_from_iter(values)
 }
 
 /// `pool_select!` columns.
@@ -171,8 +177,22 @@ pub(super) fn pool_row(row: &Row<'_>) -> rusqlite::Result<StoredPool> {
             depth: row.get(14)?,
             created_at: row.get(15)?,
             updated_at: row.get(16)?,
+            utilization_warning_threshold: row.get(17)?,
+            release_cooldown: cooldown_cols(row, 18, 19)?,
         },
     })
+}
+
+/// A release cooldown from its seconds and mode columns (`NULL` seconds: none).
+fn cooldown_cols(
+    row: &Row<'_>,
+    seconds: usize,
+    mode: usize,
+) -> rusqlite::Result<Option<ReleaseCooldown>> {
+    Ok(cooldown_from_columns(
+        row.get(seconds)?,
+        row.get::<_, Option<String>>(mode)?.as_deref(),
+    ))
 }
 
 /// `pool_cidr_select!` columns.

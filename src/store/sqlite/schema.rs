@@ -8,7 +8,7 @@ use super::connection::OpenError;
 use crate::ipam::Error;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migrations: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`. Never edit a
 /// released entry; append a new one.
@@ -160,7 +160,23 @@ DROP TABLE allocations;
 ALTER TABLE allocations_v2 RENAME TO allocations;
 CREATE UNIQUE INDEX allocations_by_legacy_id ON allocations(legacy_id) WHERE legacy_id IS NOT NULL;
 "#,
-    // 3: named allocations and the reservations that let a plan show their exact CIDR. The
+    // 3: pool utilization warnings (percent, NULL = none)
+    r#"
+ALTER TABLE pools ADD COLUMN utilization_warning_threshold INTEGER
+    CHECK (utilization_warning_threshold BETWEEN 1 AND 100);
+-- release cooldown (NULL seconds = none): released blocks stay unused until `until`
+ALTER TABLE pools ADD COLUMN release_cooldown_seconds INTEGER;
+ALTER TABLE pools ADD COLUMN release_cooldown_mode TEXT
+    CHECK (release_cooldown_mode IN ('soft', 'strict'));
+CREATE TABLE cooling_blocks (
+    pool_num   INTEGER NOT NULL REFERENCES pools(num),
+    start      BLOB NOT NULL,
+    prefix_len INTEGER NOT NULL,
+    until      INTEGER NOT NULL,  -- Unix milliseconds
+    PRIMARY KEY (pool_num, start)
+) WITHOUT ROWID;
+"#,
+    // 4: named allocations and the reservations that let a plan show their exact CIDR. The
     // name index is partial: unnamed allocations write no entry.
     r#"
 ALTER TABLE allocations ADD COLUMN name TEXT;

@@ -20,6 +20,12 @@ pub(super) const FREE_LOWEST_OF_LEN: &str = "SELECT start, prefix_len FROM free_
      WHERE pool_num = ?1 AND prefix_len = ?2 ORDER BY start LIMIT 1";
 pub(super) const FREE_IN_RANGE: &str = "SELECT start, prefix_len FROM free_blocks \
      WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
+pub(super) const COOLING_INSERT: &str =
+    "INSERT INTO cooling_blocks (pool_num, start, prefix_len, until) VALUES (?1, ?2, ?3, ?4)";
+pub(super) const COOLING_IN_RANGE: &str = "SELECT start, prefix_len, until FROM cooling_blocks \
+     WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3 ORDER BY start";
+pub(super) const COOLING_DELETE_RANGE: &str =
+    "DELETE FROM cooling_blocks WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3";
 pub(super) const FREE_DELETE_RANGE: &str =
     "DELETE FROM free_blocks WHERE pool_num = ?1 AND start BETWEEN ?2 AND ?3";
 
@@ -61,13 +67,15 @@ pub(super) const SCOPE_DELETE: &str = "DELETE FROM scopes WHERE id = ?1";
 
 pub(super) const POOL_INSERT: &str = "INSERT INTO pools (id, scope_id, source_pool_id, family, locale, description, \
      min_netmask_length, max_netmask_length, default_netmask_length, allocation_resource_tags, auto_import, \
-     publicly_advertisable, tags, depth, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+     publicly_advertisable, tags, depth, created_at, updated_at, utilization_warning_threshold, \
+     release_cooldown_seconds, release_cooldown_mode) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 macro_rules! pool_select {
     () => {
         "SELECT num, id, scope_id, source_pool_id, family, locale, description, \
      min_netmask_length, max_netmask_length, default_netmask_length, allocation_resource_tags, auto_import, \
-     publicly_advertisable, tags, depth, created_at, updated_at FROM pools"
+     publicly_advertisable, tags, depth, created_at, updated_at, utilization_warning_threshold, \
+     release_cooldown_seconds, release_cooldown_mode FROM pools"
     };
 }
 pub(super) const POOL_BY_ID: &str = concat!(pool_select!(), " WHERE id = ?1");
@@ -75,7 +83,8 @@ pub(super) const POOLS: &str = concat!(pool_select!(), " ORDER BY id");
 pub(super) const POOLS_IN_SCOPE: &str = concat!(pool_select!(), " WHERE scope_id = ?1 ORDER BY id");
 pub(super) const POOL_UPDATE: &str = "UPDATE pools SET description = ?6, min_netmask_length = ?7, max_netmask_length = ?8, \
      default_netmask_length = ?9, allocation_resource_tags = ?10, auto_import = ?11, publicly_advertisable = ?12, \
-     tags = ?13, updated_at = ?16 WHERE id = ?1";
+     tags = ?13, updated_at = ?16, utilization_warning_threshold = ?17, release_cooldown_seconds = ?18, \
+     release_cooldown_mode = ?19 WHERE id = ?1";
 pub(super) const POOL_CHILD_IDS: &str =
     "SELECT id FROM pools WHERE source_pool_id = ?1 ORDER BY id";
 pub(super) const POOL_DELETE: &str = "DELETE FROM pools WHERE id = ?1";

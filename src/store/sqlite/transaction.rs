@@ -17,7 +17,7 @@ use crate::ipam::engine::{PoolKey, Transaction};
 use crate::ipam::{
     AddressFamily, AuditEvent, AuditFilter, Block, Ipam, Pool, PoolCidr, Result, Scope,
 };
-use crate::store::util::{new_id, transaction_now, SequenceIds};
+use crate::store::util::{format_millis, new_id, transaction_now, SequenceIds};
 
 /// One transaction on the connection.
 pub struct SqliteTx<'c> {
@@ -439,6 +439,40 @@ impl<'c> Transaction for SqliteTx<'c> {
     fn delete_free_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()> {
         self.execute(
             FREE_DELETE_RANGE,
+            params![pool, &blob(first)[..], &blob(last)[..]],
+        )
+    }
+
+    fn insert_cooling_block(&self, pool: PoolKey, block: Block, until_millis: i64) -> Result<()> {
+        self.execute(
+            COOLING_INSERT,
+            params![pool, &blob(block.start)[..], block.prefix_len, until_millis],
+        )
+    }
+
+    fn cooling_blocks_between(
+        &self,
+        pool: PoolKey,
+        first: u128,
+        last: u128,
+    ) -> Result<Vec<(Block, Now)>> {
+        self.rows(
+            COOLING_IN_RANGE,
+            params![pool, &blob(first)[..], &blob(last)[..]],
+            |row| {
+                let millis: i64 = row.get(2)?;
+                let until = Now {
+                    millis,
+                    text: format_millis(millis),
+                };
+                Ok((block_row(row)?, until))
+            },
+        )
+    }
+
+    fn delete_cooling_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()> {
+        self.execute(
+            COOLING_DELETE_RANGE,
             params![pool, &blob(first)[..], &blob(last)[..]],
         )
     }
