@@ -22,15 +22,8 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::ipam::{database, workdir};
+use support::ipam::{database, env_number, workdir};
 use support::terraform::{self, Mirror, Terraform, Workdir};
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// User + system CPU seconds of this process's waited-for children (and theirs): Terraform and
 /// the provider it started. From /proc/self/stat, fields 16 and 17, in clock ticks (100 per s).

@@ -170,7 +170,7 @@ fn a_second_root_module_without_database_does_not_get_an_empty_default() {
             tf,
             &db,
             &format!(
-                "data \"ipam_pool_cidrs\" \"shared\" {{\n  pool_id = \"{pool_id}\"\n}}\n\nresource \"ipam_allocation\" \"mine\" {{\n  pool_id        = \"{pool_id}\"\n  netmask_length = 26\n}}\n"
+                "data \"ipam_pool_cidrs\" \"shared\" {{\n  pool_id = \"{pool_id}\"\n}}\n\nresource \"ipam_allocation\" \"mine\" {{\n  pool_id        = \"{pool_id}\"\n  name           = \"mine\"\n  netmask_length = 26\n}}\n"
             ),
         );
         reader.unset_env("IPAM_DATABASE");
@@ -291,6 +291,14 @@ fn a_read_only_database_plans_and_refuses_changes() {
         assert_nothing_beside_the_database(guard.path());
 
         assert!(plan.stdout.contains("used = 256"), "{}", plan.describe());
+        // a named allocation cannot reserve its block here: its cidr stays known after apply
+        assert!(
+            plan.stdout
+                .lines()
+                .any(|l| l.contains(" cidr ") && l.contains("(known after apply)")),
+            "{}",
+            plan.describe()
+        );
 
         // while the owner writes (its -wal and -shm exist), the reader sees its commits
         let owner = SqliteStore::open(&db, SqliteOptions::new("owner")).unwrap();

@@ -246,7 +246,7 @@ fn first_opens_race_safely_and_a_newer_schema_is_refused() {
 }
 
 #[test]
-fn a_version_1_schema_upgrades_in_place_to_cooldowns_and_thresholds() {
+fn a_version_1_schema_upgrades_in_place_to_cooldowns_thresholds_and_names() {
     let cluster = shared();
     let url = cluster.create_database();
     let (pool, kept) = {
@@ -260,7 +260,8 @@ fn a_version_1_schema_upgrades_in_place_to_cooldowns_and_thresholds() {
     cluster
         .admin(database)
         .batch_execute(
-            "DROP TABLE ipam.cooling_blocks; \
+            "DROP TABLE ipam.reservations; ALTER TABLE ipam.allocations DROP COLUMN name; \
+             DROP TABLE ipam.cooling_blocks; \
              ALTER TABLE ipam.pools DROP COLUMN utilization_warning_threshold, \
              DROP COLUMN release_cooldown_seconds, DROP COLUMN release_cooldown_mode; \
              UPDATE ipam.schema_version SET version = 1",
@@ -305,4 +306,16 @@ fn a_version_1_schema_upgrades_in_place_to_cooldowns_and_thresholds() {
         .preview_allocation_warning(&request(&pool, 26))
         .expect("preview");
     assert!(warning.is_some(), "{warning:?}");
+    // version 3: named allocations and their reservations
+    let named = store
+        .reserve_allocation(&request(&pool, 28), "web")
+        .expect("reserve after the upgrade");
+    assert_eq!(
+        store
+            .allocate_named(&request(&pool, 28), "web", Some(named))
+            .expect("allocate the reservation")
+            .name
+            .as_deref(),
+        Some("web")
+    );
 }

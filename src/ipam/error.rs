@@ -210,6 +210,32 @@ pub enum Error {
         /// That object's CIDR.
         with_cidr: IpNet,
     },
+    /// A name already used by a live allocation of the pool.
+    #[error("name {name:?} is already used by allocation {allocation_id} ({cidr}) in pool {pool_id}; names are unique among a pool's live allocations: choose another name")]
+    NameTaken {
+        /// The name given.
+        name: String,
+        /// The pool.
+        pool_id: String,
+        /// The allocation that has it.
+        allocation_id: String,
+        /// That allocation's CIDR.
+        cidr: IpNet,
+    },
+    /// A plan showed a CIDR whose reservation expired and whose space another holder took.
+    #[error("the plan showed {cidr} for {name:?} in pool {pool_id}, but its reservation expired and {holder} ({holder_cidr}) holds that space now; run terraform plan again")]
+    StalePlan {
+        /// The allocation's name.
+        name: String,
+        /// The pool.
+        pool_id: String,
+        /// The CIDR the plan showed.
+        cidr: IpNet,
+        /// Who holds the space now (an allocation id, a child pool, another plan's reservation).
+        holder: String,
+        /// The holder's CIDR.
+        holder_cidr: IpNet,
+    },
     /// A netmask length outside the pool's guardrails.
     #[error("{input} /{len} is outside the guardrails of pool {pool_id}: allowed are /{min} (the largest block, allocation_min_netmask_length) to /{max} (the smallest block, allocation_max_netmask_length)")]
     NetmaskOutOfRange {
@@ -400,6 +426,8 @@ impl Error {
             | Error::InvalidArgument { input, .. } => Some(input),
             Error::SourcePoolFamily { .. } => Some("address_family"),
             Error::SourcePoolScope { .. } => Some("source_pool_id"),
+            Error::NameTaken { .. } => Some("name"),
+            Error::StalePlan { .. } => Some("cidr"),
             Error::OutsidePool { .. }
             | Error::Overlap { .. }
             | Error::PrivateSpaceInPublicScope { .. }

@@ -158,6 +158,9 @@ pub struct Allocation {
     pub pool_id: String,
     /// The CIDR.
     pub cidr: IpNet,
+    /// The name that identifies it within its pool (unique among the pool's live allocations),
+    /// if it has one.
+    pub name: Option<String>,
     /// Free text.
     pub description: String,
     /// Tags.
@@ -474,9 +477,25 @@ pub struct AllocationRequest {
     pub locale: Option<String>,
 }
 
+/// Space held for a named allocation that a plan has shown but not yet made: created or reused
+/// by a plan, found by the apply-time plan, turned into the allocation by the apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// The pool it holds space in.
+    pub pool_id: String,
+    /// The name of the allocation it is for (`pool <id>` for a child pool's CIDR).
+    pub name: String,
+    /// The CIDR held.
+    pub cidr: IpNet,
+    /// Unix milliseconds after which its space may go to others.
+    pub expires_at_millis: i64,
+}
+
 /// Changes to an allocation; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllocationUpdate {
+    /// New name (`Some(None)` removes it), unique among the pool's live allocations.
+    pub name: Option<Option<String>>,
     /// New description.
     pub description: Option<String>,
     /// New tags (replacing all, still including the pool's required tags).

@@ -106,6 +106,35 @@ fn setting(
     }
 }
 
+/// `plan_reservation_seconds`, else `IPAM_PLAN_RESERVATION_SECONDS`, else the default.
+fn reservation_ttl(config: &Value) -> Result<std::time::Duration, Diagnostics> {
+    const NAME: &str = "plan_reservation_seconds";
+    let (text, from) = match config.attr(NAME) {
+        Value::Number(number) => (number.as_str().to_string(), NAME),
+        Value::Unknown => {
+            return Err(common::attribute_error(
+                NAME,
+                "Invalid Provider Configuration",
+                format!("{NAME} depends on a value that is only known after apply. The provider must be configured at plan time: use a literal, a variable or the IPAM_PLAN_RESERVATION_SECONDS environment variable."),
+            )
+            .into())
+        }
+        _ => match std::env::var("IPAM_PLAN_RESERVATION_SECONDS") {
+            Ok(text) if !text.trim().is_empty() => (text.trim().to_string(), "IPAM_PLAN_RESERVATION_SECONDS"),
+            _ => return Ok(crate::ipam::engine::DEFAULT_RESERVATION_TTL),
+        },
+    };
+    match text.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
+        _ => Err(common::attribute_error(
+            NAME,
+            "Invalid Provider Configuration",
+            format!("{from} is {text}, which is not a whole number of seconds above 0. Give for example 3600 (an hour), or remove it for the default."),
+        )
+        .into()),
+    }
+}
+
 #[async_trait]
 impl Provider for IpamProvider {
     fn type_name(&self) -> &str {
@@ -122,6 +151,10 @@ impl Provider for IpamProvider {
                     "Path of the SQLite database file, or a PostgreSQL connection string `postgres://user@host:5432/dbname?sslmode=require` (also `postgresql://`; `sslmode` is `disable`, `prefer` (default), `require` or `verify-full` with `sslrootcert=/path/to/root.crt`; the tables live in the schema named by `schema=`, default `ipam`, created on first use; the password may come from `PGPASSWORD`). Defaults to the `IPAM_DATABASE` environment variable, else `{DEFAULT_DATABASE}` in the working directory. Root modules that use the same file share one address space. Only an apply that creates an `ipam` creates the file (mode 0600); a plan, a refresh or a data source never does, and an object in the state that this database never held is an error naming the database, never \"deleted outside Terraform\". A database you can read but not write works for plans and data sources."
                 )),
             )
+            .attribute(Attribute::optional("plan_reservation_seconds", Type::Number).description(format!(
+                "How long, in seconds, a plan's reservation holds the exact CIDR it showed for a named `ipam_allocation` (or a pool CIDR carved by `netmask_length`) before its space may go to others. Each plan of the same allocation renews it; the apply turns it into the allocation. A plan applied after its reservation expired and its space was taken fails, naming the CIDR and who holds it. Defaults to the `IPAM_PLAN_RESERVATION_SECONDS` environment variable, else {} (a day, so a plan can wait for review).",
+                crate::ipam::engine::DEFAULT_RESERVATION_TTL.as_secs()
+            )))
             .attribute(Attribute::optional("actor", Type::String).description(
                 "Name recorded as the actor of every change in the audit log. Defaults to the `IPAM_ACTOR` environment variable, else the operating-system user (`USER` or `LOGNAME`, else the system's account name for the user Terraform runs as).",
             )),
@@ -133,16 +166,19 @@ impl Provider for IpamProvider {
             DEFAULT_DATABASE.to_string()
         })?;
         let actor = setting(&config, "actor", "IPAM_ACTOR", os_user)?;
+        let mut options = SqliteOptions::new(actor.clone());
+        options.reservation_ttl = reservation_ttl(&config)?;
         let path = PathBuf::from(&database);
         let is_postgres = crate::store::postgres::is_postgres_url(&database);
         let shown = crate::store::postgres::redact(&database);
         let opened = tokio::task::spawn_blocking(move || {
             if is_postgres {
                 // a server database exists before any apply: connect (and migrate) now
-                let store = crate::store::open(&path.to_string_lossy(), &actor)?;
-                Ok(database::Database::connected(shown, Arc::from(store)))
+                let store = crate::store::PostgresStore::connect(&path.to_string_lossy(), actor)?
+                    .with_reservation_ttl(options.reservation_ttl);
+                Ok(database::Database::connected(shown, Arc::new(store)))
             } else {
-                database::Database::configure(&path, SqliteOptions::new(actor))
+                database::Database::configure(&path, options)
             }
         })
         .await

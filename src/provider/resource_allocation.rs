@@ -2,6 +2,8 @@
 //! an explicit CIDR. Every input is checked at plan time as far as it is known, and again inside
 //! the apply transaction.
 
+use ipnet::IpNet;
+
 use crate::ipam::{
     missing_required_tags, Allocation, AllocationRequest, AllocationUpdate, CooldownMode, Error,
     ReleaseCooldown, UtilizationWarning,
@@ -16,8 +18,8 @@ use crate::plugin::{
 use super::advice;
 use super::common::{
     attribute_error, cidr_attr, cidr_value, cidrs_attr, error_diagnostic, object,
-    optional_cidr_set, optional_string, optional_tags, prefix_len_attr, sentence, string_attr,
-    tags_attr, StoreHandle,
+    optional_cidr_set, optional_string, optional_string_opt, optional_tags, prefix_len_attr,
+    sentence, string_attr, tags_attr, StoreHandle,
 };
 use super::planned::{addresses, Conflict, PlannedClaims};
 
@@ -49,6 +51,10 @@ impl AllocationResource {
         object(vec![
             ("id", Value::string(&allocation.id)),
             ("pool_id", Value::string(&allocation.pool_id)),
+            (
+                "name",
+                optional_string_opt(allocation.name.as_deref(), like.attr("name")),
+            ),
             ("cidr", cidr_value(&allocation.cidr, like.attr("cidr"))),
             (
                 "netmask_length",
@@ -67,20 +73,42 @@ impl AllocationResource {
         ])
     }
 
-    /// The plan-time check of a new allocation: the store's exact preview (every rule against
-    /// what exists), then the conflicts with the allocations planned before it in this plan.
-    /// Returns the pool's utilization warning when the allocation pushes it past its threshold.
+    /// The plan-time check of a new allocation, the CIDR it plans when it can show one, and the
+    /// pool's utilization warning when the allocation pushes it past its threshold. A named
+    /// allocation by length reserves its block; otherwise the store's exact preview (every rule
+    /// against what exists), then the conflicts with the allocations planned before it in this
+    /// plan.
     async fn check_create(
         &self,
         wanted: AllocationRequest,
-    ) -> Result<Option<UtilizationWarning>, Diagnostics> {
-        self.check_new(wanted).await.map_err(advice::at_plan)
+        name: Option<String>,
+    ) -> Result<Planned, Diagnostics> {
+        self.check_new(wanted, name).await.map_err(advice::at_plan)
     }
 
     async fn check_new(
         &self,
         wanted: AllocationRequest,
-    ) -> Result<Option<UtilizationWarning>, Diagnostics> {
+        name: Option<String>,
+    ) -> Result<Planned, Diagnostics> {
+        if let Some(name) = name {
+            let request = wanted.clone();
+            // A reserved block is out of the pool's free space already (for the store and for
+            // the free addresses the claims of unnamed allocations are counted against), so it
+            // is not claimed again here.
+            match reservation(&self.store, move |store| {
+                // the warning as the allocation would make it now (checked again by reserving)
+                let warning = store.preview_allocation_warning(&request).ok().flatten();
+                Ok((store.reserve_allocation(&request, &name)?, warning))
+            })
+            .await?
+            {
+                Ok(Some((cidr, warning))) => return Ok((Some(cidr), warning)),
+                // a database this user cannot write: the checks still run, on a preview
+                Ok(None) => {}
+                Err(error) => return self.refused(&wanted, error).map(|()| (None, None)),
+            }
+        }
         let request = wanted.clone();
         let previewed = self
             .store
@@ -114,30 +142,35 @@ impl AllocationResource {
                 Ok((block, free, warning))
             })
             .await?;
-        const SUMMARY: &str = "Plan Allocation Error";
         match previewed {
             Ok((block, free, warning)) => self
                 .claims
                 .claim(&wanted, block, free)
-                .map(|()| warning)
+                .map(|()| (None, warning))
                 .map_err(|conflict| {
                     let attribute = match (&conflict, wanted.netmask_length) {
                         (Conflict::Overlap { .. }, _) => "cidr",
                         (_, Some(_)) => "netmask_length",
                         (_, None) => "pool_id",
                     };
-                    attribute_error(attribute, SUMMARY, sentence(&conflict.message())).into()
+                    attribute_error(attribute, PLAN_SUMMARY, sentence(&conflict.message())).into()
                 }),
-            // the space may be what this plan releases (a replaced allocation) or provisions (a
-            // pool CIDR) before this allocation is made
-            Err(Error::Overlap { .. } | Error::Exhausted { .. } | Error::OutsidePool { .. })
+            Err(error) => self.refused(&wanted, error).map(|()| (None, None)),
+        }
+    }
+
+    /// A plan-time refusal of the store, unless the space may be what this plan releases (a
+    /// replaced allocation) or provisions (a pool CIDR) before this allocation is made.
+    fn refused(&self, wanted: &AllocationRequest, error: Error) -> Result<(), Diagnostics> {
+        match error {
+            Error::Overlap { .. } | Error::Exhausted { .. } | Error::OutsidePool { .. }
                 if self
                     .claims
                     .may_be_freed_first(&wanted.pool_id, wanted.cidr.as_ref()) =>
             {
-                Ok(None)
+                Ok(())
             }
-            Err(error) => Err(error_diagnostic(SUMMARY, &self.schema(), &error).into()),
+            error => Err(error_diagnostic(PLAN_SUMMARY, &self.schema(), &error).into()),
         }
     }
 
@@ -197,6 +230,7 @@ impl AllocationResource {
         }
         let known = [
             "pool_id",
+            "name",
             "cidr",
             "netmask_length",
             "disallowed_cidrs",
@@ -220,6 +254,31 @@ impl AllocationResource {
     }
 }
 
+/// What a plan-time check of a new allocation gives: the CIDR it plans (a named allocation's
+/// reservation), and the pool's utilization warning.
+type Planned = (Option<IpNet>, Option<UtilizationWarning>);
+
+/// What plan-time errors of an allocation are reported as.
+const PLAN_SUMMARY: &str = "Plan Allocation Error";
+
+/// Runs a plan-time reservation: its CIDR; `None` (known after apply) when the database cannot
+/// take it (read-only for this user, or a storage failure: the apply reports it); or the rule
+/// error (exhausted pool, guardrails, a stale plan).
+pub(super) async fn reservation<T, F>(
+    store: &StoreHandle,
+    call: F,
+) -> Result<crate::ipam::Result<Option<T>>, Diagnostics>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn crate::store::Store) -> crate::ipam::Result<T> + Send + 'static,
+{
+    Ok(match store.try_run(call).await? {
+        Ok(planned) => Ok(Some(planned)),
+        Err(Error::Storage { .. }) => Ok(None),
+        Err(error) => Err(error),
+    })
+}
+
 #[async_trait]
 impl Resource for AllocationResource {
     fn schema(&self) -> Schema {
@@ -233,8 +292,11 @@ impl Resource for AllocationResource {
             .attribute(Attribute::required("pool_id", Type::String).description(
                 "The pool to allocate from. Take it from the pool CIDR the block should come from (`ipam_pool_cidr.NAME.pool_id`) rather than from the pool: Terraform then allocates after that CIDR is provisioned and releases before it is deprovisioned, with no `depends_on`. Changing it replaces the allocation.",
             ))
+            .attribute(Attribute::optional("name", Type::String).description(
+                "A name that identifies the allocation within its pool, unique among the pool's live allocations (for example `\"app-${count.index}\"` or a `for_each` key). With a name, an allocation by length plans its exact `cidr`: the plan reserves the block in the database (keyed by pool and name, for the provider's `plan_reservation_seconds`), the apply takes exactly that block, and everything built from `cidr` is known at plan. Without a name the provider cannot recognise the same allocation when Terraform plans it again during apply, so `cidr` stays known after apply. Renaming keeps the block.",
+            ))
             .attribute(Attribute::optional_computed("cidr", Type::String).description(
-                "The allocated CIDR. Give it to take an explicit block (no host bits set, of the pool's family, inside one of the pool's CIDRs, within its guardrails and free); otherwise it is known after apply. Changing it replaces the allocation.",
+                "The allocated CIDR. Give it to take an explicit block (no host bits set, of the pool's family, inside one of the pool's CIDRs, within its guardrails and free). Otherwise it is known at plan when the allocation has a `name` and every input is known (the plan reserves it), and known after apply when not (no name, inputs known only after apply, or a database this user can only read). Changing it replaces the allocation.",
             ))
             .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
                 "The prefix length of the block to take, within the pool's guardrails; defaults to the pool's `allocation_default_netmask_length`. Changing it replaces the allocation.",
@@ -276,23 +338,28 @@ impl Resource for AllocationResource {
                 planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
             }
         }
+        // A destroy's refresh plan throws its creates and updates away: checking (or reserving)
+        // them could only stop the destroy (see docs/plan-and-apply.md).
+        let checked = !terraform_is_destroying();
+        let mut diagnostics = Diagnostics::new();
+        if let (Some(wanted), true) = (wanted, checked) {
+            let name = string_attr(&request.config, "name").filter(|_| wanted.cidr.is_none());
+            let (cidr, warning) = self.check_create(wanted, name).await?;
+            if let Some(cidr) = cidr {
+                planned.set_attr("cidr", cidr_value(&cidr, request.config.attr("cidr")));
+                planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
+            }
+            if let Some(warning) = warning {
+                diagnostics.push(
+                    Diagnostic::warning("Pool Utilization Warning", sentence(&warning.to_string()))
+                        .with_attribute(AttributePath::root("pool_id")),
+                );
+            }
+        }
         plan::unknown_if_null(&mut planned, &["id", "cidr", "netmask_length"]);
         let requires_replace = plan::requires_replace(&request.prior_state, &planned, REPLACED_BY);
-        let mut diagnostics = Diagnostics::new();
-        // A destroy's refresh plan throws its creates and updates away: checking them could
-        // only stop the destroy (see docs/plan-and-apply.md).
-        if !terraform_is_destroying() {
-            if let Some(wanted) = wanted {
-                if let Some(warning) = self.check_create(wanted).await? {
-                    diagnostics.push(
-                        Diagnostic::warning(
-                            "Pool Utilization Warning",
-                            sentence(&warning.to_string()),
-                        )
-                        .with_attribute(AttributePath::root("pool_id")),
-                    );
-                }
-            } else if !creating && requires_replace.is_empty() {
+        if checked && !creating {
+            if requires_replace.is_empty() {
                 self.check_update(&request.prior_state, &planned).await?;
             } else if let (Some(pool_id), Ok(Some(block))) = (
                 string_attr(&request.prior_state, "pool_id"),
@@ -329,16 +396,30 @@ impl Resource for AllocationResource {
                 )
                 .into());
             };
-            // forget this allocation's plan-time claim before the store counts it as used
-            self.claims.release(&wanted);
+            let name = string_attr(&request.config, "name");
+            // the CIDR the plan showed (a reservation's), to be given exactly or refused
+            let planned = cidr_attr(&request.planned_state, "cidr", "Invalid Allocation CIDR")
+                .ok()
+                .flatten();
+            // forget an unnamed allocation's plan-time claim before the store counts it as used
+            // (a named one has none: its reservation is what the store turns into it)
+            if name.is_none() {
+                self.claims.release(&wanted);
+            }
             self.store
-                .run("Create Allocation Error", &schema, move |store| {
-                    store.allocate(&wanted)
-                })
+                .run(
+                    "Create Allocation Error",
+                    &schema,
+                    move |store| match name {
+                        Some(name) => store.allocate_named(&wanted, &name, planned),
+                        None => store.allocate(&wanted),
+                    },
+                )
                 .await?
         } else {
             let id = string_attr(&request.prior_state, "id").unwrap_or_default();
             let update = AllocationUpdate {
+                name: Some(string_attr(&request.planned_state, "name")),
                 description: Some(
                     string_attr(&request.planned_state, "description").unwrap_or_default(),
                 ),

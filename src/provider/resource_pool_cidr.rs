@@ -3,7 +3,7 @@
 
 use ipnet::IpNet;
 
-use crate::ipam::{PoolCidr, PoolCidrRequest};
+use crate::ipam::{Error, PoolCidr, PoolCidrRequest};
 use crate::plugin::invocation::terraform_is_destroying;
 use crate::plugin::{
     async_trait, plan, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostics, ImportedObject,
@@ -11,9 +11,11 @@ use crate::plugin::{
 };
 
 use super::common::{
-    attribute_error, cidr_attr, cidr_value, object, prefix_len_attr, string_attr, StoreHandle,
+    attribute_error, cidr_attr, cidr_value, error_diagnostic, object, prefix_len_attr, string_attr,
+    StoreHandle,
 };
 use super::planned::PlannedClaims;
+use super::resource_allocation::reservation;
 
 /// Attributes whose change replaces the pool CIDR (every input: a CIDR is never edited).
 const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length"];
@@ -42,6 +44,40 @@ impl PoolCidrResource {
                 Value::int(i64::from(pool_cidr.cidr.prefix_len())),
             ),
         ])
+    }
+
+    /// The block a new pool CIDR plans, and whether the plan holds it. A carve by length names
+    /// itself by its pool, so the plan reserves its block in the source pool (the apply takes
+    /// exactly it); an explicit CIDR, a length for a pool without a source pool, or a carve the
+    /// database cannot reserve (read-only for this user), is previewed.
+    async fn plan_block(
+        &self,
+        pool_id: &str,
+        wanted: PoolCidrRequest,
+    ) -> Result<(IpNet, bool), Diagnostics> {
+        const SUMMARY: &str = "Plan Pool CIDR Error";
+        if let PoolCidrRequest::NetmaskLength(length) = wanted {
+            let lookup = pool_id.to_string();
+            match reservation(&self.store, move |store| {
+                store.reserve_pool_cidr(&lookup, length)
+            })
+            .await?
+            {
+                Ok(Some(block)) => return Ok((block, true)),
+                // no source pool to reserve in (a top-level pool): the preview says what a
+                // length gives there
+                Ok(None) | Err(Error::NoSourcePool { .. }) => {}
+                Err(error) => return Err(error_diagnostic(SUMMARY, &self.schema(), &error).into()),
+            }
+        }
+        let lookup = pool_id.to_string();
+        let block = self
+            .store
+            .run(SUMMARY, &self.schema(), move |store| {
+                store.preview_pool_cidr(&lookup, wanted)
+            })
+            .await?;
+        Ok((block, false))
     }
 
     /// The request a configuration makes, when it is known; errors for a bad CIDR or length and
@@ -98,7 +134,7 @@ impl Resource for PoolCidrResource {
                 "The pool to provision the CIDR into. Changing it replaces the pool CIDR. Allocations and child pools should take their `pool_id` / `source_pool_id` from this attribute (`ipam_pool_cidr.NAME.pool_id`): the reference makes Terraform provision the CIDR before them and deprovision it after them.",
             ))
             .attribute(Attribute::optional_computed("cidr", Type::String).description(
-                "The CIDR, such as `10.1.0.0/16`: given explicitly, or known after apply when `netmask_length` is given. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
+                "The CIDR, such as `10.1.0.0/16`: given explicitly, or carved by `netmask_length`: then known at plan when the pool exists already (the carve names itself by its pool: the plan reserves the block in the source pool for the provider's `plan_reservation_seconds` and the apply takes exactly it), known after apply otherwise or when the database is read-only for this user. It must not have host bits set, must be of the pool's family, and (for a child pool) must lie free inside its source pool and obey the source pool's guardrails; top-level CIDRs of one scope never overlap.",
             ))
             .attribute(Attribute::optional_computed("netmask_length", Type::Number).description(
                 "The prefix length of a block to carve from the source pool, instead of `cidr`. For a top-level IPv6 pool of a private scope, a freshly generated RFC 4193 unique local prefix instead: a random 40-bit global id in `fd00::/8`, a new /48 (or the first block of this length inside a new /48, so 48 to 128), never overlapping another CIDR of the scope; a public scope refuses it. When `cidr` is given, this is its prefix length (known at plan).",
@@ -121,20 +157,21 @@ impl Resource for PoolCidrResource {
             if let Ok(Some(cidr)) = cidr_attr(&request.config, "cidr", "") {
                 planned.set_attr("netmask_length", Value::int(i64::from(cidr.prefix_len())));
             }
-            // a destroy's refresh plan throws creates away: checking them could only stop it
+            // a destroy's refresh plan throws creates away: checking (or reserving) them could
+            // only stop it
             if let (Some(pool_id), Some(wanted), false) = (
                 string_attr(&request.config, "pool_id"),
                 wanted,
                 terraform_is_destroying(),
             ) {
-                let lookup = pool_id.clone();
-                let block = self
-                    .store
-                    .run("Plan Pool CIDR Error", &self.schema(), move |store| {
-                        store.preview_pool_cidr(&lookup, wanted)
-                    })
+                let (block, reserved) = self
+                    .plan_block(&pool_id, wanted)
                     .await
                     .map_err(super::advice::at_plan)?;
+                if reserved {
+                    planned.set_attr("cidr", cidr_value(&block, request.config.attr("cidr")));
+                    planned.set_attr("netmask_length", Value::int(i64::from(block.prefix_len())));
+                }
                 self.claims.provisioning(&pool_id, block);
             }
         }

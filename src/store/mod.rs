@@ -27,7 +27,7 @@ use ipnet::IpNet;
 use crate::ipam::{
     Allocation, AllocationRequest, AllocationUpdate, AuditEvent, CoolingBlock, Ipam, IpamUpdate,
     NewIpam, NewPool, NewScope, Pool, PoolCidr, PoolCidrRequest, PoolCidrUsage, PoolFilter,
-    PoolUpdate, Result, Scope, ScopeUpdate, UtilizationWarning,
+    PoolUpdate, Reservation, Result, Scope, ScopeUpdate, UtilizationWarning,
 };
 
 pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, PoolInventory};
@@ -133,6 +133,26 @@ pub trait Store: Send + Sync {
     fn release_allocation(&self, id: &str) -> Result<()>;
     /// A pool's allocations (child-pool CIDRs included) in address order.
     fn list_allocations(&self, pool_id: &str) -> Result<Vec<Allocation>>;
+
+    /// Creates or reuses the reservation `(pool, name)` for the allocation by length `request`
+    /// asks for, pushing its expiry forward, and returns its CIDR: what `allocate_named` will
+    /// give. Fails as `allocate` would, or once with `Error::StalePlan` when an expired
+    /// reservation's space was taken meanwhile.
+    fn reserve_allocation(&self, request: &AllocationRequest, name: &str) -> Result<IpNet>;
+    /// Makes the allocation named `name` (unique among the pool's live allocations): from its
+    /// reservation when that holds `planned` (the CIDR the plan showed), else `planned` if
+    /// free (`Error::StalePlan` naming its holder if not), else the best fit.
+    fn allocate_named(
+        &self,
+        request: &AllocationRequest,
+        name: &str,
+        planned: Option<IpNet>,
+    ) -> Result<Allocation>;
+    /// Creates or reuses the reservation of the CIDR of `netmask_length` that `pool_id` would
+    /// carve from its source pool; provisioning that length takes it.
+    fn reserve_pool_cidr(&self, pool_id: &str, netmask_length: u8) -> Result<IpNet>;
+    /// The reservations holding space in a pool, in address order.
+    fn list_reservations(&self, pool_id: &str) -> Result<Vec<Reservation>>;
 
     /// Audit events with a sequence greater than `after_sequence`, oldest first, at most `limit`.
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>>;
@@ -301,6 +321,27 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
 
     fn list_allocations(&self, pool_id: &str) -> Result<Vec<Allocation>> {
         Engine::list_allocations(self, pool_id)
+    }
+
+    fn reserve_allocation(&self, request: &AllocationRequest, name: &str) -> Result<IpNet> {
+        Engine::reserve_allocation(self, request, name)
+    }
+
+    fn allocate_named(
+        &self,
+        request: &AllocationRequest,
+        name: &str,
+        planned: Option<IpNet>,
+    ) -> Result<Allocation> {
+        Engine::allocate_named(self, request, name, planned)
+    }
+
+    fn reserve_pool_cidr(&self, pool_id: &str, netmask_length: u8) -> Result<IpNet> {
+        Engine::reserve_pool_cidr(self, pool_id, netmask_length)
+    }
+
+    fn list_reservations(&self, pool_id: &str) -> Result<Vec<Reservation>> {
+        Engine::list_reservations(self, pool_id)
     }
 
     fn audit_events(&self, after_sequence: i64, limit: usize) -> Result<Vec<AuditEvent>> {

@@ -159,3 +159,11 @@ pub fn assert_inside(cidrs: &[IpNet], parent: IpNet) {
         assert!(parent.contains(c), "{c} is not inside {parent}");
     }
 }
+
+/// A number from the environment (benchmark sizes), else `default`.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

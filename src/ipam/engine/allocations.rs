@@ -27,7 +27,7 @@ pub(super) struct AllocationSpec<'a> {
 }
 
 impl<'a> AllocationSpec<'a> {
-    fn of(request: &'a AllocationRequest) -> AllocationSpec<'a> {
+    pub(super) fn of(request: &'a AllocationRequest) -> AllocationSpec<'a> {
         AllocationSpec {
             netmask_length: request.netmask_length,
             cidr: request.cidr,
@@ -47,6 +47,7 @@ pub(super) struct Placement {
 
 /// What a new allocation carries besides its place.
 pub(super) struct AllocationFields<'a> {
+    pub(super) name: Option<&'a str>,
     pub(super) description: &'a str,
     pub(super) tags: &'a Tags,
     pub(super) child_pool_cidr_id: Option<&'a str>,
@@ -118,6 +119,16 @@ impl<T: Transaction> Tx<'_, T> {
         pool: &StoredPool,
         spec: &AllocationSpec<'_>,
     ) -> Result<Placement> {
+        let (len, disallowed) = self.check_allocation(pool, spec)?;
+        self.place(pool, spec, len, &disallowed)
+    }
+
+    /// Runs every check of an allocation: its prefix length and the disallowed blocks.
+    pub(super) fn check_allocation(
+        &self,
+        pool: &StoredPool,
+        spec: &AllocationSpec<'_>,
+    ) -> Result<(u8, Vec<Block>)> {
         let family = pool.family();
         let pool_id = &pool.pool.id;
         let (len, len_input) = match (spec.cidr, spec.netmask_length) {
@@ -157,6 +168,19 @@ impl<T: Transaction> Tx<'_, T> {
             check_family(net, "disallowed_cidrs", family, pool_id)?;
             disallowed.push(Block::of(net));
         }
+        Ok((len, disallowed))
+    }
+
+    /// Finds the place of a checked allocation: the explicit CIDR, or the best fit.
+    pub(super) fn place(
+        &self,
+        pool: &StoredPool,
+        spec: &AllocationSpec<'_>,
+        len: u8,
+        disallowed: &[Block],
+    ) -> Result<Placement> {
+        let family = pool.family();
+        let pool_id = &pool.pool.id;
         let cooling = self.cooling(pool)?;
         let strict = pool
             .pool
@@ -182,7 +206,7 @@ impl<T: Transaction> Tx<'_, T> {
                     None => Err(self.explain_taken(pool, cidr)?),
                 }
             }
-            None => match self.best_fit(&mut index, family, len, &disallowed, &cooling, strict)? {
+            None => match self.best_fit(&mut index, family, len, disallowed, &cooling, strict)? {
                 Some((free, target)) => Ok(Placement { free, target }),
                 None => Err(Error::Exhausted {
                     requested_len: len,
@@ -218,7 +242,7 @@ impl<T: Transaction> Tx<'_, T> {
     }
 
     /// Why an explicit CIDR is not free: outside the pool, or who holds it.
-    fn explain_taken(&self, pool: &StoredPool, cidr: IpNet) -> Result<Error> {
+    pub(super) fn explain_taken(&self, pool: &StoredPool, cidr: IpNet) -> Result<Error> {
         let family = pool.family();
         let target = Block::of(&cidr);
         if self
@@ -255,6 +279,23 @@ impl<T: Transaction> Tx<'_, T> {
                     with_cidr: holder.block.to_net(family),
                 })
             }
+            _ => self.explain_reserved(pool, cidr),
+        }
+    }
+
+    /// Why an explicit CIDR that no allocation holds is not free: another plan's reservation.
+    fn explain_reserved(&self, pool: &StoredPool, cidr: IpNet) -> Result<Error> {
+        let family = pool.family();
+        let target = Block::of(&cidr);
+        match self
+            .port
+            .held_reservation_at_or_before(pool.key, target.last(family))?
+        {
+            Some(held) if held.block.overlaps(&target, family) => Ok(Error::Overlap {
+                cidr,
+                with_id: super::reservations::holder_name(&held.name),
+                with_cidr: held.block.to_net(family),
+            }),
             _ => Ok(Error::Storage {
                 message: format!(
                     "the free-space index of pool {} disagrees with its allocations at {cidr}; run a consistency check",
@@ -331,11 +372,17 @@ impl<T: Transaction> Tx<'_, T> {
         placement: Placement,
         fields: &AllocationFields<'_>,
     ) -> Result<Allocation> {
-        let family = pool.family();
         let Placement { free, target } = placement;
+        self.take_block(pool, free, target)?;
+        self.write_allocation(pool, target, fields)
+    }
+
+    /// Takes `target` (inside the free block `free`) out of the free space; a cooling block
+    /// handed out again (soft mode) stops cooling.
+    pub(super) fn take_block(&self, pool: &StoredPool, free: Block, target: Block) -> Result<()> {
+        let family = pool.family();
         claim(&mut self.port.free_index(pool.key), family, free, target)?;
         if pool.pool.release_cooldown.is_some() {
-            // a cooling block handed out again (soft mode) stops cooling
             for (block, _) in self.cooling(pool)? {
                 if block.overlaps(&target, family) {
                     self.port
@@ -343,6 +390,18 @@ impl<T: Transaction> Tx<'_, T> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Writes the allocation of a block already out of the free space, with its `allocate`
+    /// event.
+    pub(super) fn write_allocation(
+        &self,
+        pool: &StoredPool,
+        target: Block,
+        fields: &AllocationFields<'_>,
+    ) -> Result<Allocation> {
+        let family = pool.family();
         let cidr = target.to_net(family);
         let details = match fields.child_pool_cidr_id {
             Some(child) => json!({ "pool_id": pool.pool.id, "child_pool_cidr_id": child }),
@@ -351,6 +410,7 @@ impl<T: Transaction> Tx<'_, T> {
         let id = self.port.insert_allocation(&NewAllocation {
             pool_key: pool.key,
             block: target,
+            name: fields.name,
             description: fields.description,
             tags: fields.tags,
             child_pool_cidr_id: fields.child_pool_cidr_id,
@@ -361,6 +421,7 @@ impl<T: Transaction> Tx<'_, T> {
             id,
             pool_id: pool.pool.id.clone(),
             cidr,
+            name: fields.name.map(str::to_string),
             description: fields.description.to_string(),
             tags: fields.tags.clone(),
             child_pool_cidr_id: fields.child_pool_cidr_id.map(str::to_string),
@@ -372,11 +433,13 @@ impl<T: Transaction> Tx<'_, T> {
 
     pub(super) fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
         let pool = self.pool_for_update(&request.pool_id)?;
+        self.sweep_expired(&pool)?;
         let placement = self.plan_allocation(&pool, &AllocationSpec::of(request))?;
         self.commit_allocation(
             &pool,
             placement,
             &AllocationFields {
+                name: None,
                 description: &request.description,
                 tags: &request.tags,
                 child_pool_cidr_id: None,
@@ -389,21 +452,11 @@ impl<T: Transaction> Tx<'_, T> {
     /// to the pool CIDR it lies in). The caller holds the pool's lock.
     pub(super) fn release_row(&self, row: &StoredAllocation, reason: &str) -> Result<()> {
         self.port.delete_allocation(row.pool_key, row.block)?;
-        let Some((_, pool_cidr)) =
-            self.containing_pool_cidr(row.pool_key, row.family(), row.block)?
-        else {
-            return Err(Error::Storage {
-                message: format!(
-                    "allocation {} ({}) lies in no cidr of its pool; run a consistency check",
-                    row.allocation.id, row.allocation.cidr
-                ),
-            });
-        };
-        release(
-            &mut self.port.free_index(row.pool_key),
+        self.return_space(
+            row.pool_key,
             row.family(),
             row.block,
-            pool_cidr.prefix_len,
+            &format!("allocation {}", row.allocation.id),
         )?;
         self.port.append_audit(&self.record(
             "release",
@@ -412,6 +465,31 @@ impl<T: Transaction> Tx<'_, T> {
             Some(row.pool_key),
             json!({ "pool_id": row.allocation.pool_id, "reason": reason }),
         ))
+    }
+
+    /// Returns a block to its pool's free space, merging with free buddies up to the pool
+    /// CIDR it lies in. `what` names the holder for the message when it lies in none.
+    pub(super) fn return_space(
+        &self,
+        pool: PoolKey,
+        family: AddressFamily,
+        block: Block,
+        what: &str,
+    ) -> Result<()> {
+        let Some((_, pool_cidr)) = self.containing_pool_cidr(pool, family, block)? else {
+            return Err(Error::Storage {
+                message: format!(
+                    "{what} ({}) lies in no cidr of its pool; run a consistency check",
+                    block.to_net(family)
+                ),
+            });
+        };
+        release(
+            &mut self.port.free_index(pool),
+            family,
+            block,
+            pool_cidr.prefix_len,
+        )
     }
 
     fn release_allocation(&self, id: &str) -> Result<()> {
@@ -445,6 +523,16 @@ impl<T: Transaction> Tx<'_, T> {
     fn update_allocation(&self, id: &str, update: &AllocationUpdate) -> Result<Allocation> {
         let mut row = self.allocation(id)?;
         self.port.lock_pool(row.pool_key)?;
+        if let Some(name) = &update.name {
+            let renamed = name
+                .as_deref()
+                .filter(|&n| row.allocation.name.as_deref() != Some(n));
+            if let Some(name) = renamed {
+                let pool = self.pool(&row.allocation.pool_id)?;
+                self.check_name_free(&pool, name)?;
+            }
+            row.allocation.name = name.clone();
+        }
         if let Some(description) = &update.description {
             row.allocation.description = description.clone();
         }
@@ -465,7 +553,7 @@ impl<T: Transaction> Tx<'_, T> {
             id,
             Some(row.allocation.cidr),
             Some(row.pool_key),
-            json!({ "description": row.allocation.description, "tags": row.allocation.tags }),
+            json!({ "name": row.allocation.name, "description": row.allocation.description, "tags": row.allocation.tags }),
         ))?;
         Ok(self.allocation(id)?.allocation)
     }
@@ -488,12 +576,34 @@ impl<B: Backend> Engine<B> {
     }
 
     /// The CIDR `allocate` would return now, or its exact error; writes nothing.
+    /// When the space is taken and expired reservations hold some of it, their space is
+    /// returned first (a write, skipped when the database cannot be written) and the preview
+    /// runs again.
     pub(crate) fn preview_allocation(&self, request: &AllocationRequest) -> Result<IpNet> {
-        self.read(|tx| {
-            let pool = tx.pool(&request.pool_id)?;
-            let placement = tx.plan_allocation(&pool, &AllocationSpec::of(request))?;
-            Ok(placement.target.to_net(pool.family()))
-        })
+        let preview = || {
+            self.read(|tx| {
+                let pool = tx.pool(&request.pool_id)?;
+                match tx.plan_allocation(&pool, &AllocationSpec::of(request)) {
+                    Ok(placement) => Ok(Ok(placement.target.to_net(pool.family()))),
+                    Err(error @ (Error::Exhausted { .. } | Error::Overlap { .. })) => {
+                        let expired = tx.port.expired_reservations(pool.key, tx.now.millis)?;
+                        Ok(Err((error, !expired.is_empty())))
+                    }
+                    Err(error) => Err(error),
+                }
+            })
+        };
+        match preview()? {
+            Ok(cidr) => Ok(cidr),
+            Err((_, true))
+                if self
+                    .write(|tx| tx.sweep_expired(&tx.pool_for_update(&request.pool_id)?))
+                    .is_ok() =>
+            {
+                preview()?.map_err(|(error, _)| error)
+            }
+            Err((error, _)) => Err(error),
+        }
     }
 
     /// Runs every check of `allocate` (its exact error) and returns the plan's warning when the

@@ -100,6 +100,11 @@ impl<T: Transaction> Tx<'_, T> {
             }
             pieces.push((row.block, row.allocation.id));
         }
+        for held in self.port.reservations_of(pool.key)? {
+            if !held.lost {
+                pieces.push((held.block, format!("reservation {:?}", held.name)));
+            }
+        }
         let free = self.port.free_blocks_between(pool.key, 0, u128::MAX)?;
         pieces.extend(free.into_iter().map(|b| (b, "free block".to_string())));
         pieces.sort();

@@ -15,6 +15,8 @@
 //!   is an allocation in its source pool), usage, free blocks, the inventory of all usage.
 //! - `pools`: creating, updating and finding pools.
 //! - `ipams`: IPAMs and scopes.
+//! - `reservations`: the exact CIDR a plan shows for a named allocation or a child pool's
+//!   CIDR carved by length, held from plan to apply, expiring, and turned into the allocation.
 //! - `deletion`: deleting pools, scopes and IPAMs, refused while not empty unless cascading.
 //! - `consistency`: the invariant check.
 //! - `rules`: the checks and messages more than one operation shares.
@@ -28,9 +30,11 @@ mod ipams;
 mod pool_cidrs;
 mod pools;
 pub mod port;
+mod reservations;
 mod rules;
 
 pub use port::{Backend, PoolKey, Transaction};
+pub use reservations::DEFAULT_RESERVATION_TTL;
 
 use port::{AuditRecord, Now};
 
@@ -40,6 +44,7 @@ use crate::ipam::{AuditEvent, AuditFilter, ObjectHistory, Result};
 pub struct Engine<B> {
     backend: B,
     actor: String,
+    reservation_ttl: std::time::Duration,
 }
 
 impl<B: Backend> Engine<B> {
@@ -48,7 +53,15 @@ impl<B: Backend> Engine<B> {
         Engine {
             backend,
             actor: actor.into(),
+            reservation_ttl: DEFAULT_RESERVATION_TTL,
         }
+    }
+
+    /// The same engine, with reservations holding their space for `ttl` after each plan
+    /// (default [`DEFAULT_RESERVATION_TTL`]).
+    pub fn with_reservation_ttl(mut self, ttl: std::time::Duration) -> Engine<B> {
+        self.reservation_ttl = ttl;
+        self
     }
 
     /// The backend.
@@ -69,6 +82,12 @@ impl<B: Backend> Engine<B> {
     /// Runs `op` in one write transaction.
     fn write<T>(&self, op: impl Fn(&Tx<'_, B::Tx<'_>>) -> Result<T>) -> Result<T> {
         self.backend.write(|port| op(&Tx::new(port, &self.actor)))
+    }
+
+    /// Runs `op` in one write transaction whose loss in a crash is harmless (reservations).
+    fn write_volatile<T>(&self, op: impl Fn(&Tx<'_, B::Tx<'_>>) -> Result<T>) -> Result<T> {
+        self.backend
+            .write_volatile(|port| op(&Tx::new(port, &self.actor)))
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::allocations::{AllocationFields, AllocationSpec, Placement};
 use super::port::{Now, StoredPool, StoredPoolCidr, Transaction};
+use super::reservations::pool_cidr_name;
 use super::rules::{check_family, found, refuse_unless_empty};
 use super::{Backend, Engine, Tx};
 use crate::ipam::cidr::private_use_range_overlapping;
@@ -22,7 +23,8 @@ enum CidrSource {
     /// A child pool's CIDR: an allocation in the source pool.
     Parent {
         parent: Box<StoredPool>,
-        free: Block,
+        /// The free block to split, or `None` when a reservation already holds the target.
+        free: Option<Block>,
     },
 }
 
@@ -75,7 +77,24 @@ impl<T: Transaction> Tx<'_, T> {
                     tags: None,
                     locale: None,
                 };
-                let Placement { free, target } = self.plan_allocation(&parent, &spec)?;
+                // a carve by length takes the space its plan reserved, when it is still held
+                let name = pool_cidr_name(&pool.pool.id);
+                let reserved = match netmask_length {
+                    Some(len) if for_update => self
+                        .take_reservation(&parent, &name, None)?
+                        .filter(|block| block.prefix_len == len),
+                    _ => None,
+                };
+                let (free, target) = match reserved {
+                    Some(block) => {
+                        self.check_allocation(&parent, &spec)?;
+                        (None, block)
+                    }
+                    None => {
+                        let Placement { free, target } = self.plan_allocation(&parent, &spec)?;
+                        (Some(free), target)
+                    }
+                };
                 Ok(PoolCidrPlan {
                     target,
                     source: CidrSource::Parent {
@@ -180,19 +199,24 @@ impl<T: Transaction> Tx<'_, T> {
             CidrSource::TopLevel => None,
             CidrSource::Parent { parent, free } => {
                 let description = format!("cidr {cidr} of pool {}", pool.pool.id);
-                let allocation = self.commit_allocation(
-                    parent,
-                    Placement {
-                        free: *free,
-                        target: plan.target,
-                    },
-                    &AllocationFields {
-                        description: &description,
-                        tags: &Tags::new(),
-                        child_pool_cidr_id: Some(&id),
-                        disallowed_cidrs: &[],
-                    },
-                )?;
+                let fields = AllocationFields {
+                    name: None,
+                    description: &description,
+                    tags: &Tags::new(),
+                    child_pool_cidr_id: Some(&id),
+                    disallowed_cidrs: &[],
+                };
+                let allocation = match free {
+                    Some(free) => self.commit_allocation(
+                        parent,
+                        Placement {
+                            free: *free,
+                            target: plan.target,
+                        },
+                        &fields,
+                    )?,
+                    None => self.write_allocation(parent, plan.target, &fields)?,
+                };
                 Some(allocation.id)
             }
         };
@@ -263,6 +287,7 @@ impl<T: Transaction> Tx<'_, T> {
                 }
             }
         }
+        self.drop_reservations_between(row.pool_key, first, last)?;
         self.port
             .delete_free_blocks_between(row.pool_key, first, last)?;
         self.port

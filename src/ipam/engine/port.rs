@@ -60,6 +60,15 @@ pub trait Backend: Send + Sync {
     /// Runs `op` in one serialisable write transaction, committed when `op` returns `Ok`; may
     /// run `op` again from the start after a transient failure (see the module's contract).
     fn write<T>(&self, op: impl Fn(&Self::Tx<'_>) -> Result<T>) -> Result<T>;
+
+    /// Like [`Backend::write`] (one serialisable, atomic transaction, same retries), for
+    /// changes whose loss in a power failure or OS crash is harmless: a plan's reservation (its
+    /// loss makes the apply-time plan reserve again, or report the plan stale). A backend may
+    /// commit it without waiting for the disk, provided a later durable commit also makes
+    /// this one durable (it never survives while an earlier one is lost). Defaults to `write`.
+    fn write_volatile<T>(&self, op: impl Fn(&Self::Tx<'_>) -> Result<T>) -> Result<T> {
+        self.write(op)
+    }
 }
 
 /// A transaction's time: Unix milliseconds, and the same as RFC 3339 text (what objects show).
@@ -135,6 +144,24 @@ pub struct AllocationSpan {
     pub child_pool_cidr_id: Option<String>,
 }
 
+/// A reservation row: space held in a pool for the allocation a plan showed, keyed by
+/// `(pool_key, name)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReservation {
+    /// The pool's key.
+    pub pool_key: PoolKey,
+    /// The name it is for; unique per pool.
+    pub name: String,
+    /// The block. While `lost` is false it is out of the pool's free-block index (held); once
+    /// lost it is only a record of what the plan showed.
+    pub block: Block,
+    /// Unix milliseconds after which the space may go to others.
+    pub expires_at_millis: i64,
+    /// True once it expired and its block went back to the free space (a tombstone, kept so
+    /// that the stale plan's apply can say what happened).
+    pub lost: bool,
+}
+
 /// One audit event to append.
 #[derive(Debug, Clone)]
 pub struct AuditRecord<'a> {
@@ -162,6 +189,9 @@ pub struct NewAllocation<'a> {
     pub pool_key: PoolKey,
     /// The block taken.
     pub block: Block,
+    /// The name that identifies it within its pool, if any (unique among the pool's live
+    /// allocations: a backend may enforce this with a unique index too).
+    pub name: Option<&'a str>,
     /// Free text.
     pub description: &'a str,
     /// Tags.
@@ -290,7 +320,9 @@ pub trait Transaction {
     /// allocation's id); returns the id. How ids are minted is the backend's choice, but an
     /// id is never issued twice.
     fn insert_allocation(&self, new: &NewAllocation<'_>) -> Result<String>;
-    /// Writes an allocation's description and tags, and `updated_at` (Unix milliseconds).
+    /// The live allocation of `pool` named `name`, if any (`Allocation::name`).
+    fn allocation_named(&self, pool: PoolKey, name: &str) -> Result<Option<AllocationSpan>>;
+    /// Writes an allocation's name, description and tags, and `updated_at` (Unix milliseconds).
     fn update_allocation(&self, row: &StoredAllocation, updated_at_millis: i64) -> Result<()>;
     /// Deletes the allocation of `pool` at `block`.
     fn delete_allocation(&self, pool: PoolKey, block: Block) -> Result<()>;
@@ -303,6 +335,32 @@ pub trait Transaction {
     fn free_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<Vec<Block>>;
     /// Deletes the free blocks of `pool` starting in `first ..= last`.
     fn delete_free_blocks_between(&self, pool: PoolKey, first: u128, last: u128) -> Result<()>;
+
+    /// The reservation of `pool` named `name`, held or lost; `None` when there is none.
+    fn reservation(&self, pool: PoolKey, name: &str) -> Result<Option<StoredReservation>>;
+    /// The reservations of `pool`, held and lost, in address order of their blocks.
+    fn reservations_of(&self, pool: PoolKey) -> Result<Vec<StoredReservation>>;
+    /// Among the held (not lost) reservations of `pool`, the one whose block has the greatest
+    /// start ≤ `address` (held blocks never overlap each other or allocations).
+    fn held_reservation_at_or_before(
+        &self,
+        pool: PoolKey,
+        address: u128,
+    ) -> Result<Option<StoredReservation>>;
+    /// The held (not lost) reservations of `pool` with `expires_at_millis < now_millis`, in
+    /// any order. Called on every plan of a named allocation: should be an index search.
+    fn expired_reservations(
+        &self,
+        pool: PoolKey,
+        now_millis: i64,
+    ) -> Result<Vec<StoredReservation>>;
+    /// Writes a reservation: inserts it, or replaces the row with the same `(pool_key, name)`
+    /// (block, expiry and `lost` all change). The engine has already taken the block out of
+    /// the free-block index when `lost` is false; the backend keeps no other index in step.
+    fn put_reservation(&self, reservation: &StoredReservation) -> Result<()>;
+    /// Deletes the reservation of `pool` named `name` (no error when there is none). The
+    /// engine has already returned or reused its block.
+    fn delete_reservation(&self, pool: PoolKey, name: &str) -> Result<()>;
 
     /// Records that `block` of `pool`, just released, cools down until `until_millis` (Unix
     /// milliseconds). One row per `(pool, block.start)`: the engine first deletes the rows in

@@ -15,6 +15,7 @@
 
 pub mod concurrency;
 pub mod operator;
+pub mod reservations;
 pub mod sequences;
 
 use ipnet::IpNet;
@@ -32,6 +33,7 @@ pub use concurrency::{
     threads_allocate_disjoint_audited_blocks, worker_process, Worker,
 };
 pub use operator::operator_reads_agree_with_the_rest;
+pub use reservations::reservations_hold_space_until_the_apply_takes_them;
 pub use sequences::{
     ipv4_nested_sequences_keep_every_invariant, ipv6_nested_sequences_keep_every_invariant,
 };
@@ -87,6 +89,7 @@ macro_rules! store_conformance_tests {
             audit_events_record_every_mutation,
             allocate_many_is_all_or_nothing,
             released_ids_never_resolve_again,
+            reservations_hold_space_until_the_apply_takes_them,
             threads_allocate_disjoint_audited_blocks,
             a_refused_request_fails_alone_among_concurrent_good_ones,
             ipv4_nested_sequences_keep_every_invariant,
@@ -1716,7 +1719,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
                 &allocation.id,
                 &AllocationUpdate {
                     tags: Some(Tags::new()),
-                    description: None,
+                    ..AllocationUpdate::default()
                 },
             )
         },
@@ -1728,6 +1731,7 @@ pub fn updates_keep_rules(store: &dyn Store) {
             &AllocationUpdate {
                 description: Some("vpc".into()),
                 tags: Some(tags(&[("owner", "a"), ("x", "y")])),
+                name: None,
             },
         )
         .unwrap();

@@ -45,7 +45,9 @@ const SQLITE_POOL_CIDRS: &str = "SELECT id, pool_num, scope_id, family, is_top_l
      prefix_len, parent_allocation_id, created_at FROM pool_cidrs";
 const SQLITE_ALLOCATIONS: &str = "SELECT a.pool_num, a.start, a.prefix_len, a.sequence, \
      a.description, a.tags, a.child_pool_cidr_id, a.disallowed_cidrs, a.created_at, \
-     a.updated_at, p.family FROM allocations a JOIN pools p ON p.num = a.pool_num";
+     a.updated_at, a.name, p.family FROM allocations a JOIN pools p ON p.num = a.pool_num";
+const SQLITE_RESERVATIONS: &str =
+    "SELECT pool_num, name, start, prefix_len, expires_at, lost FROM reservations";
 const SQLITE_FREE_BLOCKS: &str = "SELECT pool_num, prefix_len, start FROM free_blocks";
 const SQLITE_AUDIT: &str = "SELECT sequence, at, actor, action, object_id, cidr, pool_num, \
      details FROM audit_events ORDER BY sequence";
@@ -67,8 +69,10 @@ const PG_POOL_CIDR: &str = "INSERT INTO pool_cidrs (id, pool_num, scope_id, fami
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::cidr, $9, $10)";
 const PG_ALLOCATION: &str =
     "INSERT INTO allocations (pool_num, start, prefix_len, cidr, sequence, \
-     description, tags, child_pool_cidr_id, disallowed_cidrs, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4::text::cidr, $5, $6, $7, $8, $9, $10, $11)";
+     description, tags, child_pool_cidr_id, disallowed_cidrs, created_at, updated_at, name) \
+     VALUES ($1, $2, $3, $4::text::cidr, $5, $6, $7, $8, $9, $10, $11, $12)";
+const PG_RESERVATION: &str = "INSERT INTO reservations (pool_num, name, start, prefix_len, \
+     expires_at, lost) VALUES ($1, $2, $3, $4, $5, $6)";
 const PG_FREE_BLOCK: &str =
     "INSERT INTO free_blocks (pool_num, prefix_len, start) VALUES ($1, $2, $3)";
 const PG_AUDIT: &str = "INSERT INTO audit_events (sequence, at, actor, action, object_id, cidr, \
@@ -219,8 +223,14 @@ impl PostgresBackend {
             path,
             SQLITE_ALLOCATIONS,
             &[
-                Int, Bytes, Int4, Int, Text, Text, Text, Text, Int, Int, Int4,
+                Int, Bytes, Int4, Int, Text, Text, Text, Text, Int, Int, Text, Int4,
             ],
+        )?;
+        let reservations = read(
+            &source,
+            path,
+            SQLITE_RESERVATIONS,
+            &[Int, Text, Bytes, Int4, Int, Bool],
         )?;
         let free_blocks = read(&source, path, SQLITE_FREE_BLOCKS, &[Int, Int4, Bytes])?;
         let audit = read(
@@ -279,6 +289,7 @@ impl PostgresBackend {
             })
             .collect();
         insert(PG_ALLOCATION, &allocations)?;
+        insert(PG_RESERVATION, &reservations)?;
         insert(PG_FREE_BLOCK, &free_blocks)?;
         insert(PG_AUDIT, &audit)?;
         tx.query_one(PG_SEQUENCES, &[]).map_err(fail)?;

@@ -5,7 +5,9 @@
 use ipnet::IpNet;
 use postgres::Row;
 
-use crate::ipam::engine::port::{AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr};
+use crate::ipam::engine::port::{
+    AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr, StoredReservation,
+};
 use crate::ipam::{
     AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr,
     ReleaseCooldown, Scope, ScopeKind, Tags,
@@ -202,6 +204,7 @@ pub(super) fn allocation_row(row: &Row, ids: SequenceIds) -> RowResult<StoredAll
             id: ids.id(get(row, 0)?),
             pool_id: get(row, 1)?,
             cidr: block.to_net(family),
+            name: get(row, 12)?,
             description: get(row, 5)?,
             tags: tags(row, 6)?,
             child_pool_cidr_id: get(row, 7)?,
@@ -209,6 +212,17 @@ pub(super) fn allocation_row(row: &Row, ids: SequenceIds) -> RowResult<StoredAll
             created_at: format_millis(get(row, 8)?),
             updated_at: format_millis(get(row, 9)?),
         },
+    })
+}
+
+/// `reservation_select!` columns.
+pub(super) fn reservation_row(row: &Row) -> RowResult<StoredReservation> {
+    Ok(StoredReservation {
+        pool_key: get(row, 0)?,
+        name: get(row, 1)?,
+        block: block_cols(row, 2, 3)?,
+        expires_at_millis: get(row, 4)?,
+        lost: get(row, 5)?,
     })
 }
 

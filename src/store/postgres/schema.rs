@@ -12,7 +12,7 @@ use super::PostgresLocation;
 use crate::ipam::{Error, Result};
 
 /// The schema version this build writes (table `schema_version` in the backend's schema).
-pub const POSTGRES_SCHEMA_VERSION: u32 = 2;
+pub const POSTGRES_SCHEMA_VERSION: u32 = 3;
 
 /// Migrations: `MIGRATIONS[i]` takes a schema from version `i` to `i + 1`. Never edit a released
 /// entry; append a new one. They run with `search_path` set to the backend's schema.
@@ -117,7 +117,7 @@ CREATE TABLE audit_events (
     details   text NOT NULL
 );
 "#,
-    // version 2: pool utilization warnings (percent, NULL = none) and release cooldowns (NULL
+    // 2: pool utilization warnings (percent, NULL = none) and release cooldowns (NULL
     // seconds = none): released blocks stay unused until `until`
     r#"
 ALTER TABLE pools ADD COLUMN utilization_warning_threshold integer
@@ -132,6 +132,25 @@ CREATE TABLE cooling_blocks (
     until      bigint NOT NULL,   -- Unix milliseconds
     PRIMARY KEY (pool_num, start)
 );
+"#,
+    // 3: named allocations and the reservations that let a plan show their exact CIDR. The
+    // name index is partial: unnamed allocations write no entry.
+    r#"
+ALTER TABLE allocations ADD COLUMN name text;
+CREATE UNIQUE INDEX allocations_by_name ON allocations (pool_num, name) WHERE name IS NOT NULL;
+-- space held from a plan to its apply, keyed by (pool, name); a held block (NOT lost) is out
+-- of free_blocks like an allocation; lost marks an expired one whose space went back
+CREATE TABLE reservations (
+    pool_num   bigint NOT NULL REFERENCES pools(num),
+    name       text NOT NULL,
+    start      bytea NOT NULL,
+    prefix_len integer NOT NULL,
+    expires_at bigint NOT NULL,   -- Unix milliseconds
+    lost       boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (pool_num, name)
+);
+CREATE INDEX reservations_held_by_start ON reservations (pool_num, start) WHERE NOT lost;
+CREATE INDEX reservations_held_by_expiry ON reservations (pool_num, expires_at) WHERE NOT lost;
 "#,
 ];
 

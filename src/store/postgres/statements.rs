@@ -156,11 +156,11 @@ pub(super) const POOL_CIDR_DELETE: &str = "DELETE FROM pool_cidrs WHERE id = $1"
 // --- allocations
 pub(super) const ALLOCATION_INSERT: &str = "INSERT INTO allocations (sequence, pool_num, start, \
      prefix_len, cidr, description, tags, child_pool_cidr_id, disallowed_cidrs, created_at, \
-     updated_at) VALUES ($1, $2, $3, $4, $5::text::cidr, $6, $7, $8, $9, $10, $10)";
+     updated_at, name) VALUES ($1, $2, $3, $4, $5::text::cidr, $6, $7, $8, $9, $10, $10, $11)";
 macro_rules! allocation_select {
     () => {
         "SELECT a.sequence, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
-     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs \
+     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs, a.name \
      FROM allocations a JOIN pools p ON p.num = a.pool_num"
     };
 }
@@ -183,7 +183,9 @@ pub(super) const ALLOCATION_ROWS_IN_RANGE: &str = concat!(
     " WHERE a.pool_num = $1 AND a.start BETWEEN $2 AND $3 ORDER BY a.start LIMIT $4"
 );
 pub(super) const ALLOCATION_UPDATE: &str = "UPDATE allocations SET description = $3, tags = $4, \
-     updated_at = $5 WHERE pool_num = $1 AND start = $2";
+     updated_at = $5, name = $6 WHERE pool_num = $1 AND start = $2";
+pub(super) const ALLOCATION_BY_NAME: &str = "SELECT sequence, start, prefix_len, \
+     child_pool_cidr_id FROM allocations WHERE pool_num = $1 AND name = $2";
 pub(super) const ALLOCATION_DELETE: &str =
     "DELETE FROM allocations WHERE pool_num = $1 AND start = $2";
 /// Each allocation with the object of its allocate event (NULL when there is none); the caller
@@ -191,6 +193,31 @@ pub(super) const ALLOCATION_DELETE: &str =
 pub(super) const ALLOCATIONS_WITH_ALLOCATE_EVENT: &str = "SELECT a.sequence, e.object_id \
      FROM allocations a LEFT JOIN audit_events e ON e.sequence = a.sequence \
      AND e.action = 'allocate'";
+
+// --- reservations
+macro_rules! reservation_select {
+    () => {
+        "SELECT pool_num, name, start, prefix_len, expires_at, lost FROM reservations"
+    };
+}
+pub(super) const RESERVATION_BY_NAME: &str =
+    concat!(reservation_select!(), " WHERE pool_num = $1 AND name = $2");
+pub(super) const RESERVATIONS_OF_POOL: &str =
+    concat!(reservation_select!(), " WHERE pool_num = $1 ORDER BY start");
+pub(super) const RESERVATION_HELD_AT_OR_BEFORE: &str = concat!(
+    reservation_select!(),
+    " WHERE pool_num = $1 AND NOT lost AND start <= $2 ORDER BY start DESC LIMIT 1"
+);
+pub(super) const RESERVATIONS_EXPIRED: &str = concat!(
+    reservation_select!(),
+    " WHERE pool_num = $1 AND NOT lost AND expires_at < $2"
+);
+pub(super) const RESERVATION_PUT: &str = "INSERT INTO reservations \
+     (pool_num, name, start, prefix_len, expires_at, lost) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (pool_num, name) DO UPDATE SET start = EXCLUDED.start, \
+     prefix_len = EXCLUDED.prefix_len, expires_at = EXCLUDED.expires_at, lost = EXCLUDED.lost";
+pub(super) const RESERVATION_DELETE: &str =
+    "DELETE FROM reservations WHERE pool_num = $1 AND name = $2";
 
 // --- audit
 pub(super) const AUDIT_NEXT_SEQUENCE: &str = "SELECT nextval('audit_sequence')";

@@ -12,6 +12,7 @@ use super::rows::*;
 use super::statements::*;
 use crate::ipam::engine::port::{
     AllocationSpan, AuditRecord, NewAllocation, Now, StoredAllocation, StoredPool, StoredPoolCidr,
+    StoredReservation,
 };
 use crate::ipam::engine::{PoolKey, Transaction};
 use crate::ipam::{
@@ -531,6 +532,7 @@ impl<'c> Transaction for PgTx<'c> {
                 &new.child_pool_cidr_id,
                 &cidrs_json(new.disallowed_cidrs),
                 &new.event.at_millis,
+                &new.name,
             ],
         )?;
         self.append(Some(sequence), &id, &new.event)?;
@@ -546,8 +548,62 @@ impl<'c> Transaction for PgTx<'c> {
                 &row.allocation.description,
                 &tags_json(&row.allocation.tags),
                 &updated_at_millis,
+                &row.allocation.name,
             ],
         )
+    }
+
+    fn allocation_named(&self, pool: PoolKey, name: &str) -> Result<Option<AllocationSpan>> {
+        let ids = self.backend.ids;
+        self.pool_row_opt(ALLOCATION_BY_NAME, &[&pool, &name], |row| {
+            span_row(row, ids)
+        })
+    }
+
+    fn reservation(&self, pool: PoolKey, name: &str) -> Result<Option<StoredReservation>> {
+        self.pool_row_opt(RESERVATION_BY_NAME, &[&pool, &name], reservation_row)
+    }
+
+    fn reservations_of(&self, pool: PoolKey) -> Result<Vec<StoredReservation>> {
+        self.pool_rows(RESERVATIONS_OF_POOL, &[&pool], reservation_row)
+    }
+
+    fn held_reservation_at_or_before(
+        &self,
+        pool: PoolKey,
+        address: u128,
+    ) -> Result<Option<StoredReservation>> {
+        self.pool_row_opt(
+            RESERVATION_HELD_AT_OR_BEFORE,
+            &[&pool, &bytes(address)],
+            reservation_row,
+        )
+    }
+
+    fn expired_reservations(
+        &self,
+        pool: PoolKey,
+        now_millis: i64,
+    ) -> Result<Vec<StoredReservation>> {
+        self.pool_rows(RESERVATIONS_EXPIRED, &[&pool, &now_millis], reservation_row)
+    }
+
+    fn put_reservation(&self, reservation: &StoredReservation) -> Result<()> {
+        self.execute(
+            RESERVATION_PUT,
+            &[
+                &reservation.pool_key,
+                &reservation.name,
+                &bytes(reservation.block.start),
+                &i32::from(reservation.block.prefix_len),
+                &reservation.expires_at_millis,
+                &reservation.lost,
+            ],
+        )
+    }
+
+    fn delete_reservation(&self, pool: PoolKey, name: &str) -> Result<()> {
+        self.execute(RESERVATION_DELETE, &[&pool, &name])
     }
 
     fn delete_allocation(&self, pool: PoolKey, block: Block) -> Result<()> {

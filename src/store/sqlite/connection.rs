@@ -36,6 +36,8 @@ pub struct SqliteOptions {
     pub actor: String,
     /// How long to wait for another process's write transaction before retrying.
     pub busy_timeout: Duration,
+    /// How long a plan's reservation holds its space (see `ipam::engine::reservations`).
+    pub reservation_ttl: Duration,
 }
 
 impl SqliteOptions {
@@ -44,6 +46,7 @@ impl SqliteOptions {
         SqliteOptions {
             actor: actor.into(),
             busy_timeout: Duration::from_secs(30),
+            reservation_ttl: crate::ipam::engine::DEFAULT_RESERVATION_TTL,
         }
     }
 }
@@ -231,6 +234,26 @@ impl SqliteBackend {
     }
 
     /// Runs `op` in one transaction, retrying the whole of it while SQLite reports busy.
+    /// A write transaction, synced at commit when `durable`.
+    fn writing<T>(&self, durable: bool, op: impl Fn(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
+        if let Some(reason) = &self.read_only {
+            return Err(Error::Storage {
+                message: access::read_only_message(&self.path, reason),
+            });
+        }
+        if durable {
+            return self.retrying(TransactionBehavior::Immediate, true, op);
+        }
+        // under the connection's lock throughout: no other transaction runs relaxed
+        let mut conn = self.lock();
+        let synchronous =
+            |conn: &Connection, level: &str| conn.pragma_update(None, "synchronous", level);
+        synchronous(&conn, "NORMAL").map_err(|e| sql_error(&e))?;
+        let outcome = self.retrying_on(&mut conn, TransactionBehavior::Immediate, true, &op);
+        synchronous(&conn, "FULL").map_err(|e| sql_error(&e))?;
+        outcome
+    }
+
     fn retrying<T>(
         &self,
         behavior: TransactionBehavior,
@@ -238,9 +261,20 @@ impl SqliteBackend {
         op: impl Fn(&SqliteTx<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.lock();
+        self.retrying_on(&mut conn, behavior, commit, &op)
+    }
+
+    /// Runs `op` on the locked connection, again after a busy failure (bounded).
+    fn retrying_on<T>(
+        &self,
+        conn: &mut Connection,
+        behavior: TransactionBehavior,
+        commit: bool,
+        op: &impl Fn(&SqliteTx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut attempt = 0;
         loop {
-            match self.run(&mut conn, behavior, commit, &op) {
+            match self.run(conn, behavior, commit, op) {
                 Err((_, true)) if attempt < BUSY_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
@@ -285,11 +319,12 @@ impl Backend for SqliteBackend {
     }
 
     fn write<T>(&self, op: impl Fn(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
-        if let Some(reason) = &self.read_only {
-            return Err(Error::Storage {
-                message: access::read_only_message(&self.path, reason),
-            });
-        }
-        self.retrying(TransactionBehavior::Immediate, true, op)
+        self.writing(true, op)
+    }
+
+    /// `synchronous = NORMAL` for this transaction: in WAL mode the commit is atomic but not
+    /// synced; the next `FULL` commit syncs the log up to itself, this one included.
+    fn write_volatile<T>(&self, op: impl Fn(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
+        self.writing(false, op)
     }
 }

@@ -59,7 +59,12 @@ impl Engine<SqliteBackend> {
     /// ([`Error::NewerDatabase`](crate::ipam::Error::NewerDatabase)).
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
         let backend = SqliteBackend::open(path.as_ref(), &options)?;
-        Ok(Engine::new(backend, options.actor))
+        Ok(SqliteStore::on(backend, options))
+    }
+
+    /// The engine on an opened backend, with the options' actor and reservation time.
+    fn on(backend: SqliteBackend, options: SqliteOptions) -> SqliteStore {
+        Engine::new(backend, options.actor).with_reservation_ttl(options.reservation_ttl)
     }
 
     /// Opens an existing database and never creates one: `None` when the file does not exist
@@ -70,7 +75,7 @@ impl Engine<SqliteBackend> {
         options: SqliteOptions,
     ) -> Result<Option<SqliteStore>> {
         let backend = SqliteBackend::open_existing(path.as_ref(), &options)?;
-        Ok(backend.map(|backend| Engine::new(backend, options.actor)))
+        Ok(backend.map(|backend| SqliteStore::on(backend, options)))
     }
 
     /// True when this store was opened read-only (changes are refused).

@@ -6,7 +6,9 @@ use ipnet::IpNet;
 use rusqlite::types::Type;
 use rusqlite::Row;
 
-use crate::ipam::engine::port::{AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr};
+use crate::ipam::engine::port::{
+    AllocationSpan, StoredAllocation, StoredPool, StoredPoolCidr, StoredReservation,
+};
 use crate::ipam::{
     AddressFamily, Allocation, AuditEvent, Block, Ipam, NetmaskRule, Pool, PoolCidr,
     ReleaseCooldown, Scope, ScopeKind, Tags,
@@ -221,6 +223,7 @@ pub(super) fn allocation_row(row: &Row<'_>) -> rusqlite::Result<StoredAllocation
             id: row.get(0)?,
             pool_id: row.get(1)?,
             cidr: block.to_net(family),
+            name: row.get(12)?,
             description: row.get(5)?,
             tags: tags_col(row, 6)?,
             child_pool_cidr_id: row.get(7)?,
@@ -228,6 +231,17 @@ pub(super) fn allocation_row(row: &Row<'_>) -> rusqlite::Result<StoredAllocation
             created_at: format_millis(row.get(8)?),
             updated_at: format_millis(row.get(9)?),
         },
+    })
+}
+
+/// `reservation_select!` columns.
+pub(super) fn reservation_row(row: &Row<'_>) -> rusqlite::Result<StoredReservation> {
+    Ok(StoredReservation {
+        pool_key: row.get(0)?,
+        name: row.get(1)?,
+        block: block_cols(row, 2, 3)?,
+        expires_at_millis: row.get(4)?,
+        lost: row.get(5)?,
     })
 }
 

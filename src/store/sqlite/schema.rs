@@ -8,7 +8,7 @@ use super::connection::OpenError;
 use crate::ipam::Error;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migrations: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`. Never edit a
 /// released entry; append a new one.
@@ -160,7 +160,7 @@ DROP TABLE allocations;
 ALTER TABLE allocations_v2 RENAME TO allocations;
 CREATE UNIQUE INDEX allocations_by_legacy_id ON allocations(legacy_id) WHERE legacy_id IS NOT NULL;
 "#,
-    // version 3: pool utilization warnings (percent, NULL = none)
+    // 3: pool utilization warnings (percent, NULL = none)
     r#"
 ALTER TABLE pools ADD COLUMN utilization_warning_threshold INTEGER
     CHECK (utilization_warning_threshold BETWEEN 1 AND 100);
@@ -175,6 +175,25 @@ CREATE TABLE cooling_blocks (
     until      INTEGER NOT NULL,  -- Unix milliseconds
     PRIMARY KEY (pool_num, start)
 ) WITHOUT ROWID;
+"#,
+    // 4: named allocations and the reservations that let a plan show their exact CIDR. The
+    // name index is partial: unnamed allocations write no entry.
+    r#"
+ALTER TABLE allocations ADD COLUMN name TEXT;
+CREATE UNIQUE INDEX allocations_by_name ON allocations(pool_num, name) WHERE name IS NOT NULL;
+-- space held from a plan to its apply, keyed by (pool, name); a held block (lost = 0) is out
+-- of free_blocks like an allocation; lost = 1 marks an expired one whose space went back
+CREATE TABLE reservations (
+    pool_num   INTEGER NOT NULL REFERENCES pools(num),
+    name       TEXT NOT NULL,
+    start      BLOB NOT NULL,
+    prefix_len INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,  -- Unix milliseconds
+    lost       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (pool_num, name)
+) WITHOUT ROWID;
+CREATE INDEX reservations_held_by_start ON reservations(pool_num, start) WHERE lost = 0;
+CREATE INDEX reservations_held_by_expiry ON reservations(pool_num, expires_at) WHERE lost = 0;
 "#,
 ];
 

@@ -117,11 +117,11 @@ pub(super) const ALLOCATION_ID_FUNCTION: &str = "ipam_allocation_id";
 
 pub(super) const ALLOCATION_INSERT: &str =
     "INSERT INTO allocations (sequence, pool_num, start, prefix_len, description, tags, \
-     child_pool_cidr_id, disallowed_cidrs, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8)";
+     child_pool_cidr_id, disallowed_cidrs, created_at, updated_at, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8, ?10)";
 macro_rules! allocation_select {
     () => {
         "SELECT ipam_allocation_id(a.legacy_id, a.sequence), p.id, p.family, a.start, a.prefix_len, \
-     a.description, a.tags, a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs \
+     a.description, a.tags, a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs, a.name \
      FROM allocations a JOIN pools p ON p.num = a.pool_num"
     };
 }
@@ -151,8 +151,11 @@ pub(super) const ALLOCATION_ROWS_IN_RANGE: &str = concat!(
     " WHERE a.pool_num = ?1 AND a.start BETWEEN ?2 AND ?3 ORDER BY a.start LIMIT ?4"
 );
 pub(super) const ALLOCATION_UPDATE: &str =
-    "UPDATE allocations SET description = ?3, tags = ?4, updated_at = ?5 \
+    "UPDATE allocations SET description = ?3, tags = ?4, updated_at = ?5, name = ?6 \
      WHERE pool_num = ?1 AND start = ?2";
+pub(super) const ALLOCATION_BY_NAME: &str =
+    "SELECT ipam_allocation_id(legacy_id, sequence), start, prefix_len, child_pool_cidr_id FROM allocations \
+     WHERE pool_num = ?1 AND name = ?2";
 pub(super) const ALLOCATION_DELETE: &str =
     "DELETE FROM allocations WHERE pool_num = ?1 AND start = ?2";
 
@@ -182,6 +185,27 @@ pub(super) const ALLOCATIONS_WITHOUT_AUDIT: &str =
 pub(super) const META_ALLOCATION_ID_KEY: &str =
     "SELECT value FROM meta WHERE name = 'allocation_id_key'";
 
+macro_rules! reservation_select {
+    () => {
+        "SELECT pool_num, name, start, prefix_len, expires_at, lost FROM reservations"
+    };
+}
+pub(super) const RESERVATION_BY_NAME: &str =
+    concat!(reservation_select!(), " WHERE pool_num = ?1 AND name = ?2");
+pub(super) const RESERVATIONS_OF_POOL: &str =
+    concat!(reservation_select!(), " WHERE pool_num = ?1 ORDER BY start");
+pub(super) const RESERVATION_HELD_AT_OR_BEFORE: &str = concat!(
+    reservation_select!(),
+    " WHERE pool_num = ?1 AND lost = 0 AND start <= ?2 ORDER BY start DESC LIMIT 1"
+);
+pub(super) const RESERVATIONS_EXPIRED: &str = concat!(
+    reservation_select!(),
+    " WHERE pool_num = ?1 AND lost = 0 AND expires_at < ?2"
+);
+pub(super) const RESERVATION_PUT: &str = "INSERT OR REPLACE INTO reservations \
+     (pool_num, name, start, prefix_len, expires_at, lost) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+pub(super) const RESERVATION_DELETE: &str =
+    "DELETE FROM reservations WHERE pool_num = ?1 AND name = ?2";
 /// An event of the audit log that names this object (any action).
 pub(super) const EVENT_ABOUT_OBJECT: &str =
     "SELECT EXISTS (SELECT 1 FROM audit_events WHERE object_id = ?1)";

@@ -17,7 +17,16 @@ use crate::ipam::{
 
 /// A store at `path` with one IPv4 pool holding `cidr`, and a request for a /28 from it.
 fn store_with_pool(path: impl AsRef<Path>, cidr: &str) -> (SqliteStore, AllocationRequest) {
-    let store = SqliteStore::open(path, SqliteOptions::new("t")).unwrap();
+    store_with_pool_and(path, cidr, SqliteOptions::new("t"))
+}
+
+/// [`store_with_pool`] with these options.
+fn store_with_pool_and(
+    path: impl AsRef<Path>,
+    cidr: &str,
+    options: SqliteOptions,
+) -> (SqliteStore, AllocationRequest) {
+    let store = SqliteStore::open(path, options).unwrap();
     let ipam = store.create_ipam(&NewIpam::default()).unwrap();
     let pool = store
         .create_pool(&NewPool::new(
@@ -222,7 +231,7 @@ mod migration_tests {
                 &second,
                 &AllocationUpdate {
                     description: Some("renamed".into()),
-                    tags: None,
+                    ..AllocationUpdate::default()
                 },
             )
             .unwrap();
@@ -295,5 +304,63 @@ mod migration_tests {
                 "{id}"
             );
         }
+    }
+}
+
+/// Reservation expiry needs a store opened with a short time to live (the conformance factory
+/// opens stores with the default), so it is checked here.
+mod reservation_expiry_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn expire() {
+        std::thread::sleep(Duration::from_millis(400));
+    }
+
+    #[test]
+    fn expired_reservations_free_their_space_and_a_stale_plan_says_who_took_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = SqliteOptions::new("t");
+        options.reservation_ttl = Duration::from_millis(200);
+        let (store, mut whole) =
+            store_with_pool_and(dir.path().join("t.db"), "10.0.0.0/24", options);
+        whole.netmask_length = Some(24);
+        let pool_id = whole.pool_id.clone();
+        let planned = store.reserve_allocation(&whole, "web").unwrap();
+
+        // expired and not taken: the same name takes the same block again
+        expire();
+        assert_eq!(store.reserve_allocation(&whole, "web").unwrap(), planned);
+
+        // expired and taken by another allocation: the stale plan names the block and holder
+        expire();
+        let taker = store.allocate(&whole).unwrap();
+        let error = store.reserve_allocation(&whole, "web").unwrap_err();
+        assert!(
+            matches!(&error, Error::StalePlan { cidr, holder, .. } if *cidr == planned && *holder == taker.id),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("run terraform plan again"));
+        // reported once: the next plan starts afresh (and finds the pool full)
+        assert!(matches!(
+            store.reserve_allocation(&whole, "web"),
+            Err(Error::Exhausted { .. })
+        ));
+        // the apply of the stale plan fails the same way
+        assert!(matches!(
+            store.allocate_named(&whole, "web", Some(planned)),
+            Err(Error::StalePlan { .. })
+        ));
+
+        // abandoned: after the expiry a preview and an allocation find the space free
+        store.release_allocation(&taker.id).unwrap();
+        store.reserve_allocation(&whole, "abandoned").unwrap();
+        assert!(store.preview_allocation(&whole).is_err());
+        expire();
+        assert_eq!(store.preview_allocation(&whole).unwrap(), planned);
+        assert!(store.list_reservations(&pool_id).unwrap().is_empty());
+        assert_eq!(store.allocate(&whole).unwrap().cidr, planned);
+        assert!(store.check_consistency().unwrap().is_empty());
     }
 }

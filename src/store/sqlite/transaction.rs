@@ -11,6 +11,7 @@ use super::rows::*;
 use super::statements::*;
 use crate::ipam::engine::port::{
     AllocationSpan, AuditRecord, NewAllocation, Now, StoredAllocation, StoredPool, StoredPoolCidr,
+    StoredReservation,
 };
 use crate::ipam::engine::{PoolKey, Transaction};
 use crate::ipam::{
@@ -339,7 +340,8 @@ impl<'c> Transaction for SqliteTx<'c> {
                 tags_json(new.tags),
                 new.child_pool_cidr_id,
                 new.event.at_millis,
-                cidrs_json(new.disallowed_cidrs)
+                cidrs_json(new.disallowed_cidrs),
+                new.name
             ],
         )?;
         self.append(Some(sequence), &id, &new.event)?;
@@ -354,9 +356,14 @@ impl<'c> Transaction for SqliteTx<'c> {
                 &blob(row.block.start)[..],
                 row.allocation.description,
                 tags_json(&row.allocation.tags),
-                updated_at_millis
+                updated_at_millis,
+                row.allocation.name
             ],
         )
+    }
+
+    fn allocation_named(&self, pool: PoolKey, name: &str) -> Result<Option<AllocationSpan>> {
+        self.row(ALLOCATION_BY_NAME, params![pool, name], span_row)
     }
 
     fn delete_allocation(&self, pool: PoolKey, block: Block) -> Result<()> {
@@ -365,6 +372,56 @@ impl<'c> Transaction for SqliteTx<'c> {
 
     fn allocations_without_allocate_event(&self) -> Result<Vec<String>> {
         self.rows(ALLOCATIONS_WITHOUT_AUDIT, [], string_row)
+    }
+
+    fn reservation(&self, pool: PoolKey, name: &str) -> Result<Option<StoredReservation>> {
+        self.row(RESERVATION_BY_NAME, params![pool, name], reservation_row)
+    }
+
+    fn reservations_of(&self, pool: PoolKey) -> Result<Vec<StoredReservation>> {
+        self.rows(RESERVATIONS_OF_POOL, params![pool], reservation_row)
+    }
+
+    fn held_reservation_at_or_before(
+        &self,
+        pool: PoolKey,
+        address: u128,
+    ) -> Result<Option<StoredReservation>> {
+        self.row(
+            RESERVATION_HELD_AT_OR_BEFORE,
+            params![pool, &blob(address)[..]],
+            reservation_row,
+        )
+    }
+
+    fn expired_reservations(
+        &self,
+        pool: PoolKey,
+        now_millis: i64,
+    ) -> Result<Vec<StoredReservation>> {
+        self.rows(
+            RESERVATIONS_EXPIRED,
+            params![pool, now_millis],
+            reservation_row,
+        )
+    }
+
+    fn put_reservation(&self, reservation: &StoredReservation) -> Result<()> {
+        self.execute(
+            RESERVATION_PUT,
+            params![
+                reservation.pool_key,
+                reservation.name,
+                &blob(reservation.block.start)[..],
+                reservation.block.prefix_len,
+                reservation.expires_at_millis,
+                reservation.lost
+            ],
+        )
+    }
+
+    fn delete_reservation(&self, pool: PoolKey, name: &str) -> Result<()> {
+        self.execute(RESERVATION_DELETE, params![pool, name])
     }
 
     fn free_index(&self, pool: PoolKey) -> SqlFreeIndex<'_> {
