@@ -18,7 +18,8 @@ use support::ipam::{
 };
 use support::terraform;
 use tfipam::ipam::{
-    AddressFamily, AllocationRequest, NetmaskRule, NewIpam, NewPool, PoolCidrRequest, Tags,
+    AddressFamily, AllocationRequest, CooldownMode, NetmaskRule, NewIpam, NewPool, PoolCidrRequest,
+    ReleaseCooldown, Tags,
 };
 use tfipam::store::{SqliteOptions, SqliteStore, Store};
 
@@ -483,6 +484,137 @@ fn allocations_cidrs_and_free_space_of_a_pool() {
     for command in ["allocations", "cidrs", "free"] {
         ipam(&path, &[command, "ipam-pool-0000000000000000"]).fails(2, "does not exist");
     }
+}
+
+/// A pool with a release cooldown of `mode` on `cidr_text`: allocates `lengths` in order and
+/// releases the last; returns the pool id.
+fn cooling_pool(store: &dyn Store, scope: &str, mode: CooldownMode, cidr_text: &str) -> String {
+    let mut new = NewPool::new(scope, AddressFamily::Ipv4);
+    new.release_cooldown = Some(ReleaseCooldown {
+        seconds: 30 * 24 * 3600,
+        mode,
+    });
+    let pool = store.create_pool(&new).expect("pool");
+    store
+        .provision_pool_cidr(&pool.id, PoolCidrRequest::Cidr(cidr(cidr_text)))
+        .expect("cidr");
+    let request = || AllocationRequest {
+        pool_id: pool.id.clone(),
+        netmask_length: Some(25),
+        ..Default::default()
+    };
+    store.allocate(&request()).expect("first");
+    let released = store.allocate(&request()).expect("second");
+    store.release_allocation(&released.id).expect("release");
+    pool.id
+}
+
+#[test]
+fn free_shows_cooling_blocks_with_the_time_they_become_free() {
+    let (_guard, path) = database();
+    let (store, s) = seed(&path);
+    // strict: 172.16.0.0/23 with 172.16.0.0/25 held and 172.16.0.128/25 cooling for 30 days
+    let strict = cooling_pool(
+        &store,
+        &s.private_scope,
+        CooldownMode::Strict,
+        "172.16.0.0/23",
+    );
+    let frees_at = store.list_cooling_blocks(&strict).expect("cooling")[0]
+        .frees_at
+        .clone();
+    assert!(frees_at.ends_with('Z'), "{frees_at}");
+    let free = ipam_json(&path, 0, &["free", &strict, "--length", "25"]);
+    assert_eq!(free["pool_id"], strict.as_str());
+    assert_eq!(free["address_family"], "ipv4");
+    assert_eq!(
+        free["free_addresses"], 384,
+        "cooling space is still free space"
+    );
+    assert_eq!(free["cooling_addresses"], 128);
+    assert_eq!(free["release_cooldown_mode"], "strict");
+    assert_eq!(free["largest_free_block"], "172.16.1.0/24");
+    assert_eq!(free["largest_free_block_with_cooling"], Value::Null);
+    assert_eq!(free["length"], 25);
+    assert_eq!(
+        free["fit"], 2,
+        "the cooling /25 does not count in strict mode"
+    );
+    assert_eq!(free["fit_with_cooling"], Value::Null);
+    let blocks = free["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0]["cidr"], "172.16.0.128/25");
+    assert_eq!(blocks[0]["addresses"], 128);
+    assert_eq!(blocks[0]["cooling_until"], frees_at.as_str());
+    assert_eq!(blocks[1]["cidr"], "172.16.1.0/24");
+    assert_eq!(blocks[1]["addresses"], 256);
+    assert_eq!(blocks[1]["cooling_until"], Value::Null);
+
+    let text = ipam(&path, &["free", &strict, "--length", "25"])
+        .expect(0)
+        .stdout;
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["CIDR", "FIRST", "LAST", "ADDRESSES", "COOLING", "UNTIL"]
+    );
+    assert_eq!(
+        lines[1],
+        [
+            "172.16.0.128/25",
+            "172.16.0.128",
+            "172.16.0.255",
+            "128",
+            frees_at.as_str()
+        ]
+    );
+    assert_eq!(
+        lines[2],
+        ["172.16.1.0/24", "172.16.1.0", "172.16.1.255", "256"]
+    );
+    assert!(
+        text.contains(
+            "cooling             128 addresses in 1 blocks (strict: not available until they free)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("largest free block  172.16.1.0/24"), "{text}");
+    assert!(text.contains("fit                 2 × /25"), "{text}");
+    assert!(!text.contains("with cooling"), "{text}");
+
+    // soft: nothing else fits a /25, but the cooling one is reused: separate figures, exit 0
+    let soft = cooling_pool(
+        &store,
+        &s.private_scope,
+        CooldownMode::Soft,
+        "192.168.0.0/24",
+    );
+    let free = ipam_json(&path, 0, &["free", &soft, "--length", "25"]);
+    assert_eq!(free["release_cooldown_mode"], "soft");
+    assert_eq!(free["largest_free_block"], Value::Null);
+    assert_eq!(free["largest_free_block_with_cooling"], "192.168.0.128/25");
+    assert_eq!(free["fit"], 0);
+    assert_eq!(free["fit_with_cooling"], 1);
+    let text = ipam(&path, &["free", &soft, "--length", "25"])
+        .expect(0)
+        .stdout;
+    assert!(
+        text.contains("(soft: reused only when nothing else fits)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("with cooling blocks  192.168.0.128/25"),
+        "{text}"
+    );
+    assert!(text.contains("fit with cooling     1 × /25"), "{text}");
+    // a /24 fits nowhere, cooling or not: a finding
+    assert_eq!(
+        ipam_json(&path, 1, &["free", &soft, "--length", "24"])["fit_with_cooling"],
+        0
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `ipam free POOL [--length N]`: a pool's free blocks in address order, the largest free
-//! block, and how many /N still fit.
+//! `ipam free POOL [--length N]`: a pool's free blocks in address order (cooling blocks with
+//! the time they become free), the largest free block, and how many /N still fit.
 
 use ipnet::IpNet;
 use serde_json::json;
@@ -7,7 +7,7 @@ use serde_json::json;
 use super::args::{Parsed, Spec};
 use super::output::{self, fields, Cell, Style, Table};
 use super::{Context, Failure, Outcome};
-use crate::ipam::Block;
+use crate::ipam::{cidr_set, Block, CooldownMode};
 
 /// `ipam free`.
 pub const SPEC: Spec = Spec {
@@ -20,7 +20,10 @@ pub const SPEC: Spec = Spec {
         true,
         "count how many blocks of prefix length N still fit (exit 1 when none does)",
     )],
-    details: "Free space is listed as aligned blocks (each a CIDR that could be allocated whole).",
+    details: "Free space is listed as aligned blocks (each a CIDR that could be allocated whole). \
+              Blocks cooling down after their release show when they become free; the largest \
+              block and the /N count leave them out (a soft cooldown also gives figures counting \
+              them: what fits when nothing else does).",
 };
 
 /// Runs `ipam free`.
@@ -42,42 +45,69 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
                 })
         })
         .transpose()?;
-    let blocks = ctx.store.free_blocks(&pool.id)?;
-    let size = |net: &IpNet| Block::of(net).size(family);
-    let free: u128 = blocks.iter().map(size).fold(0, u128::saturating_add);
-    // the largest block; the lowest address among equals
-    let largest = blocks
+    let all = ctx.store.free_blocks(&pool.id)?;
+    let cooling = ctx.store.list_cooling_blocks(&pool.id)?;
+    let of = |nets: &[IpNet]| nets.iter().map(Block::of).collect::<Vec<_>>();
+    let cooling_nets: Vec<IpNet> = cooling.iter().map(|c| c.cidr).collect();
+    let available: Vec<IpNet> = cidr_set::subtract(family, &of(&all), &of(&cooling_nets))
         .iter()
-        .min_by_key(|b| (b.prefix_len(), Block::of(b).start));
-    let fit = length.map(|n| fitting(&blocks, n));
+        .map(|b| b.to_net(family))
+        .collect();
+    // every free block in address order, a cooling one with the time it becomes free
+    let mut blocks: Vec<(IpNet, Option<&str>)> = available
+        .iter()
+        .map(|b| (*b, None))
+        .chain(cooling.iter().map(|c| (c.cidr, Some(c.frees_at.as_str()))))
+        .collect();
+    blocks.sort_by_key(|(b, _)| Block::of(b).start);
+    let size = |net: &IpNet| Block::of(net).size(family);
+    let total = |nets: &[IpNet]| nets.iter().map(size).fold(0, u128::saturating_add);
+    let free = total(&all);
+    let cooling_addresses = total(&cooling_nets);
+    // soft: a cooling block is reused when nothing else fits; strict: never before it frees
+    let mode = pool.release_cooldown.map(|c| c.mode);
+    let soft = mode == Some(CooldownMode::Soft) && !cooling.is_empty();
+    let largest = largest_of(&available);
+    let fit = length.map(|n| fitting(&available, n));
+    let largest_with_cooling = soft.then(|| largest_of(&all)).flatten();
+    let fit_with_cooling = length.filter(|_| soft).map(|n| fitting(&all, n));
     if ctx.out.json {
         let head = json!({
             "pool_id": pool.id,
             "address_family": family.as_str(),
             "free_addresses": free,
+            "cooling_addresses": cooling_addresses,
+            "release_cooldown_mode": mode.map(CooldownMode::as_str),
             "largest_free_block": largest.map(ToString::to_string),
+            "largest_free_block_with_cooling": largest_with_cooling.map(ToString::to_string),
             "length": length,
             "fit": fit,
+            "fit_with_cooling": fit_with_cooling,
         });
-        ctx.out.print_json_list(
-            &head,
-            "blocks",
-            &blocks,
-            |b| json!({ "cidr": b.to_string(), "addresses": size(b) }),
-        );
+        ctx.out.print_json_list(&head, "blocks", &blocks, |(b, until)| {
+            json!({ "cidr": b.to_string(), "addresses": size(b), "cooling_until": until })
+        });
     } else {
         if !blocks.is_empty() {
-            let table = Table::new(&["CIDR", "FIRST", "LAST", ">ADDRESSES"]);
-            table.print_rows(&ctx.out, &blocks, |b| {
-                vec![
+            // the COOLING UNTIL column only when a block cools
+            let cools = !cooling.is_empty();
+            let headers = ["CIDR", "FIRST", "LAST", ">ADDRESSES", "COOLING UNTIL"];
+            let table = Table::new(&headers[..if cools { 5 } else { 4 }]);
+            table.print_rows(&ctx.out, &blocks, |(b, until)| {
+                let mut row = vec![
                     Cell::styled(b.to_string(), Style::Cyan),
                     Cell::plain(b.network().to_string()),
                     Cell::plain(b.broadcast().to_string()),
                     Cell::plain(output::count(size(b))),
-                ]
+                ];
+                if cools {
+                    row.push(Cell::plain(until.unwrap_or_default().to_string()));
+                }
+                row
             });
             ctx.out.print("");
         }
+        let in_words = |n: u128| if n < 1 << 64 { "addresses" } else { "networks" };
         let mut summary = vec![
             ("pool", pool.id.clone()),
             (
@@ -85,29 +115,54 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
                 format!(
                     "{} {} in {} blocks",
                     output::count(free),
-                    if free < 1 << 64 {
-                        "addresses"
-                    } else {
-                        "networks"
-                    },
+                    in_words(free),
                     blocks.len()
                 ),
             ),
-            (
-                "largest free block",
-                largest.map_or("none".to_string(), ToString::to_string),
-            ),
         ];
+        if !cooling.is_empty() {
+            let rule = match mode {
+                Some(CooldownMode::Soft) => "soft: reused only when nothing else fits",
+                _ => "strict: not available until they free",
+            };
+            summary.push((
+                "cooling",
+                format!(
+                    "{} {} in {} blocks ({rule})",
+                    output::count(cooling_addresses),
+                    in_words(cooling_addresses),
+                    cooling.len()
+                ),
+            ));
+        }
+        summary.push((
+            "largest free block",
+            largest.map_or("none".to_string(), ToString::to_string),
+        ));
+        if let Some(b) = largest_with_cooling {
+            summary.push(("with cooling blocks", b.to_string()));
+        }
         if let (Some(n), Some(fit)) = (length, fit) {
             summary.push(("fit", format!("{} × /{n}", output::count(fit))));
         }
+        if let (Some(n), Some(fit)) = (length, fit_with_cooling) {
+            summary.push(("fit with cooling", format!("{} × /{n}", output::count(fit))));
+        }
         ctx.out.print(&fields(&ctx.out, &summary));
     }
-    Ok(if fit == Some(0) {
+    // exit 1 when no /N can be allocated: not even from a soft pool's cooling blocks
+    Ok(if fit_with_cooling.or(fit) == Some(0) {
         Outcome::Finding
     } else {
         Outcome::Ok
     })
+}
+
+/// The largest of these blocks; the lowest address among equals.
+fn largest_of(blocks: &[IpNet]) -> Option<&IpNet> {
+    blocks
+        .iter()
+        .min_by_key(|b| (b.prefix_len(), Block::of(b).start))
 }
 
 /// How many aligned /`length` blocks fit in these free blocks.
