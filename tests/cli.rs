@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ipnet::IpNet;
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::ipam::{
     assert_nothing_beside_the_database, cidr, complete_example, database, output_strings, workdir,
 };
@@ -210,6 +210,47 @@ fn find<'v>(list: &'v Value, key: &str, value: &str) -> &'v Value {
         .iter()
         .find(|v| v[key] == value)
         .unwrap_or_else(|| panic!("no element with {key} = {value} in {list}"))
+}
+
+/// The tree shows the IPAM's operating regions and each pool's locale (null in JSON for none).
+#[test]
+fn tree_shows_operating_regions_and_pool_locales() {
+    let (_guard, path) = database();
+    let store = SqliteStore::open(&path, SqliteOptions::new("seeder")).expect("store");
+    let regional = store
+        .create_ipam(&NewIpam {
+            description: "regional".into(),
+            operating_regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            ..Default::default()
+        })
+        .expect("ipam");
+    let scope = regional.private_default_scope_id.clone();
+    let global = store
+        .create_pool(&NewPool::new(&scope, AddressFamily::Ipv4))
+        .expect("global pool");
+    let mut virginia = NewPool::new(&scope, AddressFamily::Ipv4);
+    virginia.locale = Some("us-east-1".into());
+    virginia.description = "virginia".into();
+    let virginia = store.create_pool(&virginia).expect("regional pool");
+
+    let tree = ipam_json(&path, 0, &["tree"]);
+    let root = &tree["ipams"][0];
+    assert_eq!(root["operating_regions"], json!(["eu-west-1", "us-east-1"]));
+    let pools = &find(&root["scopes"], "id", &scope)["pools"];
+    assert_eq!(find(pools, "id", &virginia.id)["locale"], "us-east-1");
+    assert_eq!(find(pools, "id", &global.id)["locale"], Value::Null);
+
+    let text = ipam(&path, &["tree"]).expect(0).stdout;
+    let line = |id: &str| text.lines().find(|l| l.contains(id)).unwrap();
+    assert!(
+        line(&regional.id).contains("regional; operating regions eu-west-1, us-east-1"),
+        "{text}"
+    );
+    assert!(
+        line(&virginia.id).contains("ipv4, locale us-east-1: virginia"),
+        "{text}"
+    );
+    assert!(!line(&global.id).contains("locale"), "{text}");
 }
 
 #[test]

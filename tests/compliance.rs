@@ -383,6 +383,77 @@ fn overlaps_across_states_and_with_allocations_name_the_other_side() {
     assert!(text.contains(&format!("allocation {}", w.orphan)), "{text}");
 }
 
+/// A subnet whose ARN puts it in eu-west-1, allocated from a us-east-1 pool, is noncompliant;
+/// the same subnet in us-east-1 (by its availability zone) is managed.
+#[test]
+fn a_resource_in_another_region_than_its_pool_locale_is_noncompliant() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("ipam.db"), SqliteOptions::new("test")).unwrap();
+    let ipam = store
+        .create_ipam(&NewIpam {
+            operating_regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            ..NewIpam::default()
+        })
+        .unwrap();
+    let pool = store
+        .create_pool(&NewPool {
+            locale: Some("us-east-1".into()),
+            ..NewPool::new(&ipam.private_default_scope_id, AddressFamily::Ipv4)
+        })
+        .unwrap();
+    store
+        .provision_pool_cidr(
+            &pool.id,
+            PoolCidrRequest::Cidr("10.1.0.0/16".parse().unwrap()),
+        )
+        .unwrap();
+    for cidr in ["10.1.1.0/24", "10.1.2.0/24"] {
+        store
+            .allocate(&AllocationRequest {
+                pool_id: pool.id.clone(),
+                cidr: Some(cidr.parse().unwrap()),
+                ..AllocationRequest::default()
+            })
+            .unwrap();
+    }
+    let subnet = |name: &str, cidr: &str, where_: (&str, &str)| {
+        serde_json::json!({
+            "mode": "managed", "type": "aws_subnet", "name": name,
+            "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+            "instances": [{"schema_version": 1, "attributes": {
+                "cidr_block": cidr, "id": format!("subnet-{name}"), where_.0: where_.1
+            }, "sensitive_attributes": []}]
+        })
+    };
+    let state = serde_json::json!({
+        "version": 4, "terraform_version": "1.11.4", "serial": 1,
+        "lineage": "9e0d8c4e-2222-4b4b-8c8c-2a2a2a2a2a2a", "outputs": {},
+        "resources": [
+            subnet("dublin", "10.1.1.0/24",
+                ("arn", "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-dublin")),
+            subnet("virginia", "10.1.2.0/24", ("availability_zone", "us-east-1a")),
+        ],
+        "check_results": null
+    });
+    let path = dir.path().join("regions.tfstate");
+    std::fs::write(&path, state.to_string()).unwrap();
+    let out = scan(&store, &options(vec![path.display().to_string()])).unwrap();
+    let dublin = finding(&out.result, "aws_subnet.dublin", "10.1.1.0/24");
+    assert_eq!(dublin.status, Noncompliant);
+    assert_eq!(
+        dublin.detail,
+        format!(
+            "aws_subnet.dublin is in region eu-west-1, but its allocation's pool {} has locale us-east-1",
+            pool.id
+        )
+    );
+    assert_eq!(
+        finding(&out.result, "aws_subnet.virginia", "10.1.2.0/24").status,
+        Managed
+    );
+    assert_eq!(out.exit_code, 1);
+}
+
 #[test]
 fn rules_changed_after_allocation_make_it_noncompliant() {
     let w = world();

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::args::{Parsed, Spec};
 use super::output::{self, Cell, Style, Table};
 use super::{json as j, unknown_id, Context, Failure, Outcome};
-use crate::ipam::{Block, Scope, ScopeKind, Tags};
+use crate::ipam::{Block, Ipam, Scope, ScopeKind, Tags};
 use crate::store::{Inventory, PoolInventory};
 
 /// `ipam tree`.
@@ -143,7 +143,7 @@ pub fn nodes(inventory: &Inventory) -> Vec<Node> {
                 id: ipam.id.clone(),
                 cells: label_cells(
                     Cell::styled(&ipam.id, Style::Bold),
-                    output::or_dash(&ipam.description),
+                    ipam_description(ipam),
                     &ipam.tags,
                 ),
                 json: value,
@@ -151,6 +151,18 @@ pub fn nodes(inventory: &Inventory) -> Vec<Node> {
             }
         })
         .collect()
+}
+
+/// An IPAM's description cell: its description, then its operating regions when it lists any.
+fn ipam_description(ipam: &Ipam) -> String {
+    let description = output::or_dash(&ipam.description);
+    if ipam.operating_regions.is_empty() {
+        return description;
+    }
+    format!(
+        "{description}; operating regions {}",
+        ipam.operating_regions.join(", ")
+    )
 }
 
 /// A row with a name, a description and tags, and no figures (IPAMs, scopes).
@@ -247,7 +259,7 @@ fn pool_node(pool: &PoolInventory, pools: &PoolsByParent<'_>) -> Node {
     value["pools"] = Value::Array(child_pools.iter().map(|c| c.json.clone()).collect());
     let mut description = p.address_family.as_str().to_string();
     if let Some(locale) = &p.locale {
-        description.push_str(&format!(" ({locale})"));
+        description.push_str(&format!(", locale {locale}"));
     }
     if !p.description.is_empty() {
         description.push_str(&format!(": {}", p.description));

@@ -476,9 +476,20 @@ fn place(space: &Space, d: &Discovered, finding: &mut Finding) -> bool {
             if block == Block::of(&net) {
                 finding.status = Status::Managed;
                 finding.detail = format!("allocation {}", allocation.id);
-                if let Some(broken) = broken_rules(pool, allocation) {
+                let wrong_region = match (&pool.locale, &d.region) {
+                    (Some(locale), Some(region)) if locale != region => Some(format!(
+                        "{} is in region {region}, but its allocation's pool {} has locale {locale}",
+                        d.address, pool.id
+                    )),
+                    _ => None,
+                };
+                let broken: Vec<String> = broken_rules(pool, allocation)
+                    .into_iter()
+                    .chain(wrong_region)
+                    .collect();
+                if !broken.is_empty() {
                     finding.status = Status::Noncompliant;
-                    finding.detail = broken;
+                    finding.detail = broken.join("; ");
                 }
             } else {
                 finding.status = Status::Managed;

@@ -31,6 +31,9 @@ pub struct Discovered {
     pub id: Option<String>,
     /// The instance's `pool_id` attribute (for `ipam_allocation` and `ipam_pool_cidr`).
     pub pool_id: Option<String>,
+    /// The region its state shows, where it can tell: an AWS `arn`'s region, else the region of
+    /// its `availability_zone` (`eu-west-1a` is in `eu-west-1`).
+    pub region: Option<String>,
 }
 
 impl Discovered {
@@ -308,6 +311,7 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
                 .map(str::to_string)
         };
         let (id, pool_id) = (text("id"), text("pool_id"));
+        let region = region_of(text("arn").as_deref(), text("availability_zone").as_deref());
         for found in found {
             out.discovered.push(Discovered {
                 file: file.to_string(),
@@ -316,20 +320,35 @@ fn read_one(file: &str, given: Option<&[u8]>, rules: &RuleSet, out: &mut Inputs)
                 found,
                 id: id.clone(),
                 pool_id: pool_id.clone(),
+                region: region.clone(),
             });
         }
     }
+}
+
+/// The region of an `arn:PARTITION:SERVICE:REGION:...` ARN, else of an availability zone name
+/// (its region and a trailing zone letter); `None` when neither tells.
+fn region_of(arn: Option<&str>, availability_zone: Option<&str>) -> Option<String> {
+    let from_arn = arn
+        .filter(|a| a.starts_with("arn:"))
+        .and_then(|a| a.split(':').nth(3))
+        .filter(|r| !r.is_empty());
+    let from_zone = availability_zone
+        .and_then(|z| z.strip_suffix(|c: char| c.is_ascii_lowercase()))
+        .filter(|r| r.ends_with(|c: char| c.is_ascii_digit()));
+    from_arn.or(from_zone).map(str::to_string)
 }
 
 /// The attributes of one instance that the rules for its type read.
 fn read_attributes(rules: &RuleSet, resource_type: &str, raw: Option<&RawValue>) -> Json {
     let mut attributes = serde_json::Map::new();
     if let Some(object) = raw.and_then(|r| serde_json::from_str::<RawObject<'_>>(r.get()).ok()) {
-        for name in rules
-            .attributes_read(resource_type)
-            .into_iter()
-            .chain(["id", "pool_id"])
-        {
+        for name in rules.attributes_read(resource_type).into_iter().chain([
+            "id",
+            "pool_id",
+            "arn",
+            "availability_zone",
+        ]) {
             if let Some(value) = object
                 .get(name)
                 .and_then(|v| serde_json::from_str::<Json>(v.get()).ok())
