@@ -23,6 +23,23 @@ use tfipam::ipam::{
 };
 use tfipam::store::{SqliteOptions, SqliteStore, Store};
 
+/// Every `ipam` command: each must be in `--help` and have a section in docs/cli.md.
+const COMMANDS: [&str; 13] = [
+    "tree",
+    "show",
+    "allocations",
+    "cidrs",
+    "free",
+    "audit",
+    "util",
+    "check",
+    "backup",
+    "map",
+    "scan",
+    "adopt",
+    "release",
+];
+
 /// What `ipam` printed and how it exited.
 struct Ran {
     code: i32,
@@ -1039,21 +1056,7 @@ fn usage_and_access_errors_exit_2_and_change_nothing() {
 
     // help: the command list, each command's options
     let help = ipam_in(guard.path(), &[], &["--help"]).expect(0).stdout;
-    for verb in [
-        "tree",
-        "show",
-        "allocations",
-        "cidrs",
-        "free",
-        "audit",
-        "util",
-        "check",
-        "backup",
-        "map",
-        "scan",
-        "adopt",
-        "release",
-    ] {
+    for verb in COMMANDS {
         assert!(help.contains(&format!("\n  {verb}")), "{verb} in\n{help}");
     }
     let audit_help = ipam_in(guard.path(), &[], &["audit", "--help"])
@@ -1495,21 +1498,7 @@ fn every_command_is_documented() {
     let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
     assert!(readme.contains("docs/cli.md"));
     let help = ipam_in(&root, &[], &["--help"]).expect(0).stdout;
-    for verb in [
-        "tree",
-        "show",
-        "allocations",
-        "cidrs",
-        "free",
-        "audit",
-        "util",
-        "check",
-        "backup",
-        "map",
-        "scan",
-        "adopt",
-        "release",
-    ] {
+    for verb in COMMANDS {
         assert!(
             docs.contains(&format!("\n## `ipam {verb}")),
             "docs/cli.md has no section for {verb}"
