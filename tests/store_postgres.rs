@@ -1,11 +1,12 @@
 //! The PostgreSQL backend on a real, throw-away server (tests/support/postgres.rs): the whole
 //! conformance suite unchanged (a fresh database per case; worker processes reconnect by URL),
 //! then what only a server has: restarts in the middle of a stream of allocations, connection
-//! errors that name host and database, the schema lock and version.
+//! errors that name host and database, the schema lock and version, TLS that succeeds (and
+//! refuses what it must), and clients on other hosts (network namespaces) sharing one pool.
 
 mod support;
 
-use support::postgres::{shared, PgCluster, StopMode, PASSWORD};
+use support::postgres::{shared, ClusterOptions, PgCluster, StopMode, TestCa, PASSWORD};
 use tfipam::store::conformance::StoreFactory;
 use tfipam::store::{PostgresStore, Store};
 
@@ -317,5 +318,118 @@ fn a_version_1_schema_upgrades_in_place_to_cooldowns_thresholds_and_names() {
             .name
             .as_deref(),
         Some("web")
+    );
+}
+
+/// Asserts that `error` is about `what`, names `host` and the database `database`, and does
+/// not contain the password.
+fn assert_names(error: &str, host: &str, database: &str, what: &[&str]) {
+    assert!(
+        error.contains(&format!("database \"{database}\" on {host}")),
+        "the error names host and database: {error}"
+    );
+    assert!(!error.contains(PASSWORD), "no password: {error}");
+    for needle in what {
+        assert!(error.contains(needle), "the error says {needle:?}: {error}");
+    }
+}
+
+#[test]
+fn tls_connections_work_verify_the_server_and_plain_tcp_is_refused() {
+    let ca = TestCa::new("tfipam test CA");
+    let wrong_ca = TestCa::new("another CA");
+    let files = tempfile::tempdir().expect("a directory for the CA files");
+    let root = ca.write(&files.path().join("ca.pem"));
+    let wrong_root = wrong_ca.write(&files.path().join("wrong-ca.pem"));
+    // the certificate names localhost and 127.0.0.1; the server also listens on 127.0.0.2,
+    // an address the certificate does not name
+    let cluster = PgCluster::start_with(ClusterOptions {
+        tls: Some(ca.server_certificate(&["localhost", "127.0.0.1"])),
+        tls_only: true,
+        listen: vec!["127.0.0.2".parse().unwrap()],
+        ..ClusterOptions::default()
+    });
+    let port = cluster.port;
+    let database = cluster.new_database();
+
+    // sslmode=require: encrypted, the certificate is not checked
+    let require = cluster.url_on("127.0.0.1", &database, "sslmode=require");
+    let store = PostgresStore::connect(&require, "tls-require").expect("sslmode=require");
+    let pool = pool_with(&store, "10.0.0.0/16");
+    let first = store.allocate(&request(&pool, 24)).expect("allocate");
+
+    // sslmode=verify-full against our CA, by host name
+    let verify = cluster.url_on(
+        "localhost",
+        &database,
+        &format!("sslmode=verify-full&sslrootcert={}", root.display()),
+    );
+    let verified = PostgresStore::connect(&verify, "tls-verified").expect("sslmode=verify-full");
+    let second = verified.allocate(&request(&pool, 24)).expect("allocate");
+    assert_ne!(first.cidr, second.cidr);
+    assert_eq!(
+        verified.list_allocations(&pool).expect("list").len(),
+        2,
+        "both stores see one address space"
+    );
+    assert_eq!(
+        verified.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+
+    // the server says every session of ours is encrypted (both stores keep theirs open)
+    let sessions = cluster
+        .admin(&database)
+        .query(
+            "SELECT s.ssl, coalesce(s.version, '') FROM pg_stat_activity a \
+             JOIN pg_stat_ssl s USING (pid) \
+             WHERE a.datname = $1 AND a.application_name = 'terraform-provider-ipam'",
+            &[&database],
+        )
+        .expect("pg_stat_ssl");
+    assert!(sessions.len() >= 2, "both stores are connected");
+    for session in &sessions {
+        let (ssl, version): (bool, String) = (session.get(0), session.get(1));
+        assert!(ssl && version.starts_with("TLS"), "{ssl} {version}");
+    }
+
+    // a certificate from another CA is refused
+    let error = connect_error(&verify.replace(
+        &root.display().to_string(),
+        &wrong_root.display().to_string(),
+    ));
+    assert_names(
+        &error,
+        &format!("localhost:{port}"),
+        &database,
+        &[
+            "not signed by a certificate authority in",
+            "wrong-ca.pem",
+            "sslrootcert=",
+        ],
+    );
+
+    // a host the certificate does not name is refused, although the CA is right
+    let error = connect_error(&verify.replace("@localhost:", "@127.0.0.2:"));
+    assert_names(
+        &error,
+        &format!("127.0.0.2:{port}"),
+        &database,
+        &["certificate does not name the host 127.0.0.2"],
+    );
+    // … and accepted without checks: the server listens there
+    PostgresStore::connect(
+        &cluster.url_on("127.0.0.2", &database, "sslmode=require"),
+        "tls-any-name",
+    )
+    .expect("sslmode=require does not check the name");
+
+    // plain TCP is refused by a server that only accepts TLS
+    let error = connect_error(&cluster.url_on("127.0.0.1", &database, "sslmode=disable"));
+    assert_names(
+        &error,
+        &format!("127.0.0.1:{port}"),
+        &database,
+        &["no encryption", "use sslmode=verify-full"],
     );
 }

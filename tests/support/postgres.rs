@@ -2,8 +2,12 @@
 //! listening on a loopback port (password auth) and on a unix socket in that directory (trust),
 //! run as the `postgres` OS user when the tests run as root (the server refuses root). Stopped
 //! by `Drop`, and by a watchdog process when the test process exits without dropping it.
+//!
+//! [`PgCluster::start_with`] adds TLS (a server certificate from a [`TestCa`] made in the test,
+//! optionally refusing plain TCP) and more listen addresses (other hosts reaching the server).
 
-use std::os::unix::fs::PermissionsExt;
+use std::net::IpAddr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -86,6 +90,79 @@ impl StopMode {
     }
 }
 
+/// A certificate authority made for one test, with its key.
+pub struct TestCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA certificate (PEM), what clients trust through `sslrootcert`.
+    pub pem: String,
+}
+
+impl TestCa {
+    /// A new CA called `name`.
+    pub fn new(name: &str) -> TestCa {
+        let key = rcgen::KeyPair::generate().expect("a CA key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let pem = params.self_signed(&key).expect("a CA certificate").pem();
+        TestCa {
+            issuer: rcgen::Issuer::new(params, key),
+            pem,
+        }
+    }
+
+    /// A server certificate signed by this CA for these host names and IP addresses.
+    pub fn server_certificate(&self, names: &[&str]) -> ServerCertificate {
+        let key = rcgen::KeyPair::generate().expect("a server key");
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(names).expect("server params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "tfipam test server");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("a server certificate");
+        ServerCertificate {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// Writes the CA certificate to `path` (for `sslrootcert=`); returns the path.
+    pub fn write(&self, path: &Path) -> PathBuf {
+        std::fs::write(path, &self.pem).expect("write the CA certificate");
+        path.to_path_buf()
+    }
+}
+
+/// A server's certificate and private key (PEM).
+#[derive(Clone)]
+pub struct ServerCertificate {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// How [`PgCluster::start_with`] sets up a cluster beyond the defaults.
+#[derive(Clone, Default)]
+pub struct ClusterOptions {
+    /// Extra `-c name=value` server settings.
+    pub settings: Vec<String>,
+    /// Serve TLS with this certificate (`ssl = on`).
+    pub tls: Option<ServerCertificate>,
+    /// Accept TCP connections only over TLS: `hostssl` in pg_hba.conf, plain TCP is refused.
+    pub tls_only: bool,
+    /// Addresses to listen on besides 127.0.0.1; clients on their networks (`samenet`) log in
+    /// with the password.
+    pub listen: Vec<IpAddr>,
+}
+
 /// One test cluster.
 pub struct PgCluster {
     dir: PathBuf,
@@ -94,6 +171,8 @@ pub struct PgCluster {
     pub port: u16,
     /// Extra `-c name=value` server settings.
     settings: Vec<String>,
+    /// The addresses the server listens on (127.0.0.1 first).
+    listen: Vec<IpAddr>,
 }
 
 static DATABASES: AtomicU32 = AtomicU32::new(0);
@@ -107,6 +186,14 @@ pub fn shared() -> &'static PgCluster {
 impl PgCluster {
     /// Creates and starts a cluster with these extra server settings (`name=value`).
     pub fn start(settings: &[&str]) -> PgCluster {
+        PgCluster::start_with(ClusterOptions {
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+            ..ClusterOptions::default()
+        })
+    }
+
+    /// Creates and starts a cluster set up by `options` (TLS, listen addresses, settings).
+    pub fn start_with(options: ClusterOptions) -> PgCluster {
         let bin = bin_dir();
         let dir = std::env::temp_dir().join(format!(
             "tfipam-pg-{}-{}",
@@ -135,11 +222,53 @@ impl PgCluster {
             .status()
             .expect("run initdb");
         assert!(status.success(), "initdb failed in {}", dir.display());
+        let data = dir.join("data");
+        if let Some(tls) = &options.tls {
+            // the server reads its key only when the server user owns it and nobody else can
+            let owner = std::fs::metadata(&data).expect("data directory").uid();
+            for (name, pem, mode) in [
+                ("server.crt", &tls.cert_pem, 0o644),
+                ("server.key", &tls.key_pem, 0o600),
+            ] {
+                let path = dir.join(name);
+                std::fs::write(&path, pem).expect("write a server TLS file");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .expect("chmod");
+                std::os::unix::fs::chown(&path, Some(owner), None).expect("chown");
+            }
+            append(
+                &data.join("postgresql.conf"),
+                &format!(
+                    "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                    dir.join("server.crt").display(),
+                    dir.join("server.key").display()
+                ),
+            );
+        }
+        let hba = data.join("pg_hba.conf");
+        let host = if options.tls_only { "hostssl" } else { "host" };
+        if options.tls_only {
+            let text = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+            let rewritten: String = text
+                .lines()
+                .map(|line| match line.strip_prefix("host ") {
+                    Some(rest) => format!("hostssl {rest}\n"),
+                    None => format!("{line}\n"),
+                })
+                .collect();
+            std::fs::write(&hba, rewritten).expect("rewrite pg_hba.conf");
+        }
+        if !options.listen.is_empty() {
+            append(&hba, &format!("{host} all all samenet scram-sha-256\n"));
+        }
+        let mut listen = vec![IpAddr::from([127, 0, 0, 1])];
+        listen.extend(options.listen.iter().copied());
         let cluster = PgCluster {
             dir,
             bin,
             port: free_port(),
-            settings: settings.iter().map(|s| s.to_string()).collect(),
+            settings: options.settings,
+            listen,
         };
         cluster.pg_ctl_start();
         cluster.watch_parent();
@@ -147,10 +276,12 @@ impl PgCluster {
     }
 
     fn pg_ctl_start(&self) {
+        let listen: Vec<String> = self.listen.iter().map(|a| a.to_string()).collect();
         let mut options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=64MB",
+            "-p {} -k {} -c listen_addresses={} -c max_connections=300 -c shared_buffers=64MB",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            listen.join(",")
         );
         for setting in &self.settings {
             options.push_str(&format!(" -c {setting}"));
@@ -215,8 +346,14 @@ impl PgCluster {
 
     /// A connection string for `database` as the superuser over loopback TCP.
     pub fn url(&self, database: &str) -> String {
+        self.url_on("127.0.0.1", database, "sslmode=disable")
+    }
+
+    /// A connection string for `database` as the superuser, to `host` (a name or an address
+    /// the server listens on) with this query (`sslmode=…&…`).
+    pub fn url_on(&self, host: &str, database: &str, query: &str) -> String {
         format!(
-            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/{database}?sslmode=disable",
+            "postgres://postgres:{PASSWORD}@{host}:{}/{database}?{query}",
             self.port
         )
     }
@@ -234,11 +371,16 @@ impl PgCluster {
 
     /// A new empty database; its connection string.
     pub fn create_database(&self) -> String {
+        self.url(&self.new_database())
+    }
+
+    /// A new empty database; its name.
+    pub fn new_database(&self) -> String {
         let name = format!("t{}", DATABASES.fetch_add(1, Ordering::SeqCst));
         self.admin("postgres")
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create database");
-        self.url(&name)
+        name
     }
 
     /// The server's version (`initdb --version`).
@@ -254,6 +396,15 @@ impl PgCluster {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .unwrap_or_else(|e| panic!("append to {}: {e}", path.display()));
 }
 
 impl Drop for PgCluster {

@@ -235,6 +235,69 @@ impl PostgresLocation {
     }
 }
 
+impl PostgresLocation {
+    /// What to change in the connection string when connecting failed because of TLS: the
+    /// server's certificate is not signed by a trusted CA or does not name the host
+    /// (`verify-full`), or the server accepts only encrypted connections (`disable`). `None`
+    /// for other failures.
+    pub(super) fn tls_advice(&self, error: &postgres::Error) -> Option<String> {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
+            _ => "the host".to_string(),
+        };
+        if let Some(problem) = certificate_problem(error) {
+            let roots = self.root_cert.as_deref().unwrap_or(SYSTEM_ROOTS);
+            return Some(match problem {
+                rustls::CertificateError::UnknownIssuer
+                | rustls::CertificateError::BadSignature => format!(
+                    "the server's certificate is not signed by a certificate authority in {roots} (sslrootcert); set sslrootcert=/path/to/root.crt in the connection string to the CA that signed the server's certificate"
+                ),
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. } => format!(
+                    "the server's certificate does not name the host {host}; connect by a name the certificate holds (its subject alternative names), or have the server's certificate reissued to include {host}"
+                ),
+                rustls::CertificateError::Expired
+                | rustls::CertificateError::ExpiredContext { .. }
+                | rustls::CertificateError::NotValidYet
+                | rustls::CertificateError::NotValidYetContext { .. } => {
+                    "the server's certificate is not valid at this time (expired or not yet valid); renew it on the server, and check this machine's clock".to_string()
+                }
+                _ => format!(
+                    "the server's certificate was refused by sslmode=verify-full; check it against the CA in {roots} (sslrootcert)"
+                ),
+            });
+        }
+        let refused_plain = error
+            .as_db_error()
+            .is_some_and(|db| db.message().contains("no encryption"));
+        if self.tls == TlsMode::Disable && refused_plain {
+            return Some(
+                "the server accepts this user only over TLS; use sslmode=verify-full (with sslrootcert=/path/to/root.crt) or sslmode=require instead of sslmode=disable".to_string(),
+            );
+        }
+        None
+    }
+}
+
+/// The certificate problem behind a failed TLS handshake, found in the error's sources (the
+/// TLS layer reports it as an I/O error wrapping rustls's error).
+fn certificate_problem(error: &postgres::Error) -> Option<rustls::CertificateError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        let tls = current.downcast_ref::<rustls::Error>().or_else(|| {
+            current
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::InvalidCertificate(problem)) = tls {
+            return Some(problem.clone());
+        }
+        source = current.source();
+    }
+    None
+}
+
 /// The URL with its password replaced by `***`.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

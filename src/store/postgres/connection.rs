@@ -228,8 +228,17 @@ impl PostgresBackend {
                         std::thread::sleep(Duration::from_millis(50 * attempt.min(10)));
                         continue;
                     }
+                    let advice = self
+                        .location
+                        .tls_advice(&e)
+                        .map(|advice| format!("; {advice}"))
+                        .unwrap_or_default();
                     return Err(Error::Storage {
-                        message: format!("cannot connect to {}: {}", self.describe(), reason(&e)),
+                        message: format!(
+                            "cannot connect to {}: {}{advice}",
+                            self.describe(),
+                            reason(&e)
+                        ),
                     });
                 }
             }
