@@ -433,3 +433,89 @@ fn tls_connections_work_verify_the_server_and_plain_tcp_is_refused() {
         &["no encryption", "use sslmode=verify-full"],
     );
 }
+
+/// The databases of one cluster, for the conformance cases that take a factory.
+struct OnCluster<'a>(&'a PgCluster);
+
+impl StoreFactory for OnCluster<'_> {
+    fn create(&self) -> (Box<dyn Store>, String) {
+        let url = self.0.create_database();
+        let store = PostgresStore::connect(&url, "conformance").expect("connect");
+        (Box::new(store), url)
+    }
+
+    fn open(&self, location: &str, actor: &str) -> Box<dyn Store> {
+        Box::new(PostgresStore::connect(location, actor).expect("reconnect"))
+    }
+}
+
+/// Clients on two other hosts (network namespaces joined to this one by veth pairs), four
+/// processes on each, allocate into one pool at the same time through the server's address on
+/// their link: every allocation made, all disjoint, the database consistent.
+#[test]
+fn clients_on_two_hosts_allocate_into_one_pool() {
+    let namespaces = match support::netns::Namespaces::create(2) {
+        Ok(namespaces) => namespaces,
+        Err(missing) if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "the test of clients on other hosts cannot run here: {missing}. CI must run the tests \
+             as root on a machine with iproute2 (`ip`) and network namespaces"
+        ),
+        Err(missing) => {
+            eprintln!(
+                "NOT RUN: clients_on_two_hosts_allocate_into_one_pool needs network namespaces: \
+                 {missing} (with CI=true this fails)"
+            );
+            return;
+        }
+    };
+    let cluster = PgCluster::start_with(ClusterOptions {
+        listen: namespaces
+            .list
+            .iter()
+            .map(|n| n.host_address.into())
+            .collect(),
+        settings: vec!["log_connections=on".to_string()],
+        ..ClusterOptions::default()
+    });
+    let worker =
+        tfipam::store::conformance::Worker::new(module_path!(), "conformance_worker_process");
+    let place = |index: usize, location: &str| {
+        let namespace = &namespaces.list[index % namespaces.list.len()];
+        let reached = location.replace(
+            &format!("@127.0.0.1:{}/", cluster.port),
+            &format!("@{}:{}/", namespace.host_address, cluster.port),
+        );
+        assert_ne!(reached, location, "the location names the loopback address");
+        tfipam::store::conformance::Placement {
+            run_under: namespace.run_under(),
+            location: reached,
+        }
+    };
+    // the namespaces really are other hosts: the loopback server is not reachable from there
+    let probe = std::process::Command::new("ip")
+        .args(["netns", "exec", &namespaces.list[0].name])
+        .args(["bash", "-c"])
+        .arg(format!("exec 3<>/dev/tcp/127.0.0.1/{}", cluster.port))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("probe from the namespace");
+    assert!(
+        !probe.success(),
+        "127.0.0.1 inside a namespace is not this host"
+    );
+    tfipam::store::conformance::processes_allocate_disjoint_blocks_from(
+        &OnCluster(&cluster),
+        &worker,
+        &place,
+    );
+    // the server saw clients come from each namespace's own address
+    let log = cluster.log();
+    for namespace in &namespaces.list {
+        assert!(
+            log.contains(&format!("connection received: host={}", namespace.address)),
+            "no connection from {} ({}) in the server log",
+            namespace.address,
+            namespace.name
+        );
+    }
+}

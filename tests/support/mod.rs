@@ -4,5 +4,6 @@
 
 pub mod grpc;
 pub mod ipam;
+pub mod netns;
 pub mod postgres;
 pub mod terraform;

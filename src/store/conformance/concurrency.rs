@@ -48,7 +48,20 @@ impl Worker {
     }
 
     fn spawn(&self, role: &str, setup: &Shared, index: usize) -> Child {
-        Command::new(std::env::current_exe().expect("the test binary"))
+        self.spawn_at(role, setup, index, &Placement::here(&setup.location))
+    }
+
+    fn spawn_at(&self, role: &str, setup: &Shared, index: usize, place: &Placement) -> Child {
+        let binary = std::env::current_exe().expect("the test binary");
+        let mut command = match place.run_under.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        command
             .args([
                 self.test_name.as_str(),
                 "--exact",
@@ -56,7 +69,7 @@ impl Worker {
                 "--test-threads=1",
             ])
             .env(ROLE, role)
-            .env(LOCATION, &setup.location)
+            .env(LOCATION, &place.location)
             .env(POOL, &setup.pool)
             .env(CHILD_POOL, &setup.child_pool)
             .env(INDEX, index.to_string())
@@ -65,6 +78,26 @@ impl Worker {
             .stderr(Stdio::piped())
             .spawn()
             .expect("a worker process starts")
+    }
+}
+
+/// Where a worker process runs: under which command (e.g. `ip netns exec NS`, on another
+/// network) and by which location it opens the database from there.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// The program and arguments the worker is run under; empty: run directly.
+    pub run_under: Vec<String>,
+    /// The location the worker opens (the database the test created, as reached from there).
+    pub location: String,
+}
+
+impl Placement {
+    /// Run directly, opening `location`.
+    pub fn here(location: &str) -> Placement {
+        Placement {
+            run_under: Vec::new(),
+            location: location.to_string(),
+        }
     }
 }
 
@@ -337,9 +370,21 @@ pub fn a_refused_request_fails_alone_among_concurrent_good_ones(store: &dyn Stor
 /// 8 OS processes × 250 mixed-size allocations into one pool, started together: 2,000
 /// distinct, disjoint blocks, no error, every process's actor recorded.
 pub fn processes_allocate_disjoint_blocks(factory: &dyn StoreFactory, worker: &Worker) {
+    processes_allocate_disjoint_blocks_from(factory, worker, &|_, location| {
+        Placement::here(location)
+    });
+}
+
+/// [`processes_allocate_disjoint_blocks`] with each worker process placed by `place` (given
+/// its index and the location of the database the test created): e.g. on other hosts.
+pub fn processes_allocate_disjoint_blocks_from(
+    factory: &dyn StoreFactory,
+    worker: &Worker,
+    place: &dyn Fn(usize, &str) -> Placement,
+) {
     let shared = Shared::new(factory, "10.0.0.0/8");
     let children: Vec<Child> = (0..PROCESSES)
-        .map(|i| worker.spawn("allocate", &shared, i))
+        .map(|i| worker.spawn_at("allocate", &shared, i, &place(i, &shared.location)))
         .collect();
     shared.go();
     for (i, child) in children.into_iter().enumerate() {

@@ -30,7 +30,8 @@ use crate::ipam::{
 pub use concurrency::{
     a_killed_writer_leaves_a_consistent_database,
     a_refused_request_fails_alone_among_concurrent_good_ones, processes_allocate_disjoint_blocks,
-    threads_allocate_disjoint_audited_blocks, worker_process, Worker,
+    processes_allocate_disjoint_blocks_from, threads_allocate_disjoint_audited_blocks,
+    worker_process, Placement, Worker,
 };
 pub use operator::operator_reads_agree_with_the_rest;
 pub use reservations::reservations_hold_space_until_the_apply_takes_them;
