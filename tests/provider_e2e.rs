@@ -330,8 +330,17 @@ output "tiny_pool_id" {
 
 #[test]
 fn bad_input_fails_at_plan_naming_the_conflict_and_changes_nothing() {
+    plan_errors_on(Backend::Sqlite);
+}
+
+#[test]
+fn bad_input_fails_at_plan_naming_the_conflict_and_changes_nothing_on_postgresql() {
+    plan_errors_on(Backend::Postgres);
+}
+
+fn plan_errors_on(backend: Backend) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let dir = workdir(tf, &db, PLAN_ERRORS_BASE);
         dir.init();
         dir.apply().success();
@@ -524,8 +533,17 @@ output "ids" {
 
 #[test]
 fn every_resource_type_imports_and_then_plans_no_changes() {
+    imports_on(Backend::Sqlite);
+}
+
+#[test]
+fn every_resource_type_imports_and_then_plans_no_changes_on_postgresql() {
+    imports_on(Backend::Postgres);
+}
+
+fn imports_on(backend: Backend) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let original = workdir(tf, &db, &format!("{EVERY_TYPE}{EVERY_TYPE_IDS}"));
         original.init();
         original.apply().success();
@@ -642,6 +660,15 @@ fn tags_update_in_place_and_a_new_netmask_length_replaces() {
 
 #[test]
 fn an_allocation_released_elsewhere_is_noticed_and_recreated() {
+    drift_on(Backend::Sqlite);
+}
+
+#[test]
+fn an_allocation_released_elsewhere_is_noticed_and_recreated_on_postgresql() {
+    drift_on(Backend::Postgres);
+}
+
+fn drift_on(backend: Backend) {
     let main = format!(
         "{}{}",
         pool_hcl("10.60.0.0/16", 16, 28, 24),
@@ -657,7 +684,7 @@ output "id" {
 "#
     );
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let dir = workdir(tf, &db, &main);
         dir.init();
         dir.apply().success();

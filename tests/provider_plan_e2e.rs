@@ -9,13 +9,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use support::ipam::{cidr, database, output_string, output_strings, workdir};
+use support::ipam::{cidr, database, output_string, output_strings, workdir, Backend};
 use support::terraform::{self, Run, Terraform, Workdir};
 use tfipam::store::{SqliteOptions, SqliteStore, Store};
 
-/// Asserts that the database holds no IPAM any more (a destroy removed everything).
+/// Asserts that the database (a SQLite file or a PostgreSQL URL) holds no IPAM any more (a
+/// destroy removed everything).
 fn assert_database_empty(db: &Path, tf: &Terraform) {
-    let store = SqliteStore::open(db, SqliteOptions::new("check")).expect("the database opens");
+    let store = tfipam::store::open(&db.to_string_lossy(), "check").expect("the database opens");
     let ipams = store.list_ipams().expect("ipams");
     assert!(ipams.is_empty(), "terraform {}: {ipams:?}", tf.version);
 }
@@ -101,8 +102,17 @@ resource "ipam_allocation" "explicit_23" {
 
 #[test]
 fn destroy_works_after_an_apply_failed_at_exhaustion_and_overlap() {
+    destroy_after_a_failed_apply_on(Backend::Sqlite);
+}
+
+#[test]
+fn destroy_works_after_an_apply_failed_at_exhaustion_and_overlap_on_postgresql() {
+    destroy_after_a_failed_apply_on(Backend::Postgres);
+}
+
+fn destroy_after_a_failed_apply_on(backend: Backend) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let pools = pools_hcl(&[("small", "10.9.0.0/26"), ("big", "10.2.0.0/16")], "");
         let dir = workdir(tf, &db, &format!("{pools}{FAILS_HALF_WAY}"));
         dir.init();
@@ -173,8 +183,17 @@ resource "ipam_allocation" "tagged" {
 
 #[test]
 fn conflicts_within_one_plan_fail_at_plan_and_exact_fits_apply() {
+    conflicts_within_one_plan_on(Backend::Sqlite);
+}
+
+#[test]
+fn conflicts_within_one_plan_fail_at_plan_and_exact_fits_apply_on_postgresql() {
+    conflicts_within_one_plan_on(Backend::Postgres);
+}
+
+fn conflicts_within_one_plan_on(backend: Backend) {
     for tf in terraform::all() {
-        let (_guard, db) = database();
+        let (_guard, db) = backend.database();
         let dir = workdir(tf, &db, &existing_pools());
         dir.write("tagged.tf", TAGGED_ALLOCATION);
         dir.init();
