@@ -1,7 +1,8 @@
 //! End-to-end tests of the database a root module works on, with the real `terraform` binary
 //! (the newest on PATH and 1.0.3): a wrong `database` is an error naming it and never a new,
 //! empty address space; only an apply creates a database; a copy keeps working; a database the
-//! user can only read serves plans; the DEBUG log names the database and every call.
+//! user can only read serves plans; the DEBUG log names the database and every call; a
+//! PostgreSQL database reached over verified TLS (`sslmode=verify-full`) from the provider block.
 
 mod support;
 
@@ -395,4 +396,76 @@ fn the_default_actor_is_the_account_name_when_user_is_unset() {
         assert!(!events[0].actor.starts_with("uid "), "{}", events[0].actor);
         dir.destroy().success();
     }
+}
+
+#[test]
+fn a_postgresql_database_over_verified_tls_applies_and_a_wrong_ca_fails_the_plan() {
+    use support::postgres::{ClusterOptions, PgCluster, TestCa, PASSWORD};
+    let tf = terraform::newest();
+    let ca = TestCa::new("tfipam test CA");
+    let files = tempfile::tempdir().expect("a directory for the CA files");
+    let root = ca.write(&files.path().join("ca.pem"));
+    let wrong_root = TestCa::new("another CA").write(&files.path().join("wrong-ca.pem"));
+    // a server that refuses plain TCP: an apply that works went over TLS
+    let cluster = PgCluster::start_with(ClusterOptions {
+        tls: Some(ca.server_certificate(&["localhost"])),
+        tls_only: true,
+        ..ClusterOptions::default()
+    });
+    let database = cluster.new_database();
+    let url = |root: &Path| {
+        format!(
+            "postgres://postgres@localhost:{}/{database}?sslmode=verify-full&sslrootcert={}",
+            cluster.port,
+            root.display()
+        )
+    };
+    let provider = |root: &Path| {
+        support::ipam::PROVIDER_HCL.replace(
+            "provider \"ipam\" {}",
+            &format!("provider \"ipam\" {{\n  database = \"{}\"\n}}", url(root)),
+        )
+    };
+    let mut dir = workdir(tf, Path::new("unused"), MAIN);
+    dir.unset_env("IPAM_DATABASE");
+    // the password from the environment, never in the configuration
+    dir.set_env("PGPASSWORD", PASSWORD);
+    dir.write("versions.tf", &provider(&root));
+    dir.init();
+    let apply = dir.apply().success();
+    assert!(!apply.text().contains(PASSWORD), "{}", apply.describe());
+    dir.assert_no_changes();
+    let cidr = output_string(&dir.outputs(), "cidr");
+    let store = tfipam::store::PostgresStore::connect(
+        &cluster.url_on("127.0.0.1", &database, "sslmode=require"),
+        "check",
+    )
+    .expect("connect");
+    let pool = output_string(&dir.outputs(), "pool_id");
+    let allocations = store.list_allocations(&pool).expect("list");
+    assert_eq!(
+        allocations
+            .iter()
+            .map(|a| a.cidr.to_string())
+            .collect::<Vec<_>>(),
+        vec![cidr],
+        "the apply wrote to the PostgreSQL database"
+    );
+
+    // a CA that did not sign the server's certificate: the plan fails, saying what to change
+    dir.write("versions.tf", &provider(&wrong_root));
+    let run = dir.plan().failure();
+    assert_says(
+        &run,
+        &[
+            "Cannot Open The IPAM Database",
+            &format!("database \"{database}\" on localhost:{}", cluster.port),
+            "not signed by a certificate authority in",
+            "wrong-ca.pem",
+        ],
+    );
+    assert!(!run.text().contains(PASSWORD), "{}", run.describe());
+    dir.write("versions.tf", &provider(&root));
+    dir.destroy().success();
+    assert!(store.list_ipams().expect("ipams").is_empty());
 }
