@@ -1065,5 +1065,6 @@ resource "ipam_allocation" "vpc" {
             stderr.contains("is not empty: it holds 1 IPAM(s), 2 pool(s), 8 allocation(s)"),
             "{stderr}"
         );
+        assert!(!stderr.contains(support::postgres::PASSWORD), "{stderr}");
     }
 }

@@ -371,9 +371,19 @@ fn a_version_3_schema_upgrades_in_place_to_keep_ids_of_the_oldest_provider() {
         .map(|a| a.id)
         .collect();
     assert_eq!(listed, [old]);
-    assert_eq!(store.check_consistency().expect("check"), Vec::<String>::new());
-    let next = store.allocate(&request(&pool, 26)).expect("new ids beside it");
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+    let next = store
+        .allocate(&request(&pool, 26))
+        .expect("new ids beside it");
     assert_ne!(next.cidr, kept.cidr);
-    store.release_allocation(old).expect("release by the old id");
-    assert_eq!(store.check_consistency().expect("check"), Vec::<String>::new());
+    store
+        .release_allocation(old)
+        .expect("release by the old id");
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
 }

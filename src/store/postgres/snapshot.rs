@@ -70,9 +70,11 @@ const FREE_BLOCK_PUT: &str =
     "INSERT INTO free_blocks (pool_num, prefix_len, start) VALUES ($1, $2, $3)";
 const AUDIT_EVENT_PUT: &str = "INSERT INTO audit_events (sequence, at, actor, action, \
      object_id, cidr, pool_num, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-/// The next pool key and audit sequence number come after the copied ones.
+/// The next pool key and audit sequence number come after the copied ones (pool keys after
+/// those of deleted pools too, which old audit events still name).
 const SEQUENCES_PAST_COPY: &str = "SELECT \
-     setval('pools_num_seq', coalesce((SELECT max(num) FROM pools), 0) + 1, false), \
+     setval('pools_num_seq', greatest((SELECT max(num) FROM pools), \
+     (SELECT max(pool_num) FROM audit_events), 0) + 1, false), \
      setval('audit_sequence', coalesce((SELECT max(sequence) FROM audit_events), 0) + 1, false)";
 
 type Fail<'a> = &'a dyn Fn(postgres::Error) -> Error;
