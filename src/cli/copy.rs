@@ -111,7 +111,7 @@ pub fn run(out: &Output, args: &Parsed) -> Result<Outcome, Failure> {
     if !args.flag("yes") {
         let target = existing_target(to)?;
         let state = match &target {
-            None => "is created",
+            None => "does not exist yet: it is created",
             Some(target) => {
                 let held = target.export_snapshot()?.counts();
                 let held = Holdings {
