@@ -24,7 +24,7 @@ use tfipam::ipam::{
 use tfipam::store::{SqliteOptions, SqliteStore, Store};
 
 /// Every `ipam` command: each must be in `--help` and have a section in docs/cli.md.
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 14] = [
     "tree",
     "show",
     "allocations",
@@ -34,6 +34,7 @@ const COMMANDS: [&str; 13] = [
     "util",
     "check",
     "backup",
+    "copy",
     "map",
     "scan",
     "adopt",
@@ -951,11 +952,15 @@ fn a_postgresql_database_is_read_and_checked_never_created() {
     admin.batch_execute("CREATE EXTENSION amcheck").unwrap();
     assert_eq!(ipam_json(pg, 0, &["check"])["consistent"], true);
 
-    // backup is pg_dump's: refused, nothing written
+    // backup writes the space as a SQLite file, every id unchanged
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let copy = dir.path().join("copy.db");
-    ipam(pg, &["backup", copy.to_str().unwrap()]).fails(2, "use pg_dump --schema=ipam");
-    assert!(!copy.exists());
+    ipam(pg, &["backup", copy.to_str().unwrap()]).expect(0);
+    let listed = ipam_json(&copy, 0, &["allocations", &s.child]);
+    assert_eq!(
+        field_of_each(&listed["allocations"], "id"),
+        [s.web.as_str(), s.db.as_str()]
+    );
 
     // the database's own guard gone, an index left invalid: the storage check says both
     admin
@@ -1641,4 +1646,311 @@ fn scan_adopt_and_release_orphans_on_the_complete_example() {
     let after = ipam_on_states(&db, &["--json", "scan"], &states).json();
     assert_eq!(after["orphans"].as_array().unwrap().len(), 0, "{after}");
     ipam_on_states(&db, &["release", "--yes"], &states).fails(2, "--orphans");
+}
+
+/// The random id a provider before 0.1 gave an allocation, as its database keeps it after the
+/// upgrade (`legacy_id`, with the allocate event naming it).
+const LEGACY_ID: &str = "ipam-alloc-00000000000000a1";
+
+/// A SQLite database with everything a snapshot holds: the seeded space, an allocation with an
+/// id of the oldest provider, a reservation, a block cooling down after its release.
+fn everything(path: &Path) -> Seeded {
+    let (store, s) = seed(path);
+    let old = store
+        .allocate(&AllocationRequest {
+            pool_id: s.child.clone(),
+            cidr: Some(cidr("10.1.8.0/24")),
+            description: "made long ago".into(),
+            tags: tags(&[("Name", "old")]),
+            ..Default::default()
+        })
+        .expect("old");
+    store
+        .update_pool(
+            &s.child,
+            &tfipam::ipam::PoolUpdate {
+                release_cooldown: Some(Some(ReleaseCooldown {
+                    seconds: 86_400,
+                    mode: CooldownMode::Strict,
+                })),
+                ..Default::default()
+            },
+        )
+        .expect("cooldown");
+    let cooling = store
+        .allocate(&AllocationRequest {
+            pool_id: s.child.clone(),
+            cidr: Some(cidr("10.1.9.0/24")),
+            ..Default::default()
+        })
+        .expect("cooling");
+    store.release_allocation(&cooling.id).expect("release");
+    let planned = AllocationRequest {
+        pool_id: s.child.clone(),
+        netmask_length: Some(26),
+        ..Default::default()
+    };
+    store
+        .reserve_allocation(&planned, "planned")
+        .expect("reserve");
+    drop(store);
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let sequence: i64 = conn
+        .query_row(
+            "SELECT sequence FROM audit_events WHERE object_id = ?1 AND action = 'allocate'",
+            [&old.id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "UPDATE allocations SET legacy_id = ?1 WHERE sequence = ?2",
+        rusqlite::params![LEGACY_ID, sequence],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE audit_events SET object_id = ?1 WHERE object_id = ?2",
+        [LEGACY_ID, &old.id],
+    )
+    .unwrap();
+    s
+}
+
+/// A store on a SQLite path or a PostgreSQL URL.
+fn open(location: &str) -> Box<dyn Store> {
+    tfipam::store::open(location, "reader").expect("open")
+}
+
+#[test]
+fn copy_moves_the_space_between_sqlite_and_postgresql_and_backup_restores_it_unchanged() {
+    let cluster = support::postgres::shared();
+    let url = cluster.create_database();
+    let second = url.replace("sslmode=disable", "sslmode=disable&schema=restored");
+    let (guard, path) = database();
+    let s = everything(&path);
+    let sqlite = path.to_str().unwrap();
+    let here = guard.path();
+
+    // a dry run reads both sides and changes nothing
+    let dry = ipam_in(here, &[], &["copy", sqlite, &url]).expect(0).stdout;
+    assert!(
+        dry.contains("dry run: would copy") && dry.contains("--yes"),
+        "{dry}"
+    );
+    assert!(!dry.contains(support::postgres::PASSWORD), "{dry}");
+    ipam(Path::new(&url), &["tree"]).fails(2, "has no IPAM schema");
+
+    let copied = ipam_in(here, &[], &["--json", "copy", sqlite, &url, "--yes"])
+        .expect(0)
+        .json();
+    assert_eq!(copied["copied"], true);
+    assert_eq!(copied["problems"], json!([]));
+    assert_eq!(
+        copied["counts"],
+        json!({"ipams": 1, "scopes": 2, "pools": 3, "pool_cidrs": 3, "allocations": 5,
+               "legacy_ids": 1, "reservations": 1, "cooling_blocks": 1,
+               "audit_events": copied["counts"]["audit_events"]})
+    );
+    assert!(copied["counts"]["audit_events"].as_u64().unwrap() > 10);
+    assert!(!copied.to_string().contains(support::postgres::PASSWORD));
+
+    // PostgreSQL -> SQLite backup -> a second PostgreSQL schema
+    let backup = here.join("backup.db");
+    let backup = backup.to_str().unwrap();
+    let text = ipam(Path::new(&url), &["backup", backup]).expect(0).stdout;
+    assert!(text.contains("rows"), "{text}");
+    let restored = ipam_in(here, &[], &["copy", backup, &second, "--yes"])
+        .expect(0)
+        .stdout;
+    assert!(
+        restored.contains("consistency check of the copy: clean"),
+        "{restored}"
+    );
+
+    // every row equal: ids, CIDRs, tags, times, the audit log and its numbers, the id key
+    let original = open(sqlite).export_snapshot().expect("snapshot");
+    for location in [url.as_str(), backup, second.as_str()] {
+        let store = open(location);
+        assert_eq!(store.export_snapshot().expect("snapshot"), original);
+        assert_eq!(
+            store.check_consistency().expect("check"),
+            Vec::<String>::new()
+        );
+        let old = store.get_allocation(LEGACY_ID).expect("the oldest id");
+        assert_eq!(old.cidr, cidr("10.1.8.0/24"));
+        assert_eq!(old.tags, tags(&[("Name", "old")]));
+        let web = store.get_allocation(&s.web).expect("web");
+        assert_eq!(web.cidr, cidr("10.1.0.0/24"));
+        assert_eq!(
+            store
+                .list_reservations(&s.child)
+                .expect("reservations")
+                .len(),
+            1
+        );
+        assert_eq!(
+            store.list_cooling_blocks(&s.child).expect("cooling")[0].cidr,
+            cidr("10.1.9.0/24")
+        );
+        assert_eq!(
+            store.audit_events(0, 10_000).expect("audit"),
+            open(sqlite).audit_events(0, 10_000).expect("audit")
+        );
+        ipam(Path::new(location), &["check"]).expect(0);
+    }
+
+    // the space goes on on PostgreSQL: new ids and sequence numbers after the copied ones
+    let pg = open(&url);
+    let last = original.audit_events.last().unwrap().sequence;
+    let next = pg
+        .allocate(&AllocationRequest {
+            pool_id: s.child.clone(),
+            netmask_length: Some(24),
+            ..Default::default()
+        })
+        .expect("allocate after the copy");
+    let events = pg.audit_events(last, 10).expect("audit");
+    assert_eq!(events[0].sequence, last + 1, "{events:?}");
+    assert_eq!(events[0].object_id, next.id);
+    pg.release_allocation(LEGACY_ID)
+        .expect("release the oldest id");
+    assert_eq!(pg.check_consistency().expect("check"), Vec::<String>::new());
+}
+
+#[test]
+fn copy_refuses_a_target_that_holds_anything_and_errors_never_show_the_password() {
+    let cluster = support::postgres::shared();
+    let url = cluster.create_database();
+    let (guard, path) = database();
+    let s = everything(&path);
+    let sqlite = path.to_str().unwrap();
+    let here = guard.path();
+    ipam_in(here, &[], &["copy", sqlite, &url, "--yes"]).expect(0);
+
+    // a second copy, dry run or not: what the target holds and what to do, nothing changed
+    for extra in [&[][..], &["--yes"][..]] {
+        let mut args = vec!["copy", sqlite, &url];
+        args.extend(extra);
+        let refused = ipam_in(here, &[], &args).expect(2);
+        assert!(
+            refused
+                .stderr
+                .contains("is not empty: it holds 1 IPAM(s), 3 pool(s), 5 allocation(s)")
+                && refused.stderr.contains("?schema=NEW_NAME"),
+            "{}",
+            refused.stderr
+        );
+        assert!(!refused.stderr.contains(support::postgres::PASSWORD));
+    }
+    assert!(open(&url).get_allocation(&s.web).is_ok());
+    // back into the SQLite file it came from: refused too
+    let back = ipam_in(here, &[], &["copy", &url, sqlite, "--yes"]).expect(2);
+    assert!(
+        back.stderr.contains(&format!("{sqlite} is not empty")),
+        "{}",
+        back.stderr
+    );
+
+    // an unreachable server: named without the password
+    let unreachable = format!(
+        "postgres://postgres:{}@127.0.0.1:1/nowhere?sslmode=disable",
+        support::postgres::PASSWORD
+    );
+    let failed = ipam_in(here, &[], &["copy", sqlite, &unreachable, "--yes"]).expect(2);
+    assert!(
+        failed
+            .stderr
+            .contains("cannot connect to database \"nowhere\" on 127.0.0.1:1"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains(support::postgres::PASSWORD));
+    let failed = ipam_in(here, &[], &["copy", &unreachable, sqlite]).expect(2);
+    assert!(!failed.stderr.contains(support::postgres::PASSWORD));
+
+    // a missing source is not created; a target in a missing directory is named
+    let missing = here.join("missing.db");
+    ipam_in(
+        here,
+        &[],
+        &["copy", missing.to_str().unwrap(), &url, "--yes"],
+    )
+    .fails(2, &format!("database {} does not exist", missing.display()));
+    assert!(!missing.exists());
+    ipam_in(
+        here,
+        &[],
+        &["copy", sqlite, "/nonexistent-dir/x.db", "--yes"],
+    )
+    .fails(2, "cannot create database file /nonexistent-dir/x.db");
+    ipam_in(here, &[], &["copy", sqlite]).fails(2, "copy missing argument");
+    // a backup never overwrites a file
+    ipam(Path::new(&url), &["backup", sqlite]).fails(2, "already exists");
+}
+
+#[test]
+fn a_postgresql_backup_taken_while_allocations_run_is_consistent() {
+    let cluster = support::postgres::shared();
+    let url = cluster.create_database();
+    let store = tfipam::store::PostgresStore::connect(&url, "seeder").expect("store");
+    let s = seed_into(&store);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let done = AtomicBool::new(false);
+    let backups: Vec<PathBuf> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let store =
+                        tfipam::store::PostgresStore::connect(&url, "writer").expect("store");
+                    let mut made = 0;
+                    while !done.load(Ordering::SeqCst) || made < 20 {
+                        store
+                            .allocate(&AllocationRequest {
+                                pool_id: s.child.clone(),
+                                netmask_length: Some(28),
+                                ..Default::default()
+                            })
+                            .expect("allocate");
+                        made += 1;
+                    }
+                })
+            })
+            .collect();
+        let backups = (0..3)
+            .map(|i| {
+                let file = dir.path().join(format!("during-{i}.db"));
+                ipam(Path::new(&url), &["backup", file.to_str().unwrap()]).expect(0);
+                file
+            })
+            .collect();
+        done.store(true, Ordering::SeqCst);
+        for writer in writers {
+            writer.join().expect("writer");
+        }
+        backups
+    });
+    let committed: BTreeSet<String> = store
+        .list_allocations(&s.child)
+        .expect("allocations")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    for file in &backups {
+        ipam(file, &["check"]).expect(0);
+        let backup = SqliteStore::open(file, SqliteOptions::new("reader")).expect("backup");
+        assert_eq!(
+            backup.check_consistency().expect("check"),
+            Vec::<String>::new()
+        );
+        for allocation in backup.list_allocations(&s.child).expect("allocations") {
+            assert!(
+                committed.contains(&allocation.id),
+                "{} in the backup was never committed",
+                allocation.id
+            );
+            assert_eq!(
+                store.get_allocation(&allocation.id).expect("on the server"),
+                allocation
+            );
+        }
+    }
 }

@@ -1054,8 +1054,24 @@ resource "ipam_allocation" "vpc" {
 
         let (_, url) = Backend::Postgres.database();
         let url = url.display().to_string();
-        let copied = tfipam::store::postgres::copy_sqlite_to_postgres(&file, &url).expect("copy");
-        assert_eq!((copied.ipams, copied.pools, copied.allocations), (1, 2, 6));
+        let copy = |extra: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_ipam"))
+                .args(["--json", "copy"])
+                .arg(&file)
+                .arg(&url)
+                .args(extra)
+                .output()
+                .expect("run ipam copy")
+        };
+        let copied = copy(&["--yes"]);
+        assert!(copied.status.success(), "{copied:?}");
+        let copied: serde_json::Value = serde_json::from_slice(&copied.stdout).expect("json");
+        let counts = &copied["counts"];
+        assert_eq!(
+            (&counts["ipams"], &counts["pools"], &counts["allocations"]),
+            (&1.into(), &2.into(), &6.into())
+        );
+        assert_eq!(copied["problems"], serde_json::json!([]));
         dir.set_env("IPAM_DATABASE", &url);
         dir.assert_no_changes();
 
@@ -1069,11 +1085,13 @@ resource "ipam_allocation" "vpc" {
             store.check_consistency().expect("check"),
             Vec::<String>::new()
         );
-        let copy_again = tfipam::store::postgres::copy_sqlite_to_postgres(&file, &url)
-            .expect_err("a second copy into a schema that is no longer empty");
+        let again = copy(&["--yes"]);
+        let stderr = String::from_utf8_lossy(&again.stderr);
+        assert_eq!(again.status.code(), Some(2), "{stderr}");
         assert!(
-            copy_again.to_string().contains("already holds"),
-            "{copy_again}"
+            stderr.contains("is not empty: it holds 1 IPAM(s), 2 pool(s), 8 allocation(s)"),
+            "{stderr}"
         );
+        assert!(!stderr.contains(support::postgres::PASSWORD), "{stderr}");
     }
 }

@@ -261,7 +261,10 @@ fn a_version_1_schema_upgrades_in_place_to_cooldowns_thresholds_and_names() {
     cluster
         .admin(database)
         .batch_execute(
-            "DROP TABLE ipam.reservations; ALTER TABLE ipam.allocations DROP COLUMN name; \
+            "DROP INDEX ipam.allocations_by_legacy_id; \
+             ALTER TABLE ipam.allocations DROP COLUMN legacy_id; \
+             ALTER TABLE ipam.allocations ALTER COLUMN sequence SET NOT NULL; \
+             DROP TABLE ipam.reservations; ALTER TABLE ipam.allocations DROP COLUMN name; \
              DROP TABLE ipam.cooling_blocks; \
              ALTER TABLE ipam.pools DROP COLUMN utilization_warning_threshold, \
              DROP COLUMN release_cooldown_seconds, DROP COLUMN release_cooldown_mode; \
@@ -518,4 +521,68 @@ fn clients_on_two_hosts_allocate_into_one_pool() {
             namespace.name
         );
     }
+}
+#[test]
+fn a_version_3_schema_upgrades_in_place_to_keep_ids_of_the_oldest_provider() {
+    let cluster = shared();
+    let url = cluster.create_database();
+    let (pool, kept) = {
+        let store = PostgresStore::connect(&url, "v3").expect("connect");
+        let pool = pool_with(&store, "10.0.0.0/24");
+        let kept = store.allocate(&request(&pool, 26)).expect("allocate");
+        (pool, kept)
+    };
+    // take the schema back to what version 3 wrote
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let mut admin = cluster.admin(database);
+    admin
+        .batch_execute(
+            "DROP INDEX ipam.allocations_by_legacy_id; \
+             ALTER TABLE ipam.allocations DROP COLUMN legacy_id; \
+             ALTER TABLE ipam.allocations ALTER COLUMN sequence SET NOT NULL; \
+             UPDATE ipam.schema_version SET version = 3",
+        )
+        .expect("downgrade to version 3");
+
+    let store = PostgresStore::connect(&url, "v4").expect("the upgrade runs at open");
+    let version: i32 = admin
+        .query_one("SELECT version FROM ipam.schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 4);
+    assert_eq!(store.get_allocation(&kept.id).expect("kept"), kept);
+    // a row with a random id of the oldest provider is found by it, listed and checked
+    let old = "ipam-alloc-00000000000000a1";
+    admin
+        .batch_execute(&format!(
+            "UPDATE ipam.allocations SET legacy_id = '{old}'; \
+             UPDATE ipam.audit_events SET object_id = '{old}' WHERE object_id = '{}'",
+            kept.id
+        ))
+        .expect("make the allocation an old one");
+    let found = store.get_allocation(old).expect("found by its old id");
+    assert_eq!(found.cidr, kept.cidr);
+    assert!(store.get_allocation(&kept.id).is_err());
+    let listed: Vec<String> = store
+        .list_allocations(&pool)
+        .expect("list")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(listed, [old]);
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+    let next = store
+        .allocate(&request(&pool, 26))
+        .expect("new ids beside it");
+    assert_ne!(next.cidr, kept.cidr);
+    store
+        .release_allocation(old)
+        .expect("release by the old id");
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
 }

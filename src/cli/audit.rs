@@ -1,6 +1,6 @@
 //! `ipam audit`: the audit history, newest last; `--follow` streams new events as they commit.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -8,7 +8,7 @@ use super::args::{Parsed, Spec};
 use super::output::{Cell, Style, Table};
 use super::{json as j, Context, Failure, Outcome};
 use crate::ipam::AuditEvent;
-use crate::store::AuditFilter;
+use crate::store::{days_from_civil, now_millis, AuditFilter};
 
 /// `ipam audit`.
 pub const SPEC: Spec = Spec {
@@ -164,12 +164,6 @@ pub fn events_table(events: &[AuditEvent]) -> Table {
     table
 }
 
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// A time as Unix milliseconds: `YYYY-MM-DD` (midnight UTC), RFC 3339 (`…T10:00:00Z`,
 /// `…T10:00:00.5+02:00`, `…T10:00Z`), or a duration before `now` (`90s`, `30m`, `2h`, `7d`).
 pub fn parse_time(text: &str, now: i64) -> Option<i64> {
@@ -207,7 +201,7 @@ pub fn parse_time(text: &str, now: i64) -> Option<i64> {
         .parse()
         .ok()
         .filter(|d| (1..=31).contains(d))?;
-    let mut millis = days_from_civil(year, month, day) * 86_400_000;
+    let mut millis = days_from_civil(year, i64::from(month), i64::from(day)) * 86_400_000;
     if let Some(time) = time {
         let (clock, offset_minutes) = split_offset(time)?;
         let mut fields = clock.splitn(3, ':');
@@ -235,17 +229,6 @@ fn split_offset(time: &str) -> Option<(&str, i64)> {
     let hours: i64 = hours.parse().ok()?;
     let minutes: i64 = minutes.parse().ok()?;
     Some((clock, sign * (hours * 60 + minutes)))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `ipam backup FILE`: a consistent copy of the database while applies go on (SQLite's
-//! online backup API), with progress on a terminal.
+//! `ipam backup FILE`: a consistent copy of the database to a new SQLite file while applies go
+//! on (SQLite's online backup API; for PostgreSQL one read-only snapshot of the schema written
+//! as a SQLite file), with progress on a terminal.
 
 use std::path::Path;
 
@@ -16,7 +17,7 @@ pub const SPEC: Spec = Spec {
     summary: "a consistent copy of the database to a new file, while applies run",
     positional: (1, 1),
     options: &[],
-    details: "FILE must not exist yet. The copy is the database as it was when the backup began;\nwriters are not held up. Open it like any database: --database FILE.",
+    details: "FILE must not exist yet. The copy is the database as it was when the backup began;\nwriters are not held up. Open it like any database: --database FILE.\nA PostgreSQL database is backed up as a SQLite file too, every id unchanged; restore it into an\nempty schema with: ipam copy FILE postgres://… --yes",
 };
 
 /// Runs `ipam backup`.
@@ -36,14 +37,15 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
     if ctx.out.json {
         ctx.out.print_json(&json!({
             "destination": destination.display().to_string(),
-            "pages": done.total,
+            done.unit: done.total,
             "bytes": bytes,
         }));
     } else {
         ctx.out.print(&format!(
-            "backed up to {} ({} pages, {bytes} bytes)",
+            "backed up to {} ({} {}, {bytes} bytes)",
             destination.display(),
-            done.total
+            done.total,
+            done.unit
         ));
     }
     Ok(Outcome::Ok)

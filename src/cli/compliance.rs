@@ -1,29 +1,13 @@
 //! `ipam scan`, `ipam adopt` and `ipam release --orphans`: the compliance commands of
-//! [`crate::compliance`], whose names, options and help are defined there
-//! ([`crate::compliance::cli::CommandSpec`]) and only converted to this command line's [`Spec`].
+//! [`crate::compliance`], whose names, options and help are defined there as this command
+//! line's [`Spec`](super::args::Spec).
 
-use crate::compliance::cli::{self as compliance, CommandSpec};
+use crate::compliance::cli as compliance;
 
-use super::args::{Parsed, Spec};
+use super::args::Parsed;
 use super::{Context, Failure, Outcome};
 
-const fn spec(command: &'static CommandSpec) -> Spec {
-    Spec {
-        name: command.name,
-        usage: command.usage,
-        summary: command.summary,
-        positional: command.positional,
-        options: command.options,
-        details: command.details,
-    }
-}
-
-/// `ipam scan PATH…`.
-pub const SCAN: Spec = spec(&compliance::SCAN);
-/// `ipam adopt PATH… --pool ID`.
-pub const ADOPT: Spec = spec(&compliance::ADOPT);
-/// `ipam release --orphans PATH…`.
-pub const RELEASE: Spec = spec(&compliance::RELEASE);
+pub use crate::compliance::cli::{ADOPT, RELEASE, SCAN};
 
 fn run(command: &str, ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
     let ran = compliance::run(

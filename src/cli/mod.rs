@@ -6,7 +6,8 @@
 //! - [`args`]: the small argument parser; [`output`]: tables, colour, bars, progress;
 //!   [`json`]: the JSON form of each object (the documented, stable field names);
 //! - one file per command: [`tree`], [`show`], [`allocations`], [`cidrs`], [`free`],
-//!   [`audit`], [`util`], [`check`], [`backup`], [`map`];
+//!   [`audit`], [`util`], [`check`], [`backup`], [`map`], and [`copy`], the one command that
+//!   names its databases itself (FROM and TO) instead of opening `--database`;
 //! - [`compliance`]: `scan`, `adopt`, `release --orphans` (Terraform states against the space).
 //!
 //! Exit codes: 0 ok, 1 a finding (a threshold crossed, an inconsistency, nothing found),
@@ -22,6 +23,7 @@ pub mod backup;
 pub mod check;
 pub mod cidrs;
 pub mod compliance;
+pub mod copy;
 pub mod free;
 pub mod map;
 pub mod show;
@@ -90,22 +92,33 @@ pub struct Context {
 }
 
 type Run = fn(&Context, &Parsed) -> Result<Outcome, Failure>;
+type RunOnDatabases = fn(&Output, &Parsed) -> Result<Outcome, Failure>;
+
+/// What a command runs on.
+#[derive(Clone, Copy)]
+enum Body {
+    /// The database of `--database`, opened (never created) before the command runs.
+    Store(Run),
+    /// The databases named by its own arguments.
+    Databases(RunOnDatabases),
+}
 
 /// Every command: its spec (name, arguments, options, help) and its body.
-const COMMANDS: &[(&Spec, Run)] = &[
-    (&tree::SPEC, tree::run),
-    (&show::SPEC, show::run),
-    (&allocations::SPEC, allocations::run),
-    (&cidrs::SPEC, cidrs::run),
-    (&free::SPEC, free::run),
-    (&audit::SPEC, audit::run),
-    (&util::SPEC, util::run),
-    (&check::SPEC, check::run),
-    (&backup::SPEC, backup::run),
-    (&map::SPEC, map::run),
-    (&compliance::SCAN, compliance::scan),
-    (&compliance::ADOPT, compliance::adopt),
-    (&compliance::RELEASE, compliance::release),
+const COMMANDS: &[(&Spec, Body)] = &[
+    (&tree::SPEC, Body::Store(tree::run)),
+    (&show::SPEC, Body::Store(show::run)),
+    (&allocations::SPEC, Body::Store(allocations::run)),
+    (&cidrs::SPEC, Body::Store(cidrs::run)),
+    (&free::SPEC, Body::Store(free::run)),
+    (&audit::SPEC, Body::Store(audit::run)),
+    (&util::SPEC, Body::Store(util::run)),
+    (&check::SPEC, Body::Store(check::run)),
+    (&backup::SPEC, Body::Store(backup::run)),
+    (&copy::SPEC, Body::Databases(copy::run)),
+    (&map::SPEC, Body::Store(map::run)),
+    (&compliance::SCAN, Body::Store(compliance::scan)),
+    (&compliance::ADOPT, Body::Store(compliance::adopt)),
+    (&compliance::RELEASE, Body::Store(compliance::release)),
 ];
 
 const GLOBAL_HELP: &str = "\
@@ -165,6 +178,10 @@ fn run(arguments: Vec<String>) -> Result<Outcome, Failure> {
         return Ok(Outcome::Ok);
     }
     let parsed = spec.parse(rest)?;
+    let command = match command {
+        Body::Store(command) => command,
+        Body::Databases(command) => return command(&Output::new(global.json), &parsed),
+    };
     let database = global
         .database
         .or_else(|| {
@@ -208,7 +225,7 @@ pub fn open_store(database: &str) -> Result<Box<dyn Store>, Failure> {
 }
 
 /// The file of a SQLite database given as a path, `sqlite://PATH`, `sqlite:PATH` or `file:PATH`.
-fn sqlite_path(database: &str) -> PathBuf {
+pub(crate) fn sqlite_path(database: &str) -> PathBuf {
     let path = ["sqlite://", "sqlite:", "file://", "file:"]
         .iter()
         .find_map(|prefix| database.strip_prefix(prefix))

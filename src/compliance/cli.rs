@@ -1,5 +1,5 @@
 //! The compliance commands as an operator command line sees them: their names, usage, options
-//! and help, and [`run`], which turns positional arguments and `--name value` options into the
+//! and help (the command line's own [`Spec`]), and [`run`], which turns positional arguments and `--name value` options into the
 //! options of [`super::commands`] and returns the output and exit code. A command-line front end
 //! wires each of them with a few lines (its parser, its printing).
 //!
@@ -8,29 +8,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::cli::args::Spec;
 use crate::ipam::Tags;
 use crate::store::Store;
 
 use super::classify::ScanScope;
 use super::commands::{adopt, release_orphans, scan, AdoptOptions, ReleaseOptions, ScanOptions};
 use super::rules::{parse_rule_file, parse_rule_option, RuleSet};
-
-/// A command's name, usage line, one-line summary, options `(name, takes a value, help)` and
-/// further help.
-pub struct CommandSpec {
-    /// The verb.
-    pub name: &'static str,
-    /// The usage line after `ipam`.
-    pub usage: &'static str,
-    /// One line for the command list.
-    pub summary: &'static str,
-    /// Positional arguments: how many are required, how many allowed.
-    pub positional: (usize, usize),
-    /// Options.
-    pub options: &'static [(&'static str, bool, &'static str)],
-    /// Further help (exit codes, examples).
-    pub details: &'static str,
-}
 
 const SCAN_OPTIONS: &[(&str, bool, &str)] = &[
     (
@@ -112,7 +96,7 @@ const RELEASE_OPTIONS: &[(&str, bool, &str)] = &[
 ];
 
 /// `ipam scan PATH…`.
-pub const SCAN: CommandSpec = CommandSpec {
+pub const SCAN: Spec = Spec {
     name: "scan",
     usage: "scan PATH… [--scope ID] [--rule TYPE:PATH,…] [--rules FILE] [--ignore ENTRY,…]",
     summary: "classify the networks of Terraform states against the space (exit 1 on a problem)",
@@ -122,7 +106,7 @@ pub const SCAN: CommandSpec = CommandSpec {
 };
 
 /// `ipam adopt PATH… --pool ID`.
-pub const ADOPT: CommandSpec = CommandSpec {
+pub const ADOPT: Spec = Spec {
     name: "adopt",
     usage: "adopt PATH… --pool ID [--tag KEY=VALUE,…] [--yes]",
     summary: "record the unmanaged networks of Terraform states as allocations; import blocks",
@@ -132,7 +116,7 @@ pub const ADOPT: CommandSpec = CommandSpec {
 };
 
 /// `ipam release --orphans PATH…`.
-pub const RELEASE: CommandSpec = CommandSpec {
+pub const RELEASE: Spec = Spec {
     name: "release",
     usage: "release --orphans PATH… [--yes]",
     summary: "--orphans: release the allocations no given Terraform state holds (with --yes)",
@@ -142,7 +126,7 @@ pub const RELEASE: CommandSpec = CommandSpec {
 };
 
 /// The three commands.
-pub const COMMANDS: [&CommandSpec; 3] = [&SCAN, &ADOPT, &RELEASE];
+pub const COMMANDS: [&Spec; 3] = [&SCAN, &ADOPT, &RELEASE];
 
 /// What a command printed and its exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]

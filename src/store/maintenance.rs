@@ -1,18 +1,23 @@
 //! What a backend does with its storage itself, beyond the rows the engine reads and writes:
-//! the operator's storage integrity check and online backup (the `ipam check` and `ipam backup`
-//! commands). These are no IPAM rules, so they are the backend's, not the engine's.
+//! the operator's storage integrity check, online backup and whole-database copies (the
+//! `ipam check`, `ipam backup` and `ipam copy` commands). These are no IPAM rules, so they are
+//! the backend's, not the engine's.
 
 use std::path::Path;
 
 use crate::ipam::Result;
+use crate::store::snapshot::Snapshot;
 
-/// How far a backup has got, in the backend's own units (pages for SQLite).
+/// How far a backup has got, in the backend's own units (pages for SQLite, rows for
+/// PostgreSQL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupProgress {
     /// Units copied.
     pub done: u64,
     /// Units in all.
     pub total: u64,
+    /// What is counted: `"pages"` or `"rows"`.
+    pub unit: &'static str,
 }
 
 /// A backend's own maintenance of its storage.
@@ -28,4 +33,10 @@ pub trait Maintenance {
         destination: &Path,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupProgress>;
+    /// The whole database as rows, read in one consistent read transaction while writers go on.
+    fn export_snapshot(&self) -> Result<Snapshot>;
+    /// Writes a snapshot into this database, which must be empty (no IPAM, no audit event), in
+    /// one transaction, every id, time and sequence number unchanged. A store on this database
+    /// must be opened again afterwards: the allocation-id key changed.
+    fn import_snapshot(&self, snapshot: &Snapshot) -> Result<()>;
 }

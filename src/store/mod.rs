@@ -8,6 +8,8 @@
 //! - [`sqlite`]: the SQLite backend ([`SqliteStore`] = the engine on a [`SqliteBackend`]).
 //! - [`Maintenance`]: what a backend does with its storage itself (integrity check, online
 //!   backup), for the operator's `ipam` command.
+//! - [`snapshot`]: a whole address space as backend-neutral rows, which every backend exports
+//!   and imports (`ipam copy` moves one between backends, every id unchanged).
 //! - [`conformance`]: the cases every backend must pass, through the `Store` trait only.
 //!
 //! Every mutation is one transaction that includes its audit event. Every rule is checked
@@ -17,6 +19,7 @@
 pub mod conformance;
 mod maintenance;
 pub mod postgres;
+pub mod snapshot;
 pub mod sqlite;
 mod util;
 
@@ -33,8 +36,11 @@ use crate::ipam::{
 pub use crate::ipam::{AuditFilter, Inventory, ObjectHistory, PoolCidrInventory, PoolInventory};
 pub use maintenance::{BackupProgress, Maintenance};
 pub use postgres::{PostgresBackend, PostgresStore};
+pub use snapshot::{Snapshot, SnapshotCounts};
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
-pub use util::{account_name, current_account, new_id, now_rfc3339, rfc3339_millis};
+pub use util::{
+    account_name, current_account, days_from_civil, new_id, now_millis, now_rfc3339, rfc3339_millis,
+};
 
 use crate::ipam::engine::{Backend, Engine};
 
@@ -191,6 +197,11 @@ pub trait Store: Send + Sync {
         destination: &Path,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupProgress>;
+    /// The whole database as rows from one consistent read ([`Maintenance::export_snapshot`]).
+    fn export_snapshot(&self) -> Result<Snapshot>;
+    /// Writes a snapshot into this empty database ([`Maintenance::import_snapshot`]); open the
+    /// store again afterwards.
+    fn import_snapshot(&self, snapshot: &Snapshot) -> Result<()>;
 }
 
 /// Every engine is a store: each method is the engine's operation of the same name, except
@@ -387,5 +398,13 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupProgress> {
         self.backend().backup(destination, progress)
+    }
+
+    fn export_snapshot(&self) -> Result<Snapshot> {
+        self.backend().export_snapshot()
+    }
+
+    fn import_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        self.backend().import_snapshot(snapshot)
     }
 }

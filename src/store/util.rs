@@ -85,15 +85,20 @@ pub fn rfc3339_millis(text: &str) -> Option<i64> {
             padded.parse::<i64>().ok()?
         }
     };
-    // days from civil (Howard Hinnant's algorithm)
+    let days = days_from_civil(year, month, day);
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm); `month`
+/// is 1 to 12.
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let mp = (month + 9) % 12;
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
+    era * 146_097 + doe - 719_468
 }
 
 /// Allocation ids: `ipam-alloc-` and 16 hex digits, like every other id, but derived from the

@@ -1,6 +1,9 @@
 //! The backend's own maintenance: a check of what PostgreSQL itself guarantees for the schema,
-//! and no backup of its own (`pg_dump` makes a faithful one).
+//! and a backup as a SQLite file (the format users already back up and restore with
+//! `ipam copy`), from one consistent snapshot.
 
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use postgres::error::SqlState;
@@ -10,7 +13,8 @@ use super::connection::{storage_error, PgConnection, PgFailure, PostgresBackend}
 use super::schema::quote_ident;
 use super::statements::{AMCHECK_SCHEMA, BTREE_CHECK, BTREE_INDEXES, CONSTRAINTS, INVALID_INDEXES};
 use crate::ipam::{Error, Result};
-use crate::store::{BackupProgress, Maintenance};
+use crate::store::snapshot::Snapshot;
+use crate::store::{BackupProgress, Maintenance, SqliteBackend, SqliteOptions};
 
 /// The tables whose no-overlap rule the database enforces itself with an exclusion constraint.
 const EXCLUSION_TABLES: [&str; 2] = ["allocations", "pool_cidrs"];
@@ -29,21 +33,66 @@ impl Maintenance for PostgresBackend {
         problems
     }
 
-    /// Refused: a consistent copy of a PostgreSQL schema is `pg_dump`'s job, which the operator
-    /// runs with the database's own credentials. Nothing is written.
+    /// A new SQLite database at `destination` (mode 0600, never overwriting a file) holding
+    /// the schema as one `REPEATABLE READ READ ONLY` snapshot saw it, every id unchanged:
+    /// writers go on meanwhile. Restoring it is `ipam copy FILE URL` into an empty schema.
     fn backup(
         &self,
         destination: &Path,
-        _progress: &mut dyn FnMut(BackupProgress),
+        progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupProgress> {
-        Err(Error::Storage {
-            message: format!(
-                "ipam backup copies SQLite databases only, and wrote nothing to {}; for a consistent copy of {} use pg_dump --schema={} (it copies while applies run)",
-                destination.display(),
-                self.describe(),
-                self.location.schema
-            ),
-        })
+        let fail = |e: String| Error::Storage {
+            message: format!("backup to {} failed: {e}", destination.display()),
+        };
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(destination)
+            .map_err(|e| fail(e.to_string()))?;
+        let written = self.export_snapshot().and_then(|snapshot| {
+            let c = snapshot.counts();
+            let total = (c.ipams
+                + c.scopes
+                + c.pools
+                + c.pool_cidrs
+                + c.allocations
+                + c.reservations
+                + c.cooling_blocks
+                + snapshot.free_blocks.len()
+                + c.audit_events) as u64;
+            progress(BackupProgress {
+                done: 0,
+                total,
+                unit: "rows",
+            });
+            let target = SqliteBackend::open(destination, &SqliteOptions::new("backup"))?;
+            target.import_snapshot(&snapshot)?;
+            let done = BackupProgress {
+                done: total,
+                total,
+                unit: "rows",
+            };
+            progress(done);
+            Ok(done)
+        });
+        if written.is_err() {
+            // the file is ours and incomplete: leave nothing that looks like a backup
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = destination.as_os_str().to_owned();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        written
+    }
+
+    fn export_snapshot(&self) -> Result<Snapshot> {
+        PostgresBackend::export_snapshot(self)
+    }
+
+    fn import_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        PostgresBackend::import_snapshot(self, snapshot)
     }
 }
 

@@ -35,23 +35,23 @@
 //! - `rows`: columns to domain objects and back.
 //! - `transaction`: the port's row access ([`PgTx`]).
 //! - `free_index`: the allocator's free-block index as a table.
-//! - `maintenance`: `ipam check`'s storage check (indexes, constraints, `amcheck`); backup is
-//!   `pg_dump`'s.
-//! - `copy`: moving an address space from SQLite, every id unchanged.
+//! - `maintenance`: `ipam check`'s storage check (indexes, constraints, `amcheck`) and
+//!   `ipam backup` as a SQLite file.
+//! - `snapshot`: the whole schema as a [`Snapshot`](crate::store::Snapshot), exported and
+//!   imported every id unchanged (`ipam copy`, `ipam backup`).
 
 mod config;
 mod connection;
-mod copy;
 mod free_index;
 mod maintenance;
 mod rows;
 mod schema;
+mod snapshot;
 mod statements;
 mod transaction;
 
 pub use config::{is_postgres_url, redact, PostgresLocation, TlsMode, DEFAULT_SCHEMA};
 pub use connection::PostgresBackend;
-pub use copy::{copy_sqlite_to_postgres, CopySummary};
 pub use free_index::PgFreeIndex;
 pub use schema::POSTGRES_SCHEMA_VERSION;
 pub use transaction::PgTx;

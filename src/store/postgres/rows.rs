@@ -193,6 +193,22 @@ pub(super) fn pool_cidr_row(row: &Row) -> RowResult<StoredPoolCidr> {
     })
 }
 
+/// An allocation's id: its legacy id (made by the oldest provider) when it has one, else the
+/// one its sequence gives.
+pub(super) fn allocation_id(
+    row: &Row,
+    sequence: usize,
+    legacy_id: usize,
+    ids: SequenceIds,
+) -> RowResult<String> {
+    match get::<Option<String>>(row, legacy_id)? {
+        Some(id) => Ok(id),
+        None => get::<Option<i64>>(row, sequence)?
+            .map(|s| ids.id(s))
+            .ok_or_else(|| "allocation has neither a sequence nor a legacy id".to_string()),
+    }
+}
+
 /// `allocation_select!` columns; the id derives from the sequence.
 pub(super) fn allocation_row(row: &Row, ids: SequenceIds) -> RowResult<StoredAllocation> {
     let family = family(row, 2)?;
@@ -201,7 +217,7 @@ pub(super) fn allocation_row(row: &Row, ids: SequenceIds) -> RowResult<StoredAll
         pool_key: get(row, 10)?,
         block,
         allocation: Allocation {
-            id: ids.id(get(row, 0)?),
+            id: allocation_id(row, 0, 13, ids)?,
             pool_id: get(row, 1)?,
             cidr: block.to_net(family),
             name: get(row, 12)?,
@@ -226,10 +242,10 @@ pub(super) fn reservation_row(row: &Row) -> RowResult<StoredReservation> {
     })
 }
 
-/// Sequence, start, prefix length, child pool CIDR id.
+/// Sequence, start, prefix length, child pool CIDR id, legacy id.
 pub(super) fn span_row(row: &Row, ids: SequenceIds) -> RowResult<AllocationSpan> {
     Ok(AllocationSpan {
-        id: ids.id(get(row, 0)?),
+        id: allocation_id(row, 0, 4, ids)?,
         block: block_cols(row, 1, 2)?,
         child_pool_cidr_id: get(row, 3)?,
     })

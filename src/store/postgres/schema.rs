@@ -12,7 +12,7 @@ use super::PostgresLocation;
 use crate::ipam::{Error, Result};
 
 /// The schema version this build writes (table `schema_version` in the backend's schema).
-pub const POSTGRES_SCHEMA_VERSION: u32 = 3;
+pub const POSTGRES_SCHEMA_VERSION: u32 = 4;
 
 /// Migrations: `MIGRATIONS[i]` takes a schema from version `i` to `i + 1`. Never edit a released
 /// entry; append a new one. They run with `search_path` set to the backend's schema.
@@ -151,6 +151,15 @@ CREATE TABLE reservations (
 );
 CREATE INDEX reservations_held_by_start ON reservations (pool_num, start) WHERE NOT lost;
 CREATE INDEX reservations_held_by_expiry ON reservations (pool_num, expires_at) WHERE NOT lost;
+"#,
+    // 4: allocations made by the oldest provider (SQLite schema version 1) keep their random
+    // ids when a SQLite database is copied here: such a row has a `legacy_id`, indexed (only
+    // those are), and its `sequence` is the allocate event's when the log has one
+    r#"
+ALTER TABLE allocations ALTER COLUMN sequence DROP NOT NULL;
+ALTER TABLE allocations ADD COLUMN legacy_id text;
+CREATE UNIQUE INDEX allocations_by_legacy_id ON allocations (legacy_id)
+    WHERE legacy_id IS NOT NULL;
 "#,
 ];
 

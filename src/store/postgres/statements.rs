@@ -160,22 +160,27 @@ pub(super) const ALLOCATION_INSERT: &str = "INSERT INTO allocations (sequence, p
 macro_rules! allocation_select {
     () => {
         "SELECT a.sequence, p.id, p.family, a.start, a.prefix_len, a.description, a.tags, \
-     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs, a.name \
-     FROM allocations a JOIN pools p ON p.num = a.pool_num"
+     a.child_pool_cidr_id, a.created_at, a.updated_at, a.pool_num, a.disallowed_cidrs, a.name, \
+     a.legacy_id FROM allocations a JOIN pools p ON p.num = a.pool_num"
     };
 }
-pub(super) const ALLOCATION_BY_SEQUENCE: &str =
-    concat!(allocation_select!(), " WHERE a.sequence = $1");
+pub(super) const ALLOCATION_BY_SEQUENCE: &str = concat!(
+    allocation_select!(),
+    " WHERE a.sequence = $1 AND a.legacy_id IS NULL"
+);
+/// An allocation made by the oldest provider, by its random id.
+pub(super) const ALLOCATION_BY_LEGACY_ID: &str =
+    concat!(allocation_select!(), " WHERE a.legacy_id = $1");
 pub(super) const ALLOCATIONS_OF_POOL: &str = concat!(
     allocation_select!(),
     " WHERE a.pool_num = $1 ORDER BY a.start"
 );
 pub(super) const ALLOCATION_AT_OR_BEFORE: &str = "SELECT sequence, start, prefix_len, \
-     child_pool_cidr_id FROM allocations WHERE pool_num = $1 AND start <= $2 \
+     child_pool_cidr_id, legacy_id FROM allocations WHERE pool_num = $1 AND start <= $2 \
      ORDER BY start DESC LIMIT 1";
 pub(super) const ALLOCATION_IN_RANGE: &str = "SELECT sequence, start, prefix_len, \
-     child_pool_cidr_id FROM allocations WHERE pool_num = $1 AND start BETWEEN $2 AND $3 \
-     ORDER BY start";
+     child_pool_cidr_id, legacy_id FROM allocations WHERE pool_num = $1 \
+     AND start BETWEEN $2 AND $3 ORDER BY start";
 pub(super) const ALLOCATION_COUNT_IN_RANGE: &str =
     "SELECT count(*) FROM allocations WHERE pool_num = $1 AND start BETWEEN $2 AND $3";
 pub(super) const ALLOCATION_ROWS_IN_RANGE: &str = concat!(
@@ -185,13 +190,13 @@ pub(super) const ALLOCATION_ROWS_IN_RANGE: &str = concat!(
 pub(super) const ALLOCATION_UPDATE: &str = "UPDATE allocations SET description = $3, tags = $4, \
      updated_at = $5, name = $6 WHERE pool_num = $1 AND start = $2";
 pub(super) const ALLOCATION_BY_NAME: &str = "SELECT sequence, start, prefix_len, \
-     child_pool_cidr_id FROM allocations WHERE pool_num = $1 AND name = $2";
+     child_pool_cidr_id, legacy_id FROM allocations WHERE pool_num = $1 AND name = $2";
 pub(super) const ALLOCATION_DELETE: &str =
     "DELETE FROM allocations WHERE pool_num = $1 AND start = $2";
 /// Each allocation with the object of its allocate event (NULL when there is none); the caller
-/// compares it with the id the sequence gives.
-pub(super) const ALLOCATIONS_WITH_ALLOCATE_EVENT: &str = "SELECT a.sequence, e.object_id \
-     FROM allocations a LEFT JOIN audit_events e ON e.sequence = a.sequence \
+/// compares it with the allocation's id (its legacy id, else the one the sequence gives).
+pub(super) const ALLOCATIONS_WITH_ALLOCATE_EVENT: &str = "SELECT a.sequence, e.object_id, \
+     a.legacy_id FROM allocations a LEFT JOIN audit_events e ON e.sequence = a.sequence \
      AND e.action = 'allocate'";
 
 // --- reservations

@@ -438,12 +438,18 @@ impl<'c> Transaction for PgTx<'c> {
 
     /// The id names the allocate event's sequence, the allocation's own unique column: a
     /// released allocation's row is gone, and a later allocation of its CIDR has a new sequence.
+    /// Allocations made by the oldest provider have random ids, looked up in their own index.
     fn allocation(&self, id: &str) -> Result<Option<StoredAllocation>> {
         let ids = self.backend.ids;
-        let Some(sequence) = ids.sequence(id) else {
-            return Ok(None);
-        };
-        self.pool_row_opt(ALLOCATION_BY_SEQUENCE, &[&sequence], |row| {
+        if let Some(sequence) = ids.sequence(id) {
+            let found = self.pool_row_opt(ALLOCATION_BY_SEQUENCE, &[&sequence], |row| {
+                allocation_row(row, ids)
+            })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        self.pool_row_opt(ALLOCATION_BY_LEGACY_ID, &[&id], |row| {
             allocation_row(row, ids)
         })
     }
@@ -613,9 +619,8 @@ impl<'c> Transaction for PgTx<'c> {
     fn allocations_without_allocate_event(&self) -> Result<Vec<String>> {
         let ids = self.backend.ids;
         let rows = self.rows(ALLOCATIONS_WITH_ALLOCATE_EVENT, &[], |row| {
-            let sequence: i64 = row.try_get(0).map_err(|e| e.to_string())?;
             let object: Option<String> = row.try_get(1).map_err(|e| e.to_string())?;
-            Ok((ids.id(sequence), object))
+            Ok((allocation_id(row, 0, 2, ids)?, object))
         })?;
         Ok(rows
             .into_iter()

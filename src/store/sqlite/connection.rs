@@ -58,7 +58,7 @@ pub struct SqliteBackend {
     path: PathBuf,
     pub(super) ids: SequenceIds,
     /// Why this process may not change the database, when it may not (opened read-only).
-    read_only: Option<String>,
+    pub(super) read_only: Option<String>,
 }
 
 /// Why opening failed: SQLite errors are kept for the retry decision.

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use super::connection::SqliteBackend;
 use crate::ipam::{Error, Result};
+use crate::store::snapshot::Snapshot;
 use crate::store::{BackupProgress, Maintenance};
 
 /// Pages copied per step of a backup.
@@ -57,6 +58,14 @@ impl Maintenance for SqliteBackend {
         let _ = source.execute_batch("ROLLBACK");
         copied
     }
+
+    fn export_snapshot(&self) -> Result<Snapshot> {
+        SqliteBackend::export_snapshot(self)
+    }
+
+    fn import_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        SqliteBackend::import_snapshot(self, snapshot)
+    }
 }
 
 /// Copies every page of `source` into `target`, [`BACKUP_STEP_PAGES`] at a time.
@@ -73,6 +82,7 @@ fn copy_pages(
         let now = BackupProgress {
             done: total.saturating_sub(u64::try_from(p.remaining).unwrap_or(0)),
             total,
+            unit: "pages",
         };
         progress(now);
         match step {

@@ -26,6 +26,8 @@
 //! - `transaction`: the port's row access ([`SqliteTx`]).
 //! - `free_index`: the allocator's free-block index as a table.
 //! - `maintenance`: the integrity check and the online backup ([`crate::store::Maintenance`]).
+//! - `snapshot`: the whole database as a [`Snapshot`](crate::store::Snapshot), exported and
+//!   imported every id unchanged (`ipam copy`).
 
 mod access;
 mod connection;
@@ -33,6 +35,7 @@ mod free_index;
 mod maintenance;
 mod rows;
 mod schema;
+mod snapshot;
 mod statements;
 #[cfg(test)]
 mod tests;
