@@ -799,7 +799,7 @@ fn reservations_are_shown_by_allocations_free_show_tree_and_util() {
     let text = ipam(&path, &["show", "172.20.0.128/26"]).expect(0).stdout;
     assert!(
         text.contains(&format!(
-            "172.20.0.128/26 is reserved for a plan not yet applied: reservation \"abandoned\", expired {abandoned_until} (held until swept) (172.20.0.128/26) in pool {}",
+            "172.20.0.128/26 is reserved for a plan not yet applied: \"abandoned\" (172.20.0.128/26) in pool {}, expired {abandoned_until} (held until swept)",
             pool.id
         )),
         "{text}"

@@ -133,7 +133,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
                 }
                 if reserves {
                     row.push(Cell::plain(
-                        reserved.map_or(String::new(), |r| output::reservation_hold(r)),
+                        reserved.map_or(String::new(), output::reservation_hold),
                     ));
                 }
                 row

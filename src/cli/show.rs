@@ -335,6 +335,16 @@ fn chain(ctx: &Context, pool_id: &str, cidr: IpNet) -> Result<(Value, Table), Fa
     Ok((value, table))
 }
 
+/// Until when a reservation holds its space, or that it expired (held until a plan or an
+/// allocation in the pool frees it).
+fn hold_state(r: &Reservation) -> String {
+    if r.expired {
+        format!("expired {} (held until swept)", r.expires_at)
+    } else {
+        format!("held until {}", r.expires_at)
+    }
+}
+
 /// How many allocations inside a queried CIDR are listed.
 const INSIDE_LIMIT: usize = 100;
 
@@ -385,10 +395,11 @@ fn show_cidr(ctx: &Context, query: IpNet) -> Result<Outcome, Failure> {
             (None, true, Some(r)) => (
                 "reserved",
                 format!(
-                    "{query} is reserved for a plan not yet applied: reservation {} ({}) in pool {}",
-                    output::reservation_hold(r),
+                    "{query} is reserved for a plan not yet applied: {:?} ({}) in pool {}, {}",
+                    r.name,
                     r.cidr,
-                    pool.id
+                    pool.id,
+                    hold_state(r)
                 ),
             ),
             (None, false, _) => (
@@ -444,11 +455,7 @@ fn show_cidr(ctx: &Context, query: IpNet) -> Result<Outcome, Failure> {
                 table.row(vec![
                     Cell::styled(r.cidr.to_string(), Style::Cyan),
                     Cell::plain(format!("{:?}", r.name)),
-                    Cell::plain(if r.expired {
-                        format!("expired {} (held until swept)", r.expires_at)
-                    } else {
-                        format!("held until {}", r.expires_at)
-                    }),
+                    Cell::plain(hold_state(r)),
                 ]);
             }
             text.push_str(&table.render(&ctx.out));

@@ -333,7 +333,7 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
     }
 
     fn reserve_allocation(&self, request: &AllocationRequest, name: &str) -> Result<IpNet> {
-        Engine::reserve_allocation(self, request, name, None)
+        Engine::reserve_named_allocation(self, request, name, None)
     }
 
     fn reserve_replacement(
@@ -342,7 +342,7 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
         name: &str,
         replaced_id: &str,
     ) -> Result<IpNet> {
-        Engine::reserve_allocation(self, request, name, Some(replaced_id))
+        Engine::reserve_named_allocation(self, request, name, Some(replaced_id))
     }
 
     fn allocate_named(

@@ -266,7 +266,7 @@ impl<B: Backend> Engine<B> {
     /// naming its holder: another configuration's allocation, or this one's old allocation
     /// when it is replaced with `create_before_destroy`), except that `replaced`, the
     /// allocation the plan replaces (released before this one is made), may still have it.
-    pub(crate) fn reserve_allocation(
+    pub(crate) fn reserve_named_allocation(
         &self,
         request: &AllocationRequest,
         name: &str,
