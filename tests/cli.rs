@@ -676,6 +676,177 @@ fn free_shows_cooling_blocks_with_the_time_they_become_free() {
     );
 }
 
+/// Space held for plans not yet applied: `allocations` lists each reservation (marked, with its
+/// expiry), `free` counts it as not free and lists it, `show` of a reserved CIDR or address
+/// names the reservation, `tree`, `util` and `cidrs` count it; an expired reservation not yet
+/// swept is shown as expired.
+#[test]
+fn reservations_are_shown_by_allocations_free_show_tree_and_util() {
+    let (_guard, path) = database();
+    let (store, s) = seed(&path);
+    let pool = store
+        .create_pool(&NewPool::new(&s.private_scope, AddressFamily::Ipv4))
+        .expect("pool");
+    store
+        .provision_pool_cidr(&pool.id, PoolCidrRequest::Cidr(cidr("172.20.0.0/24")))
+        .expect("cidr");
+    let by_length = AllocationRequest {
+        pool_id: pool.id.clone(),
+        netmask_length: Some(26),
+        ..Default::default()
+    };
+    let app = store
+        .allocate(&AllocationRequest {
+            pool_id: pool.id.clone(),
+            cidr: Some(cidr("172.20.0.64/26")),
+            description: "app".into(),
+            ..Default::default()
+        })
+        .expect("app");
+    let planned = store
+        .reserve_allocation(&by_length, "web-next")
+        .expect("a plan's reservation");
+    assert_eq!(planned, cidr("172.20.0.0/26"));
+    // a plan whose reservation expires at once and is not swept (nothing runs in the pool)
+    let mut brief = SqliteOptions::new("planner");
+    brief.reservation_ttl = std::time::Duration::from_millis(1);
+    let short_lived = SqliteStore::open(&path, brief).expect("store");
+    assert_eq!(
+        short_lived
+            .reserve_allocation(&by_length, "abandoned")
+            .expect("an abandoned plan's reservation"),
+        cidr("172.20.0.128/26")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let held = store.list_reservations(&pool.id).expect("reservations");
+    let (web_until, abandoned_until) = (held[0].expires_at.clone(), held[1].expires_at.clone());
+
+    // allocations: the reservations in address order among the allocations
+    let listed = ipam_json(&path, 0, &["allocations", &pool.id]);
+    assert_eq!(
+        field_of_each(&listed["allocations"], "id"),
+        [app.id.as_str()]
+    );
+    let reservations = &listed["reservations"];
+    assert_eq!(
+        field_of_each(reservations, "name"),
+        ["web-next", "abandoned"]
+    );
+    assert_eq!(
+        field_of_each(reservations, "cidr"),
+        ["172.20.0.0/26", "172.20.0.128/26"]
+    );
+    assert_eq!(reservations[0]["kind"], "reservation");
+    assert_eq!(reservations[0]["pool_id"], pool.id.as_str());
+    assert_eq!(reservations[0]["expires_at"], web_until.as_str());
+    assert_eq!(reservations[0]["expired"], false);
+    assert_eq!(reservations[1]["expired"], true);
+    let text = ipam(&path, &["allocations", &pool.id]).expect(0).stdout;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[1].starts_with("172.20.0.0/26")
+            && lines[1].contains(&format!("reservation \"web-next\" until {web_until}")),
+        "{text}"
+    );
+    assert!(lines[2].starts_with("172.20.0.64/26") && lines[2].contains(&app.id));
+    assert!(
+        lines[3].starts_with("172.20.0.128/26")
+            && lines[3].contains(&format!(
+                "reservation \"abandoned\", expired {abandoned_until} (held until swept)"
+            )),
+        "{text}"
+    );
+
+    // free: reserved space is not free, and is listed with what holds it
+    let free = ipam_json(&path, 0, &["free", &pool.id, "--length", "26"]);
+    assert_eq!(free["free_addresses"], 64);
+    assert_eq!(free["reserved_addresses"], 128);
+    assert_eq!(free["fit"], 1);
+    let blocks = free["blocks"].as_array().unwrap();
+    assert_eq!(
+        field_of_each(&free["blocks"], "cidr"),
+        ["172.20.0.0/26", "172.20.0.128/26", "172.20.0.192/26"]
+    );
+    assert_eq!(blocks[0]["reservation"]["name"], "web-next");
+    assert_eq!(blocks[1]["reservation"]["expired"], true);
+    assert_eq!(blocks[2]["reservation"], Value::Null);
+    let text = ipam(&path, &["free", &pool.id]).expect(0).stdout;
+    assert!(
+        text.lines().next().unwrap().ends_with("RESERVED FOR"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\"web-next\" until {web_until}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("free                64 addresses in 1 blocks"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "reserved            128 addresses in 2 blocks (plans not yet applied: not free)"
+        ),
+        "{text}"
+    );
+
+    // show: a reserved address or CIDR names the reservation holding it
+    let shown = ipam_json(&path, 0, &["show", "172.20.0.10"]);
+    let holder = &shown["holders"][0];
+    assert_eq!(holder["state"], "reserved");
+    assert_eq!(holder["allocation"], Value::Null);
+    assert_eq!(holder["reservations"][0]["name"], "web-next");
+    let text = ipam(&path, &["show", "172.20.0.128/26"]).expect(0).stdout;
+    assert!(
+        text.contains(&format!(
+            "172.20.0.128/26 is reserved for a plan not yet applied: \"abandoned\" (172.20.0.128/26) in pool {}, expired {abandoned_until} (held until swept)",
+            pool.id
+        )),
+        "{text}"
+    );
+    let wide = ipam_json(&path, 0, &["show", "172.20.0.128/25"]);
+    assert_eq!(wide["holders"][0]["state"], "partly_reserved");
+    assert_eq!(
+        field_of_each(&wide["holders"][0]["reservations"], "name"),
+        ["abandoned"]
+    );
+
+    // tree, util, cidrs, show POOL: reserved space counts as used, and is reported as reserved
+    let tree = ipam_json(&path, 0, &["tree", &pool.id]);
+    assert_eq!(tree["used_addresses"], 192);
+    assert_eq!(tree["reserved_addresses"], 128);
+    assert_eq!(tree["cidrs"][0]["reserved_addresses"], 128);
+    let util = ipam_json(&path, 1, &["util", "--threshold", "70"]);
+    let over = find(&util["pools"], "id", &pool.id);
+    assert_eq!(over["used_addresses"], 192);
+    assert_eq!(over["reserved_addresses"], 128);
+    assert_eq!(over["utilization_percent"], 75.0);
+    let cidrs = ipam_json(&path, 0, &["cidrs", &pool.id]);
+    assert_eq!(cidrs["cidrs"][0]["reserved_addresses"], 128);
+    let text = ipam(&path, &["show", &pool.id]).expect(0).stdout;
+    assert!(
+        text.contains("192 of 256 used (75.0%), 128 of them reserved for plans not yet applied"),
+        "{text}"
+    );
+
+    // the apply takes the reservation: it becomes an allocation and leaves the listings
+    let made = store
+        .allocate_named(&by_length, "web-next", Some(planned))
+        .expect("apply");
+    let listed = ipam_json(&path, 0, &["allocations", &pool.id]);
+    assert_eq!(
+        field_of_each(&listed["allocations"], "id"),
+        [made.id.as_str(), app.id.as_str()]
+    );
+    // and that allocation swept the expired reservation: its space is free again
+    assert_eq!(listed["reservations"], json!([]), "{listed}");
+    assert_eq!(
+        ipam_json(&path, 0, &["free", &pool.id])["free_addresses"],
+        128
+    );
+}
+
 #[test]
 fn audit_filters_and_follows_the_history() {
     let (_guard, path) = database();

@@ -395,3 +395,344 @@ resource "ipam_allocation" "web" {{
         dir.assert_no_changes();
     }
 }
+
+/// A data source's list attribute `name` from the outputs of `dir`.
+fn output_list(outputs: &serde_json::Value, name: &str) -> Vec<serde_json::Value> {
+    outputs[name]["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("output {name} is not a list: {outputs}"))
+        .clone()
+}
+
+#[test]
+fn a_saved_plans_reservations_are_seen_by_another_directorys_data_sources_until_applied() {
+    for tf in terraform::all() {
+        let (_guard, db, outputs) = base(tf);
+        let parent = output_string(&outputs, "parent_id");
+        let child = output_string(&outputs, "child_id");
+        let planner = workdir(
+            tf,
+            &db,
+            &format!(
+                r#"
+resource "ipam_allocation" "web" {{
+  pool_id = "{parent}"
+  name = "web"
+  netmask_length = 24
+}}
+
+resource "ipam_pool_cidr" "child" {{
+  pool_id = "{child}"
+  netmask_length = 20
+}}
+"#
+            ),
+        );
+        planner.init();
+        let plan = plan_out(&planner);
+        let web = planned_cidrs(&plan, "ipam_allocation")["ipam_allocation.web"];
+        let carve = planned_cidrs(&plan, "ipam_pool_cidr")["ipam_pool_cidr.child"];
+
+        let reader = workdir(
+            tf,
+            &db,
+            &format!(
+                r#"
+data "ipam_pool_allocations" "parent" {{
+  pool_id = "{parent}"
+}}
+
+data "ipam_pool_cidrs" "parent" {{
+  pool_id = "{parent}"
+}}
+
+output "reservations" {{
+  value = data.ipam_pool_allocations.parent.reservations
+}}
+
+output "allocations" {{
+  value = data.ipam_pool_allocations.parent.allocations
+}}
+
+output "cidrs" {{
+  value = data.ipam_pool_cidrs.parent.cidrs
+}}
+"#
+            ),
+        );
+        reader.init();
+        reader.apply().success();
+        let seen = reader.outputs();
+        let reservations = output_list(&seen, "reservations");
+        let by_name: BTreeMap<String, &serde_json::Value> = reservations
+            .iter()
+            .map(|r| (r["name"].as_str().unwrap_or_default().to_string(), r))
+            .collect();
+        assert_eq!(by_name.len(), 2, "{seen}");
+        let carve_name = format!("pool {child}");
+        for (name, planned) in [("web", web), (carve_name.as_str(), carve)] {
+            let held = by_name
+                .get(name)
+                .unwrap_or_else(|| panic!("no reservation {name:?}: {seen}"));
+            assert_eq!(held["cidr"], planned.to_string(), "{seen}");
+            assert_eq!(held["expired"], false, "{seen}");
+            let until = held["expires_at"].as_str().unwrap_or_default();
+            let millis = tfipam::store::rfc3339_millis(until)
+                .unwrap_or_else(|| panic!("expires_at {until:?} is not RFC 3339"));
+            let hours = (millis
+                - tfipam::store::rfc3339_millis(&tfipam::store::now_rfc3339()).unwrap())
+                / 3_600_000;
+            assert!(
+                (23..=24).contains(&hours),
+                "a day by default: {until} ({hours} h)"
+            );
+        }
+        let cidrs = output_list(&seen, "cidrs");
+        assert_eq!(cidrs[0]["reserved_count"], 256 + 4096, "{seen}");
+        assert_eq!(cidrs[0]["used_count"], 256 + 4096, "{seen}");
+        assert!(output_list(&seen, "allocations").is_empty(), "{seen}");
+
+        // the apply takes the reservations: they become the allocations listed
+        apply_saved(&planner).success();
+        reader.apply().success();
+        let seen = reader.outputs();
+        assert!(output_list(&seen, "reservations").is_empty(), "{seen}");
+        let mut allocated: Vec<String> = output_list(&seen, "allocations")
+            .iter()
+            .map(|a| a["cidr"].as_str().unwrap_or_default().to_string())
+            .collect();
+        allocated.sort();
+        let mut expected = vec![web.to_string(), carve.to_string()];
+        expected.sort();
+        assert_eq!(allocated, expected);
+        let cidrs = output_list(&seen, "cidrs");
+        assert_eq!(cidrs[0]["reserved_count"], 0, "{seen}");
+        assert_eq!(cidrs[0]["used_count"], 256 + 4096, "{seen}");
+    }
+}
+
+/// One named allocation in `pool` (`extra` goes inside the resource block).
+fn named_allocation(pool: &str, name: &str, length: u8, extra: &str) -> String {
+    format!(
+        r#"
+resource "ipam_allocation" "net" {{
+  pool_id = "{pool}"
+  name = "{name}"
+  netmask_length = {length}
+{extra}
+}}
+"#
+    )
+}
+
+#[test]
+fn a_name_planned_by_two_directories_fails_the_second_clearly_once_the_first_applies() {
+    for tf in terraform::all() {
+        let (_guard, db, outputs) = base(tf);
+        let parent = output_string(&outputs, "parent_id");
+        let first = workdir(tf, &db, &named_allocation(&parent, "shared", 24, ""));
+        let second = workdir(tf, &db, &named_allocation(&parent, "shared", 24, ""));
+        first.init();
+        second.init();
+        plan_out(&first);
+        plan_out(&second);
+        apply_saved(&first).success();
+        let holder = first.state_show_attribute("ipam_allocation.net", "id");
+        // the second directory's apply stops before creating anything, naming the holder
+        let failed = apply_saved(&second).failure();
+        let text = failed.text().replace('\n', " ");
+        for expected in ["\"shared\" is already used by allocation", holder.as_str()] {
+            assert!(
+                text.contains(expected),
+                "{expected:?}: {}",
+                failed.describe()
+            );
+        }
+        assert!(
+            !text.contains("inconsistent final plan"),
+            "{}",
+            failed.describe()
+        );
+        // and from now on its plan fails, at the name
+        let failed = second.plan().failure();
+        let text = failed.text().replace('\n', " ");
+        assert!(text.contains(holder.as_str()), "{}", failed.describe());
+        assert!(
+            text.contains("choose another name"),
+            "{}",
+            failed.describe()
+        );
+        let state = second.show_json();
+        assert!(
+            state["values"]["root_module"]["resources"].is_null(),
+            "nothing created: {state}"
+        );
+    }
+}
+
+#[test]
+fn a_named_replacement_with_create_before_destroy_fails_before_any_change_with_advice() {
+    for tf in terraform::all() {
+        let (_guard, db, outputs) = base(tf);
+        let parent = output_string(&outputs, "parent_id");
+        let cbd = "  lifecycle {\n    create_before_destroy = true\n  }";
+        let dir = workdir(tf, &db, &named_allocation(&parent, "web", 24, cbd));
+        dir.init();
+        dir.apply().success();
+        let before = dir.state_show_attribute("ipam_allocation.net", "id");
+        dir.write("main.tf", &named_allocation(&parent, "web", 25, cbd));
+        let failed = dir.apply().failure();
+        let text = failed.text().replace('\n', " ");
+        for expected in [
+            before.as_str(),
+            "create_before_destroy",
+            "remove create_before_destroy",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?}: {}",
+                failed.describe()
+            );
+        }
+        assert_eq!(
+            dir.state_show_attribute("ipam_allocation.net", "id"),
+            before
+        );
+        // the advice works: a name that changes with the replacement
+        let renamed = "  lifecycle {\n    create_before_destroy = true\n  }";
+        dir.write("main.tf", &named_allocation(&parent, "web-25", 25, renamed));
+        dir.apply().success();
+        dir.assert_no_changes();
+    }
+}
+
+#[test]
+fn named_and_unnamed_allocations_of_one_plan_leave_each_other_room() {
+    for tf in terraform::all() {
+        let (_guard, db, outputs) = base(tf);
+        let small = output_string(&outputs, "small_id");
+        let config = |unnamed: u8, named_first: bool| {
+            let (named_deps, unnamed_deps) = if named_first {
+                ("", "  depends_on = [ipam_allocation.named]")
+            } else {
+                ("  depends_on = [ipam_allocation.unnamed]", "")
+            };
+            format!(
+                r#"
+resource "ipam_allocation" "unnamed" {{
+  count = {unnamed}
+  pool_id = "{small}"
+  netmask_length = 25
+{unnamed_deps}
+}}
+
+resource "ipam_allocation" "named" {{
+  pool_id = "{small}"
+  name = "late"
+  netmask_length = 25
+{named_deps}
+}}
+"#
+            )
+        };
+        // two unnamed /25 planned first fill the /24: the named /25 planned after them fails
+        let dir = workdir(tf, &db, &config(2, false));
+        dir.init();
+        let failed = dir.plan().failure();
+        let text = failed.text().replace('\n', " ");
+        for expected in [
+            small.as_str(),
+            "without a name planned before it in this run need 256",
+            "give those allocations a name",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?}: {}",
+                failed.describe()
+            );
+        }
+        // the named one planned first: the second unnamed one fails
+        dir.write("main.tf", &config(2, true));
+        let failed = dir.plan().failure();
+        let text = failed.text().replace('\n', " ");
+        assert!(
+            text.contains("this allocation and the 1 planned before it in this run need 256"),
+            "{}",
+            failed.describe()
+        );
+        // one of each fits, in either order, and the apply gives the planned block
+        for named_first in [false, true] {
+            dir.write("main.tf", &config(1, named_first));
+            let plan = plan_out(&dir);
+            let named = plan["planned_values"]["root_module"]["resources"]
+                .as_array()
+                .expect("planned resources")
+                .iter()
+                .find(|r| r["address"] == "ipam_allocation.named")
+                .cloned()
+                .expect("the named allocation is planned");
+            let planned = cidr(
+                named["values"]["cidr"]
+                    .as_str()
+                    .expect("the named allocation's cidr at plan"),
+            );
+            apply_saved(&dir).success();
+            let state = state_cidrs(&dir, "ipam_allocation");
+            assert_eq!(state["ipam_allocation.named"], planned);
+            assert_disjoint(&state.values().copied().collect::<Vec<_>>());
+            dir.destroy().success();
+        }
+    }
+}
+
+#[test]
+fn two_carves_by_length_of_one_pool_in_one_plan_fail_at_plan() {
+    for tf in terraform::all() {
+        let (_guard, db, outputs) = base(tf);
+        let child = output_string(&outputs, "child_id");
+        let dir = workdir(
+            tf,
+            &db,
+            &format!(
+                r#"
+resource "ipam_pool_cidr" "first" {{
+  pool_id = "{child}"
+  netmask_length = 20
+}}
+
+resource "ipam_pool_cidr" "second" {{
+  pool_id = "{child}"
+  netmask_length = 20
+}}
+"#
+            ),
+        );
+        dir.init();
+        let failed = dir.plan().failure();
+        let text = failed.text().replace('\n', " ");
+        for expected in [
+            "another ipam_pool_cidr in this plan also carves pool",
+            child.as_str(),
+            "explicit cidr",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?}: {}",
+                failed.describe()
+            );
+        }
+        // one at a time works: the second carve in a later apply
+        dir.write(
+            "main.tf",
+            &format!(
+                r#"
+resource "ipam_pool_cidr" "first" {{
+  pool_id = "{child}"
+  netmask_length = 20
+}}
+"#
+            ),
+        );
+        dir.apply().success();
+    }
+}

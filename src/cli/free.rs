@@ -1,13 +1,14 @@
 //! `ipam free POOL [--length N]`: a pool's free blocks in address order (cooling blocks with
-//! the time they become free), the largest free block, and how many /N still fit.
+//! the time they become free, blocks reserved for plans not yet applied with their name and
+//! expiry), the largest free block, and how many /N still fit.
 
 use ipnet::IpNet;
 use serde_json::json;
 
 use super::args::{Parsed, Spec};
 use super::output::{self, fields, Cell, Style, Table};
-use super::{Context, Failure, Outcome};
-use crate::ipam::{cidr_set, Block, CooldownMode};
+use super::{json as j, Context, Failure, Outcome};
+use crate::ipam::{cidr_set, Block, CooldownMode, Reservation};
 
 /// `ipam free`.
 pub const SPEC: Spec = Spec {
@@ -23,7 +24,10 @@ pub const SPEC: Spec = Spec {
     details: "Free space is listed as aligned blocks (each a CIDR that could be allocated whole). \
               Blocks cooling down after their release show when they become free; the largest \
               block and the /N count leave them out (a soft cooldown also gives figures counting \
-              them: what fits when nothing else does).",
+              them: what fits when nothing else does). Blocks reserved for plans not yet applied \
+              are not free: they are listed with the name they are held for and until when \
+              (RESERVED FOR); an expired one is held until the next plan or allocation in the \
+              pool frees it.",
 };
 
 /// Runs `ipam free`.
@@ -53,17 +57,27 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
         .iter()
         .map(|b| b.to_net(family))
         .collect();
-    // every free block in address order, a cooling one with the time it becomes free
-    let mut blocks: Vec<(IpNet, Option<&str>)> = available
+    let reservations = ctx.store.list_reservations(&pool.id)?;
+    // every free block in address order, a cooling one with the time it becomes free; then
+    // the reserved blocks (not free) among them, with what holds them
+    let mut blocks: Vec<(IpNet, Option<&str>, Option<&Reservation>)> = available
         .iter()
-        .map(|b| (*b, None))
-        .chain(cooling.iter().map(|c| (c.cidr, Some(c.frees_at.as_str()))))
+        .map(|b| (*b, None, None))
+        .chain(
+            cooling
+                .iter()
+                .map(|c| (c.cidr, Some(c.frees_at.as_str()), None)),
+        )
         .collect();
-    blocks.sort_by_key(|(b, _)| Block::of(b).start);
+    let free_block_count = blocks.len();
+    blocks.extend(reservations.iter().map(|r| (r.cidr, None, Some(r))));
+    blocks.sort_by_key(|(b, _, _)| Block::of(b).start);
     let size = |net: &IpNet| Block::of(net).size(family);
     let total = |nets: &[IpNet]| nets.iter().map(size).fold(0, u128::saturating_add);
     let free = total(&all);
     let cooling_addresses = total(&cooling_nets);
+    let reserved_nets: Vec<IpNet> = reservations.iter().map(|r| r.cidr).collect();
+    let reserved_addresses = total(&reserved_nets);
     // soft: a cooling block is reused when nothing else fits; strict: never before it frees
     let mode = pool.release_cooldown.map(|c| c.mode);
     let soft = mode == Some(CooldownMode::Soft) && !cooling.is_empty();
@@ -77,6 +91,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
             "address_family": family.as_str(),
             "free_addresses": free,
             "cooling_addresses": cooling_addresses,
+            "reserved_addresses": reserved_addresses,
             "release_cooldown_mode": mode.map(CooldownMode::as_str),
             "largest_free_block": largest.map(ToString::to_string),
             "largest_free_block_with_cooling": largest_with_cooling.map(ToString::to_string),
@@ -84,16 +99,29 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
             "fit": fit,
             "fit_with_cooling": fit_with_cooling,
         });
-        ctx.out.print_json_list(&head, "blocks", &blocks, |(b, until)| {
-            json!({ "cidr": b.to_string(), "addresses": size(b), "cooling_until": until })
-        });
+        ctx.out
+            .print_json_list(&head, "blocks", &blocks, |(b, until, reserved)| {
+                json!({
+                    "cidr": b.to_string(),
+                    "addresses": size(b),
+                    "cooling_until": until,
+                    "reservation": reserved.map(j::reservation),
+                })
+            });
     } else {
         if !blocks.is_empty() {
-            // the COOLING UNTIL column only when a block cools
+            // the COOLING UNTIL and RESERVED FOR columns only when a block cools, is reserved
             let cools = !cooling.is_empty();
-            let headers = ["CIDR", "FIRST", "LAST", ">ADDRESSES", "COOLING UNTIL"];
-            let table = Table::new(&headers[..if cools { 5 } else { 4 }]);
-            table.print_rows(&ctx.out, &blocks, |(b, until)| {
+            let reserves = !reservations.is_empty();
+            let mut headers = vec!["CIDR", "FIRST", "LAST", ">ADDRESSES"];
+            if cools {
+                headers.push("COOLING UNTIL");
+            }
+            if reserves {
+                headers.push("RESERVED FOR");
+            }
+            let table = Table::new(&headers);
+            table.print_rows(&ctx.out, &blocks, |(b, until, reserved)| {
                 let mut row = vec![
                     Cell::styled(b.to_string(), Style::Cyan),
                     Cell::plain(b.network().to_string()),
@@ -102,6 +130,11 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
                 ];
                 if cools {
                     row.push(Cell::plain(until.unwrap_or_default().to_string()));
+                }
+                if reserves {
+                    row.push(Cell::plain(
+                        reserved.map_or(String::new(), output::reservation_hold),
+                    ));
                 }
                 row
             });
@@ -116,7 +149,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
                     "{} {} in {} blocks",
                     output::count(free),
                     in_words(free),
-                    blocks.len()
+                    free_block_count
                 ),
             ),
         ];
@@ -132,6 +165,17 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
                     output::count(cooling_addresses),
                     in_words(cooling_addresses),
                     cooling.len()
+                ),
+            ));
+        }
+        if !reservations.is_empty() {
+            summary.push((
+                "reserved",
+                format!(
+                    "{} {} in {} blocks (plans not yet applied: not free)",
+                    output::count(reserved_addresses),
+                    in_words(reserved_addresses),
+                    reservations.len()
                 ),
             ));
         }

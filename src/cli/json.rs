@@ -4,7 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::ipam::{Allocation, AuditEvent, Ipam, NetmaskRule, Pool, PoolCidrUsage, Scope};
+use crate::ipam::{
+    Allocation, AuditEvent, Ipam, NetmaskRule, Pool, PoolCidrUsage, Reservation, Scope,
+};
 
 /// An IPAM.
 pub fn ipam(ipam: &Ipam) -> Value {
@@ -96,7 +98,21 @@ pub fn pool_cidr(cidr: &PoolCidrUsage) -> Value {
         "created_at": cidr.pool_cidr.created_at,
     });
     merge(&mut value, usage(cidr.used_addresses, cidr.total_addresses));
+    value["reserved_addresses"] = json!(cidr.reserved_addresses);
     value
+}
+
+/// A plan-time reservation: space held for a plan not yet applied (`expired` when its time
+/// has passed but no plan or allocation in the pool has freed it yet).
+pub fn reservation(reservation: &Reservation) -> Value {
+    json!({
+        "kind": "reservation",
+        "pool_id": reservation.pool_id,
+        "name": reservation.name,
+        "cidr": reservation.cidr.to_string(),
+        "expires_at": reservation.expires_at,
+        "expired": reservation.expired,
+    })
 }
 
 /// An allocation; `resource_type` is `allocation`, or `pool_cidr` for a child pool's CIDR.

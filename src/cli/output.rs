@@ -353,6 +353,19 @@ pub fn guardrails(rule: &NetmaskRule) -> String {
     }
 }
 
+/// How a table names a plan-time reservation's hold: `"web" until …`, or `"web", expired …`
+/// when its time has passed (its space is held until a plan or allocation in the pool frees it).
+pub fn reservation_hold(reservation: &crate::ipam::Reservation) -> String {
+    if reservation.expired {
+        format!(
+            "{:?}, expired {} (held until swept)",
+            reservation.name, reservation.expires_at
+        )
+    } else {
+        format!("{:?} until {}", reservation.name, reservation.expires_at)
+    }
+}
+
 /// `text`, or `-` when empty.
 pub fn or_dash(text: &str) -> String {
     if text.is_empty() {

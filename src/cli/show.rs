@@ -11,7 +11,7 @@ use super::audit::events_table;
 use super::output::{self, fields, Cell, Style, Table};
 use super::{json as j, kind_of, Context, Failure, Outcome};
 use crate::ipam::{
-    parse_cidr, AddressFamily, Allocation, ObjectKind, Pool, PoolCidrUsage, PoolFilter,
+    parse_cidr, AddressFamily, Allocation, ObjectKind, Pool, PoolCidrUsage, PoolFilter, Reservation,
 };
 use crate::store::AuditFilter;
 
@@ -25,8 +25,9 @@ pub const SPEC: Spec = Spec {
     details: "\
 ID is any ipam-, ipam-scope-, ipam-pool-, ipam-pool-cidr- or ipam-alloc- id.
 A CIDR (10.1.0.0/20) or an address (10.1.2.3, fd00::1) shows, in each scope whose pools
-hold it: the allocation holding it (or the allocations inside it, or that it is free), the
-chain of pools and pool CIDRs up to the scope, and the allocation's audit history.
+hold it: the allocation holding it (or the allocations inside it, or the plan-time
+reservation holding it for a plan not yet applied, or that it is free), the chain of pools
+and pool CIDRs up to the scope, and the allocation's audit history.
 Exit 1 when no pool holds the CIDR or address.",
 };
 
@@ -145,15 +146,26 @@ fn show_object(ctx: &Context, kind: ObjectKind, id: &str) -> Result<Outcome, Fai
                     t.saturating_add(c.total_addresses),
                 )
             });
+            let reserved = cidrs
+                .iter()
+                .map(|c| c.reserved_addresses)
+                .fold(0u128, u128::saturating_add);
             let mut value = j::pool(&pool);
             j::merge(&mut value, j::usage(used, total));
+            value["reserved_addresses"] = json!(reserved);
             value["cidrs"] = cidrs.iter().map(j::pool_cidr).collect();
-            let usage = format!(
+            let mut usage = format!(
                 "{} of {} used ({})",
                 output::count(used),
                 output::count(total),
                 output::percent(j::ratio(used, total))
             );
+            if reserved > 0 {
+                usage.push_str(&format!(
+                    ", {} of them reserved for plans not yet applied",
+                    output::count(reserved)
+                ));
+            }
             let mut text = pool_fields(ctx, &pool, usage);
             text.push('\n');
             text.push_str(&super::cidrs::table(&cidrs).render(out));
@@ -323,6 +335,16 @@ fn chain(ctx: &Context, pool_id: &str, cidr: IpNet) -> Result<(Value, Table), Fa
     Ok((value, table))
 }
 
+/// Until when a reservation holds its space, or that it expired (held until a plan or an
+/// allocation in the pool frees it).
+fn hold_state(r: &Reservation) -> String {
+    if r.expired {
+        format!("expired {} (held until swept)", r.expires_at)
+    } else {
+        format!("held until {}", r.expires_at)
+    }
+}
+
 /// How many allocations inside a queried CIDR are listed.
 const INSIDE_LIMIT: usize = 100;
 
@@ -357,19 +379,44 @@ fn show_cidr(ctx: &Context, query: IpNet) -> Result<Outcome, Failure> {
             .allocations_overlapping(&pool.id, query, INSIDE_LIMIT)?;
         let holder = found.iter().find(|a| a.cidr.contains(&query)).cloned();
         let inside: Vec<&Allocation> = found.iter().filter(|a| query.contains(&a.cidr)).collect();
-        let (state, headline) = match (&holder, inside.is_empty()) {
-            (Some(a), _) => (
+        // plan-time reservations overlapping the query (space held for plans not yet applied)
+        let reservations: Vec<Reservation> = ctx
+            .store
+            .list_reservations(&pool.id)?
+            .into_iter()
+            .filter(|r| r.cidr.contains(&query) || query.contains(&r.cidr))
+            .collect();
+        let reserving = reservations.iter().find(|r| r.cidr.contains(&query));
+        let (state, headline) = match (&holder, inside.is_empty(), reserving) {
+            (Some(a), _, _) => (
                 "allocated",
                 format!("{query} is allocated: {} ({})", a.id, a.cidr),
             ),
-            (None, false) => (
+            (None, true, Some(r)) => (
+                "reserved",
+                format!(
+                    "{query} is reserved for a plan not yet applied: {:?} ({}) in pool {}, {}",
+                    r.name,
+                    r.cidr,
+                    pool.id,
+                    hold_state(r)
+                ),
+            ),
+            (None, false, _) => (
                 "partly_allocated",
                 format!(
                     "{query} is partly allocated: {} allocation(s) lie inside it",
                     inside.len()
                 ),
             ),
-            (None, true) => ("free", format!("{query} is free in pool {}", pool.id)),
+            (None, true, None) if !reservations.is_empty() => (
+                "partly_reserved",
+                format!(
+                    "{query} is partly reserved: {} reservation(s) of plans not yet applied lie inside it",
+                    reservations.len()
+                ),
+            ),
+            (None, true, None) => ("free", format!("{query} is free in pool {}", pool.id)),
         };
         let (chain_json, chain_table) = chain(ctx, &pool.id, query)?;
         let events = match &holder {
@@ -381,6 +428,7 @@ fn show_cidr(ctx: &Context, query: IpNet) -> Result<Outcome, Failure> {
             "state": state,
             "allocation": holder.as_ref().map(j::allocation),
             "inside": inside.iter().map(|a| j::allocation(a)).collect::<Vec<_>>(),
+            "reservations": reservations.iter().map(j::reservation).collect::<Vec<_>>(),
             "pool_chain": chain_json,
             "history": events.iter().map(j::event).collect::<Vec<_>>(),
         }));
@@ -396,6 +444,18 @@ fn show_cidr(ctx: &Context, query: IpNet) -> Result<Outcome, Failure> {
                     Cell::styled(a.cidr.to_string(), Style::Cyan),
                     Cell::plain(&a.id),
                     Cell::plain(output::or_dash(&a.description)),
+                ]);
+            }
+            text.push_str(&table.render(&ctx.out));
+            text.push('\n');
+        }
+        if !reservations.is_empty() {
+            let mut table = Table::new(&["CIDR", "RESERVATION", "STATE"]);
+            for r in &reservations {
+                table.row(vec![
+                    Cell::styled(r.cidr.to_string(), Style::Cyan),
+                    Cell::plain(format!("{:?}", r.name)),
+                    Cell::plain(hold_state(r)),
                 ]);
             }
             text.push_str(&table.render(&ctx.out));

@@ -213,6 +213,14 @@ pub fn pool_totals(pool: &PoolInventory) -> (u64, u128, u128) {
     })
 }
 
+/// The addresses of a pool's CIDRs reserved for plans not yet applied (part of the used).
+pub fn pool_reserved(pool: &PoolInventory) -> u128 {
+    pool.cidrs
+        .iter()
+        .map(|c| c.usage.reserved_addresses)
+        .fold(0, u128::saturating_add)
+}
+
 fn usage_cells(allocations: u64, used: u128, total: u128) -> Vec<Cell> {
     let [bar, pct] = output::utilization_cells(j::ratio(used, total));
     vec![
@@ -254,6 +262,7 @@ fn pool_node(pool: &PoolInventory, pools: &PoolsByParent<'_>) -> Node {
     let child_pools = pool_nodes(pools, &p.scope_id, Some(&p.id));
     let mut value = j::pool(p);
     j::merge(&mut value, j::usage(used, total));
+    value["reserved_addresses"] = json!(pool_reserved(pool));
     value["allocation_count"] = json!(allocations);
     value["cidrs"] = Value::Array(cidr_nodes.iter().map(|c| c.json.clone()).collect());
     value["pools"] = Value::Array(child_pools.iter().map(|c| c.json.clone()).collect());

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::args::{Parsed, Spec};
 use super::output::{self, Cell, Style, Table};
-use super::tree::pool_totals;
+use super::tree::{pool_reserved, pool_totals};
 use super::{json as j, Context, Failure, Outcome};
 
 /// `ipam util`.
@@ -19,7 +19,8 @@ pub const SPEC: Spec = Spec {
         true,
         "the alarm level in percent, 0 to 100 (default 80)",
     )],
-    details: "A pool's utilization is its used addresses over the addresses of all its CIDRs.\nExit 1 when a pool is at or over the threshold, 0 when none is.",
+    details: "A pool's utilization is its used addresses (allocations, child pools' CIDRs, blocks cooling down \
+              and blocks reserved for plans not yet applied) over the addresses of all its CIDRs.\nExit 1 when a pool is at or over the threshold, 0 when none is.",
 };
 
 const DEFAULT_THRESHOLD: f64 = 80.0;
@@ -63,6 +64,7 @@ pub fn run(ctx: &Context, args: &Parsed) -> Result<Outcome, Failure> {
                     "scope_id": pool.pool.scope_id,
                     "address_family": pool.pool.address_family.as_str(),
                     "allocation_count": allocations,
+                    "reserved_addresses": pool_reserved(pool),
                 });
                 j::merge(&mut value, j::usage(*used, *total));
                 value

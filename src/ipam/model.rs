@@ -141,8 +141,11 @@ pub struct PoolCidrUsage {
     pub pool_cidr: PoolCidr,
     /// Addresses in the CIDR (saturating at `u128::MAX`).
     pub total_addresses: u128,
-    /// Addresses held by allocations and child-pool CIDRs.
+    /// Addresses held by allocations, child-pool CIDRs, blocks cooling down and plan-time
+    /// reservations.
     pub used_addresses: u128,
+    /// The part of `used_addresses` held by plan-time reservations (plans not yet applied).
+    pub reserved_addresses: u128,
     /// Addresses free.
     pub free_addresses: u128,
     /// `used / total × 100`.
@@ -489,6 +492,11 @@ pub struct Reservation {
     pub cidr: IpNet,
     /// Unix milliseconds after which its space may go to others.
     pub expires_at_millis: i64,
+    /// The same time, RFC 3339 UTC with milliseconds.
+    pub expires_at: String,
+    /// Whether it had expired when read: its space still counts as used until the next plan,
+    /// allocation or preview in the pool sweeps it (or a plan of the same name renews it).
+    pub expired: bool,
 }
 
 /// Changes to an allocation; `None` leaves a field as it is.

@@ -13,6 +13,7 @@ pub fn in_terraform(error: &Error) -> String {
             kind: ObjectKind::PoolCidr,
             ..
         } => format!(" {ORDER_DESTROY}"),
+        Error::NameTaken { .. } => format!(" {NAME_KEPT}"),
         Error::NotEmpty { .. } => " In Terraform: set cascade = true on it and run terraform apply first (destroy uses the cascade value in the state), then destroy it.".to_string(),
         _ => String::new(),
     }
@@ -31,6 +32,9 @@ pub fn at_plan(mut diagnostics: Diagnostics) -> Diagnostics {
 
 /// What to run when a destroy's refresh plan stops at a create it would throw away.
 const UNKNOWN_COMMAND: &str = " If this stops terraform destroy after a failed apply, run terraform destroy -refresh=false: the provider cannot see here which Terraform command runs, and a destroy's refresh plan also plans the creates it never makes.";
+
+/// Why a name can be taken by the allocation a new one replaces, and what to change.
+const NAME_KEPT: &str = "In Terraform: if that allocation is the one this resource replaces and the resource sets lifecycle { create_before_destroy = true }, the new allocation is made while the old one still has the name; remove create_before_destroy (the old allocation is then released first), or make the name change with the replacement (for example include the netmask_length in it). If another configuration owns that allocation, choose a name it does not use.";
 
 /// How to make Terraform provision a pool CIDR before what is carved from it.
 const ORDER_CREATE: &str = "Terraform creates objects in the order of their references: when an ipam_pool_cidr in this configuration provisions the pool, reference it — pool_id = ipam_pool_cidr.NAME.pool_id in allocations, source_pool_id = ipam_pool_cidr.NAME.pool_id in child pools — so that the CIDR is provisioned first.";
@@ -85,5 +89,12 @@ mod tests {
             disallowed: Vec::new(),
         };
         assert_eq!(in_terraform(&full), "");
+        let taken = Error::NameTaken {
+            name: "web".into(),
+            pool_id: "p".into(),
+            allocation_id: "ipam-alloc-1".into(),
+            cidr: "10.0.0.0/24".parse().unwrap(),
+        };
+        assert!(in_terraform(&taken).contains("create_before_destroy"));
     }
 }

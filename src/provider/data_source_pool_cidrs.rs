@@ -23,8 +23,12 @@ fn cidr_attributes() -> Vec<Attribute> {
         Attribute::computed("cidr", Type::String).description("The CIDR."),
         Attribute::computed("total_count", Type::Number)
             .description("How many addresses the CIDR holds."),
-        Attribute::computed("used_count", Type::Number)
-            .description("How many of them are allocated (allocations and child-pool CIDRs)."),
+        Attribute::computed("used_count", Type::Number).description(
+            "How many of them are used: by allocations and child-pool CIDRs, by released blocks still cooling down, and by blocks reserved for plans not yet applied.",
+        ),
+        Attribute::computed("reserved_count", Type::Number).description(
+            "How many of the used ones are reserved for plans not yet applied (named allocations and carves by length planned but not yet applied; see `ipam_pool_allocations.reservations`).",
+        ),
         Attribute::computed("free_count", Type::Number)
             .description("How many are free: total_count - used_count."),
         Attribute::computed("utilization_percent", Type::Number)
@@ -38,6 +42,7 @@ fn cidr_object(usage: &PoolCidrUsage) -> Value {
         ("cidr", Value::string(usage.pool_cidr.cidr.to_string())),
         ("total_count", count_value(usage.total_addresses)),
         ("used_count", count_value(usage.used_addresses)),
+        ("reserved_count", count_value(usage.reserved_addresses)),
         ("free_count", count_value(usage.free_addresses)),
         (
             "utilization_percent",
@@ -58,7 +63,7 @@ impl DataSource for PoolCidrsDataSource {
             )
             .attribute(
                 Attribute::computed("cidrs", Type::list(object_type(&cidr_attributes())))
-                    .description("The pool's CIDRs, in address order, each with `id`, `cidr`, `total_count`, `used_count`, `free_count` and `utilization_percent`."),
+                    .description("The pool's CIDRs, in address order, each with `id`, `cidr`, `total_count`, `used_count`, `reserved_count`, `free_count` and `utilization_percent`."),
             ),
         )
     }

@@ -33,6 +33,9 @@ enum Kind {
     /// A pool CIDR planned in this walk: space the pool will have (its size; the block itself
     /// may be unknown until apply).
     Provisioned,
+    /// A pool CIDR carved by length whose block this walk reserved in the source pool (the
+    /// reservation is keyed by the pool: one per pool and plan). Counts for nothing.
+    Carved,
 }
 
 /// One planned allocation, replaced block or provisioned pool CIDR.
@@ -43,6 +46,8 @@ struct Claim {
     /// pool CIDR carved by size: a placeholder of that size).
     block: IpNet,
     kind: Kind,
+    /// For a replaced allocation: its id and name (a plan of its replacement may keep the name).
+    replaced: Option<(String, Option<String>)>,
 }
 
 impl Claim {
@@ -87,6 +92,15 @@ pub enum Conflict {
         wanted: u128,
         planned: usize,
     },
+    /// A named allocation's reservation leaves too little room for the allocations without a
+    /// name planned before it.
+    Reserved {
+        pool_id: String,
+        reserved: IpNet,
+        free: u128,
+        wanted: u128,
+        planned: usize,
+    },
 }
 
 impl Conflict {
@@ -103,6 +117,15 @@ impl Conflict {
                 planned,
             } => format!(
                 "pool {pool_id} has {free} free addresses, but this allocation and the {planned} planned before it in this run need {wanted}; lower count or the netmask sizes, or provision more space into the pool"
+            ),
+            Conflict::Reserved {
+                pool_id,
+                reserved,
+                free,
+                wanted,
+                planned,
+            } => format!(
+                "this allocation's planned block {reserved} leaves pool {pool_id} {free} free addresses, but the {planned} allocation(s) without a name planned before it in this run need {wanted}; lower count or the netmask sizes, give those allocations a name (so that they reserve their blocks too), or provision more space into the pool"
             ),
         }
     }
@@ -139,6 +162,7 @@ impl PlannedClaims {
             request: request.clone(),
             block,
             kind: Kind::Allocation,
+            replaced: None,
         };
         let of_kind = |kind: Kind| pool.iter().filter(move |c| c.kind == kind);
         let planned = of_kind(Kind::Allocation).count();
@@ -161,9 +185,9 @@ impl PlannedClaims {
         Ok(())
     }
 
-    /// Records that the allocation `block` of pool `pool_id` is planned to be replaced: its
-    /// space is free again before the replacement is made.
-    pub fn replacing(&self, pool_id: &str, block: IpNet) {
+    /// Records that the allocation `id` (named `name`, of block `block`) of pool `pool_id` is
+    /// planned to be replaced: its space is free again before the replacement is made.
+    pub fn replacing(&self, pool_id: &str, block: IpNet, id: &str, name: Option<&str>) {
         self.lock()
             .entry(pool_id.to_string())
             .or_default()
@@ -174,7 +198,77 @@ impl PlannedClaims {
                 },
                 block,
                 kind: Kind::Replaced,
+                replaced: Some((id.to_string(), name.map(str::to_string))),
             });
+    }
+
+    /// The id of the allocation named `name` of pool `pool_id` that this plan replaces, if any:
+    /// its replacement may keep the name (the old one is released first, unless the
+    /// configuration sets `create_before_destroy`).
+    pub fn replaced_named(&self, pool_id: &str, name: &str) -> Option<String> {
+        self.lock().get(pool_id).and_then(|pool| {
+            pool.iter()
+                .filter(|c| c.kind == Kind::Replaced)
+                .find_map(|c| match &c.replaced {
+                    Some((id, Some(named))) if named == name => Some(id.clone()),
+                    _ => None,
+                })
+        })
+    }
+
+    /// Records that a pool CIDR of pool `pool_id` carved by length reserves its block in this
+    /// walk; `false` when another one of this walk already does (they would share the
+    /// reservation, which is keyed by the pool).
+    pub fn carving(&self, pool_id: &str, block: IpNet) -> bool {
+        let mut claims = self.lock();
+        let pool = claims.entry(pool_id.to_string()).or_default();
+        if pool.iter().any(|c| c.kind == Kind::Carved) {
+            return false;
+        }
+        pool.push(Claim {
+            request: provision_request(pool_id, block),
+            block,
+            kind: Kind::Carved,
+            replaced: None,
+        });
+        true
+    }
+
+    /// Whether allocations without a name are planned in pool `pool_id` in this walk (a named
+    /// allocation's reservation must leave them room: [`PlannedClaims::check_room`]).
+    pub fn has_unnamed(&self, pool_id: &str) -> bool {
+        self.lock()
+            .get(pool_id)
+            .is_some_and(|pool| pool.iter().any(|c| c.kind == Kind::Allocation))
+    }
+
+    /// Checks that the allocations without a name planned so far in pool `pool_id` still fit
+    /// in its `free` addresses, once a named allocation's reservation (`reserved`, already out
+    /// of `free`) is taken: a named allocation planned after them must not take their room.
+    pub fn check_room(&self, pool_id: &str, free: u128, reserved: IpNet) -> Result<(), Conflict> {
+        let claims = self.lock();
+        let Some(pool) = claims.get(pool_id) else {
+            return Ok(());
+        };
+        let of_kind = |kind: Kind| pool.iter().filter(move |c| c.kind == kind);
+        let planned = of_kind(Kind::Allocation).count();
+        let wanted = of_kind(Kind::Allocation)
+            .map(Claim::addresses)
+            .fold(0, u128::saturating_add);
+        let freed = of_kind(Kind::Replaced)
+            .chain(of_kind(Kind::Provisioned))
+            .map(Claim::addresses)
+            .fold(0, u128::saturating_add);
+        if planned > 0 && wanted > free.saturating_add(freed) {
+            return Err(Conflict::Reserved {
+                pool_id: pool_id.to_string(),
+                reserved,
+                free,
+                wanted,
+                planned,
+            });
+        }
+        Ok(())
     }
 
     /// Records that a pool CIDR of `block`'s size is planned for pool `pool_id` (provisioned
@@ -187,6 +281,7 @@ impl PlannedClaims {
                 request: provision_request(pool_id, block),
                 block,
                 kind: Kind::Provisioned,
+                replaced: None,
             });
     }
 
@@ -203,7 +298,7 @@ impl PlannedClaims {
     pub fn may_be_freed_first(&self, pool_id: &str, needed: Option<&IpNet>) -> bool {
         self.lock().get(pool_id).is_some_and(|pool| {
             pool.iter().any(|c| match c.kind {
-                Kind::Allocation => false,
+                Kind::Allocation | Kind::Carved => false,
                 Kind::Provisioned => true,
                 Kind::Replaced => needed.is_none_or(|cidr| overlaps(&c.block, cidr)),
             })
@@ -301,13 +396,49 @@ mod tests {
     #[test]
     fn a_replacement_frees_its_block_first() {
         let claims = PlannedClaims::default();
-        claims.replacing("p", net("10.9.0.0/26"));
+        claims.replacing("p", net("10.9.0.0/26"), "ipam-alloc-1", Some("web"));
+        assert_eq!(
+            claims.replaced_named("p", "web").as_deref(),
+            Some("ipam-alloc-1")
+        );
+        assert_eq!(claims.replaced_named("p", "db"), None);
+        assert_eq!(claims.replaced_named("q", "web"), None);
         assert!(claims.may_be_freed_first("p", Some(&net("10.9.0.0/25"))));
         assert!(!claims.may_be_freed_first("p", Some(&net("10.9.1.0/24"))));
         assert!(!claims.may_be_freed_first("q", None));
         claims
             .claim(&request("p", None, Some(26)), net("10.9.0.0/26"), 0)
             .unwrap();
+    }
+
+    #[test]
+    fn a_named_reservation_leaves_room_for_the_unnamed_planned_before_it() {
+        let claims = PlannedClaims::default();
+        assert!(!claims.has_unnamed("p"));
+        claims.check_room("p", 0, net("10.9.0.0/25")).unwrap();
+        let each = request("p", None, Some(25));
+        claims.claim(&each, net("10.9.0.0/25"), 256).unwrap();
+        claims.claim(&each, net("10.9.0.128/25"), 256).unwrap();
+        assert!(claims.has_unnamed("p"));
+        // a named /25 reserved afterwards leaves 128 of the 256 addresses both need
+        let error = claims.check_room("p", 128, net("10.9.1.0/25")).unwrap_err();
+        assert!(error.message().contains("need 256"), "{}", error.message());
+        assert!(
+            error.message().contains("10.9.1.0/25"),
+            "{}",
+            error.message()
+        );
+        claims.check_room("p", 256, net("10.9.1.0/25")).unwrap();
+    }
+
+    #[test]
+    fn one_carve_by_length_per_pool_per_walk() {
+        let claims = PlannedClaims::default();
+        assert!(claims.carving("child", net("::/24")));
+        assert!(!claims.carving("child", net("::/24")));
+        assert!(claims.carving("other", net("::/24")));
+        // a carve counts for no space
+        assert!(!claims.may_be_freed_first("child", None));
     }
 
     #[test]

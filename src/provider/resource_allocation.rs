@@ -93,17 +93,51 @@ impl AllocationResource {
     ) -> Result<Planned, Diagnostics> {
         if let Some(name) = name {
             let request = wanted.clone();
+            // the allocation of that name this plan replaces may still have the name
+            let replaced = self.claims.replaced_named(&wanted.pool_id, &name);
+            // unnamed allocations planned before it in this plan must keep their room
+            let unnamed = self.claims.has_unnamed(&wanted.pool_id);
             // A reserved block is out of the pool's free space already (for the store and for
             // the free addresses the claims of unnamed allocations are counted against), so it
             // is not claimed again here.
             match reservation(&self.store, move |store| {
                 // the warning as the allocation would make it now (checked again by reserving)
                 let warning = store.preview_allocation_warning(&request).ok().flatten();
-                Ok((store.reserve_allocation(&request, &name)?, warning))
+                let cidr = match &replaced {
+                    Some(id) => store.reserve_replacement(&request, &name, id)?,
+                    None => store.reserve_allocation(&request, &name)?,
+                };
+                let free = if unnamed {
+                    store
+                        .list_pool_cidrs(&request.pool_id)?
+                        .iter()
+                        .map(|usage| usage.free_addresses)
+                        .fold(0u128, u128::saturating_add)
+                } else {
+                    0
+                };
+                Ok((cidr, warning, free))
             })
             .await?
             {
-                Ok(Some((cidr, warning))) => return Ok((Some(cidr), warning)),
+                Ok(Some((cidr, warning, free))) => {
+                    if unnamed {
+                        self.claims
+                            .check_room(&wanted.pool_id, free, cidr)
+                            .map_err(|conflict| {
+                                attribute_error(
+                                    if wanted.netmask_length.is_some() {
+                                        "netmask_length"
+                                    } else {
+                                        "pool_id"
+                                    },
+                                    PLAN_SUMMARY,
+                                    sentence(&conflict.message()),
+                                )
+                            })?;
+                    }
+                    return Ok((Some(cidr), warning));
+                }
                 // a database this user cannot write: the checks still run, on a preview
                 Ok(None) => {}
                 Err(error) => return self.refused(&wanted, error).map(|()| (None, None)),
@@ -361,11 +395,13 @@ impl Resource for AllocationResource {
         if checked && !creating {
             if requires_replace.is_empty() {
                 self.check_update(&request.prior_state, &planned).await?;
-            } else if let (Some(pool_id), Ok(Some(block))) = (
+            } else if let (Some(pool_id), Ok(Some(block)), Some(id)) = (
                 string_attr(&request.prior_state, "pool_id"),
                 cidr_attr(&request.prior_state, "cidr", ""),
+                string_attr(&request.prior_state, "id"),
             ) {
-                self.claims.replacing(&pool_id, block);
+                let name = string_attr(&request.prior_state, "name");
+                self.claims.replacing(&pool_id, block, &id, name.as_deref());
             }
         }
         Ok(PlanResponse {

@@ -168,6 +168,16 @@ impl Resource for PoolCidrResource {
                     .plan_block(&pool_id, wanted)
                     .await
                     .map_err(super::advice::at_plan)?;
+                if reserved && !self.claims.carving(&pool_id, block) {
+                    return Err(attribute_error(
+                        "netmask_length",
+                        "Plan Pool CIDR Error",
+                        format!(
+                            "another ipam_pool_cidr in this plan also carves pool {pool_id} by netmask_length; a carve by length is reserved under its pool, so one plan can carve each pool by length only once. Give one of them an explicit cidr inside the source pool, merge the two into one larger netmask_length, or add the second carve in a later terraform apply."
+                        ),
+                    )
+                    .into());
+                }
                 if reserved {
                     planned.set_attr("cidr", cidr_value(&block, request.config.attr("cidr")));
                     planned.set_attr("netmask_length", Value::int(i64::from(block.prefix_len())));

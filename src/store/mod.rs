@@ -39,7 +39,8 @@ pub use postgres::{PostgresBackend, PostgresStore};
 pub use snapshot::{Snapshot, SnapshotCounts};
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore, SCHEMA_VERSION};
 pub use util::{
-    account_name, current_account, days_from_civil, new_id, now_millis, now_rfc3339, rfc3339_millis,
+    account_name, current_account, days_from_civil, format_millis, new_id, now_millis, now_rfc3339,
+    rfc3339_millis,
 };
 
 use crate::ipam::engine::{Backend, Engine};
@@ -144,7 +145,16 @@ pub trait Store: Send + Sync {
     /// asks for, pushing its expiry forward, and returns its CIDR: what `allocate_named` will
     /// give. Fails as `allocate` would, or once with `Error::StalePlan` when an expired
     /// reservation's space was taken meanwhile.
+    /// Fails with `Error::NameTaken` when a live allocation of the pool has the name.
     fn reserve_allocation(&self, request: &AllocationRequest, name: &str) -> Result<IpNet>;
+    /// `reserve_allocation` for a plan that replaces allocation `replaced_id` (released before
+    /// the new one is made): that allocation may still have the name.
+    fn reserve_replacement(
+        &self,
+        request: &AllocationRequest,
+        name: &str,
+        replaced_id: &str,
+    ) -> Result<IpNet>;
     /// Makes the allocation named `name` (unique among the pool's live allocations): from its
     /// reservation when that holds `planned` (the CIDR the plan showed), else `planned` if
     /// free (`Error::StalePlan` naming its holder if not), else the best fit.
@@ -335,7 +345,16 @@ impl<B: Backend + Maintenance> Store for Engine<B> {
     }
 
     fn reserve_allocation(&self, request: &AllocationRequest, name: &str) -> Result<IpNet> {
-        Engine::reserve_allocation(self, request, name)
+        Engine::reserve_named_allocation(self, request, name, None)
+    }
+
+    fn reserve_replacement(
+        &self,
+        request: &AllocationRequest,
+        name: &str,
+        replaced_id: &str,
+    ) -> Result<IpNet> {
+        Engine::reserve_named_allocation(self, request, name, Some(replaced_id))
     }
 
     fn allocate_named(

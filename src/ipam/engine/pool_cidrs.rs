@@ -306,9 +306,20 @@ impl<T: Transaction> Tx<'_, T> {
         )
     }
 
-    /// A pool CIDR with its used and free space (blocks cooling down count as used).
-    fn usage(&self, row: StoredPoolCidr, cooling: &[(Block, Now)]) -> Result<PoolCidrUsage> {
+    /// A pool CIDR with its used and free space (blocks cooling down and held reservations
+    /// count as used; `reserved` are the pool's held reservations' blocks).
+    fn usage(
+        &self,
+        row: StoredPoolCidr,
+        cooling: &[(Block, Now)],
+        reserved: &[Block],
+    ) -> Result<PoolCidrUsage> {
         let family = row.family();
+        let reserved: u128 = reserved
+            .iter()
+            .filter(|block| row.block.contains(block, family))
+            .map(|block| block.size(family))
+            .fold(0, u128::saturating_add);
         let cooling: u128 = cooling
             .iter()
             .filter(|(block, _)| row.block.contains(block, family))
@@ -327,6 +338,7 @@ impl<T: Transaction> Tx<'_, T> {
             pool_cidr: row.pool_cidr,
             total_addresses: total,
             used_addresses: used,
+            reserved_addresses: reserved,
             free_addresses: free,
             utilization_percent: used as f64 / total as f64 * 100.0,
         })
@@ -375,10 +387,11 @@ impl<B: Backend> Engine<B> {
         self.read(|tx| {
             let pool = tx.pool(pool_id)?;
             let cooling = tx.cooling(&pool)?;
+            let reserved = tx.reserved_blocks(&pool)?;
             tx.port
                 .pool_cidrs_of(pool.key)?
                 .into_iter()
-                .map(|row| tx.usage(row, &cooling))
+                .map(|row| tx.usage(row, &cooling, &reserved))
                 .collect()
         })
     }
@@ -408,6 +421,7 @@ impl<B: Backend> Engine<B> {
             let mut pools = Vec::new();
             for stored in tx.port.pools()? {
                 let cooling = tx.cooling(&stored)?;
+                let reserved = tx.reserved_blocks(&stored)?;
                 let mut cidrs = Vec::new();
                 for row in tx.port.pool_cidrs_of(stored.key)? {
                     let allocation_count = tx.port.count_allocations_between(
@@ -416,7 +430,7 @@ impl<B: Backend> Engine<B> {
                         row.block.last(row.family()),
                     )?;
                     cidrs.push(PoolCidrInventory {
-                        usage: tx.usage(row, &cooling)?,
+                        usage: tx.usage(row, &cooling, &reserved)?,
                         allocation_count,
                     });
                 }

@@ -22,6 +22,7 @@ use super::port::{PoolKey, StoredPool, StoredReservation, Transaction};
 use super::{Backend, Engine, Tx};
 use crate::ipam::allocator::find_containing_free;
 use crate::ipam::{Allocation, AllocationRequest, Block, Error, Reservation, Result};
+use crate::store::format_millis;
 
 /// How long a reservation holds its space when the provider sets nothing: a day, so that a
 /// plan can wait for review overnight; an abandoned plan frees its space after that.
@@ -49,6 +50,18 @@ impl<T: Transaction> Tx<'_, T> {
             }),
             None => Ok(()),
         }
+    }
+
+    /// The blocks of the pool's held reservations (expired ones not yet swept included: they
+    /// hold their space until then).
+    pub(super) fn reserved_blocks(&self, pool: &StoredPool) -> Result<Vec<Block>> {
+        Ok(self
+            .port
+            .reservations_of(pool.key)?
+            .into_iter()
+            .filter(|r| !r.lost)
+            .map(|r| r.block)
+            .collect())
     }
 
     /// Returns the space of the pool's expired reservations to its free space; each stays as
@@ -248,13 +261,31 @@ impl<B: Backend> Engine<B> {
     /// not an explicit CIDR) and returns its CIDR: what `allocate_named` will give. Fails as
     /// `allocate` would (exhausted pool with its largest free block, guardrails, tags), or
     /// with [`Error::StalePlan`] once when an expired reservation's space was taken.
-    pub(crate) fn reserve_allocation(
+    ///
+    /// The name must be free among the pool's live allocations (else [`Error::NameTaken`],
+    /// naming its holder: another configuration's allocation, or this one's old allocation
+    /// when it is replaced with `create_before_destroy`), except that `replaced`, the
+    /// allocation the plan replaces (released before this one is made), may still have it.
+    pub(crate) fn reserve_named_allocation(
         &self,
         request: &AllocationRequest,
         name: &str,
+        replaced: Option<&str>,
     ) -> Result<IpNet> {
         self.write_volatile(|tx| {
             let pool = tx.pool(&request.pool_id)?;
+            tx.port.lock_pool(pool.key)?;
+            match tx.port.allocation_named(pool.key, name)? {
+                Some(holder) if Some(holder.id.as_str()) != replaced => {
+                    return Ok(Err(Error::NameTaken {
+                        name: name.to_string(),
+                        pool_id: pool.pool.id.clone(),
+                        allocation_id: holder.id,
+                        cidr: holder.block.to_net(pool.family()),
+                    }))
+                }
+                _ => {}
+            }
             tx.reserve(
                 &pool,
                 name,
@@ -304,7 +335,8 @@ impl<B: Backend> Engine<B> {
         })?
     }
 
-    /// The reservations holding space in a pool (not the lost ones), in address order.
+    /// The reservations holding space in a pool (not the lost ones), in address order; an
+    /// expired one not yet swept is marked `expired` (its space is still held).
     pub(crate) fn list_reservations(&self, pool_id: &str) -> Result<Vec<Reservation>> {
         self.read(|tx| {
             let pool = tx.pool(pool_id)?;
@@ -318,6 +350,8 @@ impl<B: Backend> Engine<B> {
                     name: r.name,
                     cidr: r.block.to_net(pool.family()),
                     expires_at_millis: r.expires_at_millis,
+                    expires_at: format_millis(r.expires_at_millis),
+                    expired: r.expires_at_millis < tx.now.millis,
                 })
                 .collect())
         })

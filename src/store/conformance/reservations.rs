@@ -48,6 +48,17 @@ pub fn reservations_hold_space_until_the_apply_takes_them(store: &dyn Store) {
     assert_eq!(reserved, [("a".to_string(), a), ("b".to_string(), b)]);
     let usage = &store.list_pool_cidrs(&pool).unwrap()[0];
     assert_eq!(usage.used_addresses, 128);
+    assert_eq!(
+        usage.reserved_addresses, 128,
+        "reservations count as reserved"
+    );
+    for held in store.list_reservations(&pool).unwrap() {
+        assert!(!held.expired, "{held:?}");
+        assert_eq!(
+            held.expires_at,
+            crate::store::format_millis(held.expires_at_millis)
+        );
+    }
     assert_consistent(store);
 
     // the apply takes the reservation: exactly the planned block, named
@@ -63,6 +74,15 @@ pub fn reservations_hold_space_until_the_apply_takes_them(store: &dyn Store) {
         || store.allocate_named(&by_len(26), "a", None),
         |e| matches!(e, Error::NameTaken { allocation_id, .. } if *allocation_id == made.id),
     );
+    // a plan of a live allocation's name is refused too (another configuration's allocation,
+    // or this one's old allocation replaced with create_before_destroy), naming the holder
+    refused(
+        store,
+        "a reservation of a live allocation's name",
+        || store.reserve_allocation(&by_len(26), "a"),
+        |e| matches!(e, Error::NameTaken { allocation_id, .. } if *allocation_id == made.id),
+    );
+    assert_eq!(store.list_reservations(&pool).unwrap().len(), 1);
     assert_consistent(store);
 
     // a changed length plans a new block and gives the old one back
@@ -84,6 +104,24 @@ pub fn reservations_hold_space_until_the_apply_takes_them(store: &dyn Store) {
                 if *free == net("10.9.0.64/26") && *pool_id == pool)
         },
     );
+    assert_consistent(store);
+
+    // the plan of a replacement may keep the name of the allocation it replaces
+    let replacement = store
+        .reserve_replacement(&by_len(26), "a", &made.id)
+        .expect("reserve the replacement of a");
+    assert_eq!(replacement, net("10.9.0.64/26"));
+    assert_eq!(
+        store.list_pool_cidrs(&pool).unwrap()[0].reserved_addresses,
+        64 + 128
+    );
+    store
+        .release_allocation(&made.id)
+        .expect("release the old a");
+    let replaced = store
+        .allocate_named(&by_len(26), "a", Some(replacement))
+        .expect("the replacement of a");
+    assert_eq!(replaced.cidr, replacement);
     assert_consistent(store);
 
     // a child pool's CIDR carved by length names itself by its pool

@@ -313,6 +313,7 @@ mod reservation_expiry_tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::store::Store;
 
     fn expire() {
         std::thread::sleep(Duration::from_millis(400));
