@@ -28,6 +28,7 @@
 //!   permutation as SQLite (`ipam-alloc-` and 16 hex digits), with a random key per schema.
 //!
 //! # Organization
+//! - `client`: a blocking client that pipelines statements (one round trip for several).
 //! - `config`: the connection string, `sslmode` and TLS through rustls, the redacted display.
 //! - `connection`: [`PostgresBackend`], its connections and transactions with their retries.
 //! - `schema`: the schema and its forward-only migrations, under an advisory lock.
@@ -39,6 +40,7 @@
 //!   `pg_dump`'s.
 //! - `copy`: moving an address space from SQLite, every id unchanged.
 
+mod client;
 mod config;
 mod connection;
 mod copy;
