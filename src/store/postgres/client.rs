@@ -9,7 +9,7 @@ use std::pin::Pin;
 use bytes::BytesMut;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Config, Error, Row, Statement, ToStatement};
+use tokio_postgres::{Config, Error, Row, SimpleQueryMessage, Statement, ToStatement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
@@ -23,7 +23,8 @@ pub(super) enum ConnectFailure {
 
 /// One statement waiting to be sent with the next one that must be answered.
 pub(super) enum Step {
-    /// A simple-query batch (`BEGIN …`, `COMMIT`).
+    /// A simple-query batch (`BEGIN …`, `COMMIT`); its answer is the first column of its last
+    /// row, if any.
     Simple(String),
     /// A prepared statement with its parameters already encoded.
     Prepared(Statement, Vec<Encoded>),
@@ -86,6 +87,20 @@ impl ToSql for Encoded {
 pub(super) struct PipelineError {
     pub(super) error: Error,
     pub(super) answered: bool,
+}
+
+/// The answers of a pipeline.
+pub(super) struct Answers {
+    /// The answer of each simple-query step, in order.
+    pub(super) simple: Vec<Option<String>>,
+    /// The rows of the last statement.
+    pub(super) rows: Vec<Row>,
+}
+
+/// What one step of a pipeline answers.
+enum Answer {
+    Simple(Option<String>),
+    Rows(Vec<Row>),
 }
 
 /// A blocking client on one connection.
@@ -167,15 +182,15 @@ impl PgClient {
         })
     }
 
-    /// Sends `steps` and then `last` together and waits for every answer: the rows of `last`,
-    /// or the first failure. The server runs them in order; after a failure inside a
-    /// transaction block it refuses the rest.
+    /// Sends `steps` and then `last` together and waits for every answer, or the first
+    /// failure. The server runs them in order; after a failure inside a transaction block it
+    /// refuses the rest.
     pub(super) fn pipeline(
         &mut self,
         steps: &[Step],
         last: Option<(&Statement, Params<'_>)>,
-    ) -> Result<Vec<Row>, PipelineError> {
-        type Answer<'f> = Pin<Box<dyn Future<Output = Result<Vec<Row>, Error>> + 'f>>;
+    ) -> Result<Answers, PipelineError> {
+        type Pending<'f> = Pin<Box<dyn Future<Output = Result<Answer, Error>> + 'f>>;
         let client = &self.client;
         let encoded: Vec<Vec<&(dyn ToSql + Sync)>> = steps
             .iter()
@@ -186,35 +201,53 @@ impl PgClient {
                 Step::Simple(_) => Vec::new(),
             })
             .collect();
-        let mut answers: Vec<Answer<'_>> = steps
+        let mut answers: Vec<Pending<'_>> = steps
             .iter()
             .zip(&encoded)
-            .map(|(step, params)| -> Answer<'_> {
+            .map(|(step, params)| -> Pending<'_> {
                 match step {
-                    Step::Simple(sql) => {
-                        Box::pin(async move { client.batch_execute(sql).await.map(|()| vec![]) })
+                    Step::Simple(sql) => Box::pin(async move {
+                        let messages = client.simple_query(sql).await?;
+                        let last = messages.iter().rev().find_map(|message| match message {
+                            SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
+                            _ => None,
+                        });
+                        Ok(Answer::Simple(last.flatten()))
+                    }),
+                    Step::Prepared(statement, _) => {
+                        Box::pin(
+                            async move { client.query(statement, params).await.map(Answer::Rows) },
+                        )
                     }
-                    Step::Prepared(statement, _) => Box::pin(client.query(statement, params)),
                 }
             })
             .collect();
         if let Some((statement, params)) = last {
-            answers.push(Box::pin(client.query(statement, params)));
+            answers.push(Box::pin(async move {
+                client.query(statement, params).await.map(Answer::Rows)
+            }));
         }
         // polled together, every request is sent before the first answer is awaited
-        let mut results = self
+        let results = self
             .runtime
             .block_on(futures_util::future::join_all(answers));
-        match results.iter().position(Result::is_err) {
-            Some(first) => {
-                let error = results.swap_remove(first).unwrap_err();
-                Err(PipelineError {
-                    answered: error.as_db_error().is_some(),
-                    error,
-                })
+        let mut out = Answers {
+            simple: Vec::new(),
+            rows: Vec::new(),
+        };
+        for result in results {
+            match result {
+                Ok(Answer::Simple(text)) => out.simple.push(text),
+                Ok(Answer::Rows(rows)) => out.rows = rows,
+                Err(error) => {
+                    return Err(PipelineError {
+                        answered: error.as_db_error().is_some(),
+                        error,
+                    })
+                }
             }
-            None => Ok(results.pop().and_then(Result::ok).unwrap_or_default()),
         }
+        Ok(out)
     }
 }
 

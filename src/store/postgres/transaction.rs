@@ -61,6 +61,8 @@ pub struct PgTx<'c> {
     sent: Cell<bool>,
     /// Statements queued for the next round trip (see the module's doc).
     pending: RefCell<Vec<Step>>,
+    /// The sequence number drawn by `BEGIN_WRITE` while no event has taken it.
+    drawn: Cell<Option<i64>>,
     /// The first transient failure of this run (the backend retries).
     failure: Cell<Option<PgFailure>>,
     /// A pool lock was taken for a rerun of the whole transaction.
@@ -89,6 +91,7 @@ impl<'c> PgTx<'c> {
             begun: Cell::new(mode == Mode::Write),
             sent: Cell::new(false),
             pending: RefCell::new(pending),
+            drawn: Cell::new(None),
             failure: Cell::new(None),
             rerun: Cell::new(false),
             read_pool_rows: Cell::new(false),
@@ -135,10 +138,23 @@ impl<'c> PgTx<'c> {
         let mut conn = self.conn.borrow_mut();
         let statement = conn.statement(sql).map_err(|e| self.fail(e))?;
         let pending = self.pending.take();
+        let begins_write = !self.sent.get() && self.mode == Mode::Write;
         self.sent.set(true);
-        conn.client
+        let answers = conn
+            .client
             .pipeline(&pending, Some((&statement, params)))
-            .map_err(|failed| self.fail(failed.error))
+            .map_err(|failed| self.fail(failed.error))?;
+        if begins_write {
+            let drawn = answers.simple.first().cloned().flatten();
+            self.drawn.set(drawn.and_then(|text| text.parse().ok()));
+        }
+        Ok(answers.rows)
+    }
+
+    /// The sequence number for the next audit event: the one `BEGIN_WRITE` drew if no event
+    /// took it yet, else `None` (drawn by the insert).
+    fn take_drawn(&self) -> Option<i64> {
+        self.drawn.take()
     }
 
     fn decode<T>(&self, value: RowResult<T>) -> Result<T> {
@@ -224,7 +240,7 @@ impl<'c> PgTx<'c> {
         self.execute(
             AUDIT_INSERT,
             &[
-                &sequence,
+                &sequence.or_else(|| self.take_drawn()),
                 &record.at_millis,
                 &record.actor,
                 &record.action,
@@ -557,13 +573,17 @@ impl<'c> Transaction for PgTx<'c> {
         )
     }
 
-    /// The id derives from the allocate event's sequence number, drawn first.
+    /// The id derives from the allocate event's sequence number: the one the transaction drew
+    /// at its start when no event took it, else a new one.
     fn insert_allocation(&self, new: &NewAllocation<'_>) -> Result<String> {
-        let sequence: i64 = self
-            .row(AUDIT_NEXT_SEQUENCE, &[], |row| {
-                row.try_get(0).map_err(|e| e.to_string())
-            })?
-            .unwrap_or_default();
+        let sequence: i64 = match self.take_drawn() {
+            Some(sequence) => sequence,
+            None => self
+                .row(AUDIT_NEXT_SEQUENCE, &[], |row| {
+                    row.try_get(0).map_err(|e| e.to_string())
+                })?
+                .unwrap_or_default(),
+        };
         let id = self.backend.ids.id(sequence);
         let cidr = match new.event.cidr {
             Some(cidr) => cidr,
