@@ -10,7 +10,13 @@
 //!   and into 8 pools, in allocations per second;
 //! - the same throughput on SQLite (one file, 8 stores) beside them.
 //!
-//! The live allocations are seeded with `allocate_many` (10,000 per transaction).
+//! The live allocations are seeded with `allocate_many` (1,000 per transaction: inside one
+//! transaction the free blocks it deleted stay in the best-fit index until it ends, so a
+//! larger batch makes each of its look-ups slower).
+//!
+//! Beside each latency line, where the server's time goes: `pg_stat_statements` (loaded by the
+//! bench's server) over the allocation samples, each statement's executions per allocation
+//! and mean execution time, so that a statement whose cost grows with N shows.
 
 #[path = "../tests/support/postgres.rs"]
 #[allow(dead_code)]
@@ -22,7 +28,7 @@ use tfipam::ipam::{AddressFamily, AllocationRequest, NewIpam, NewPool, PoolCidrR
 use tfipam::store::{PostgresStore, SqliteOptions, SqliteStore, Store};
 
 const SAMPLES: usize = 500;
-const SEED_BATCH: usize = 10_000;
+const SEED_BATCH: usize = 1_000;
 const LEVELS: [usize; 2] = [1_000, 100_000];
 const CLIENTS: usize = 8;
 const PER_CLIENT: usize = 150;
@@ -102,18 +108,48 @@ fn throughput(open: &(dyn Fn() -> Box<dyn Store> + Sync), pools: &[String]) -> f
     (CLIENTS * PER_CLIENT) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The statements run during the samples (the floor's insert among them), most total time
+/// first: a table row each.
+fn statements(admin: &mut postgres::Client) -> Vec<String> {
+    admin
+        .query(
+            "SELECT regexp_replace(query, '\\s+', ' ', 'g'), calls, mean_exec_time \
+             FROM pg_stat_statements WHERE calls >= $1 AND query NOT LIKE '%pg_stat_statements%' \
+             ORDER BY total_exec_time DESC",
+            &[&(SAMPLES as i64 / 2)],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let query: String = row.get(0);
+            let calls: i64 = row.get(1);
+            let mean: f64 = row.get(2);
+            let short: String = query.chars().take(90).collect();
+            format!(
+                "| `{short}` | {:.2} | {:.0} µs |",
+                calls as f64 / SAMPLES as f64,
+                mean * 1000.0
+            )
+        })
+        .collect()
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let server = cluster::PgCluster::start(&[]);
+    let server = cluster::PgCluster::start(&["shared_preload_libraries=pg_stat_statements"]);
     let url = server.create_database();
     let store = PostgresStore::connect(&url, "bench").expect("connect");
     let pool = pools(&store, 1).remove(0);
     let mut floor = server.admin(url.rsplit('/').next().unwrap().split('?').next().unwrap());
     floor
-        .batch_execute("CREATE TABLE floor (id bigserial PRIMARY KEY, v bigint NOT NULL)")
+        .batch_execute(
+            "CREATE TABLE floor (id bigserial PRIMARY KEY, v bigint NOT NULL); \
+             CREATE EXTENSION pg_stat_statements",
+        )
         .unwrap();
+    let mut statistics = Vec::new();
     let insert = floor.prepare("INSERT INTO floor (v) VALUES ($1)").unwrap();
 
     println!(
@@ -133,6 +169,9 @@ fn main() {
         let mut allocations = Vec::with_capacity(SAMPLES);
         let mut floors = Vec::with_capacity(SAMPLES);
         let mut ids = Vec::with_capacity(SAMPLES);
+        floor
+            .batch_execute("SELECT pg_stat_statements_reset()")
+            .unwrap();
         for i in 0..SAMPLES {
             let started = Instant::now();
             ids.push(store.allocate(&request(&pool, 28)).expect("allocate").id);
@@ -141,6 +180,7 @@ fn main() {
             floor.execute(&insert, &[&(i as i64)]).unwrap();
             floors.push(started.elapsed());
         }
+        statistics.push((level, statements(&mut floor)));
         // back to `level` live allocations for the next level's seeding arithmetic
         for id in ids {
             store.release_allocation(&id).expect("release");
@@ -152,6 +192,18 @@ fn main() {
             micros(f),
             a.as_secs_f64() / f.as_secs_f64()
         );
+    }
+
+    for (level, lines) in statistics {
+        println!();
+        println!(
+            "Server time per statement during the samples at N = {level} (pg_stat_statements)"
+        );
+        println!("| statement | per allocation | mean |");
+        println!("| --- | --- | --- |");
+        for line in lines {
+            println!("{line}");
+        }
     }
 
     println!();

@@ -7,8 +7,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Statement};
+use postgres::Statement;
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::client::{ConnectFailure, PgClient, Step};
 
 use super::schema::{self, migrate, quote_ident};
 use super::statements::*;
@@ -102,7 +104,7 @@ pub(super) fn storage_error(failure: &PgFailure, e: &postgres::Error, describe: 
 
 /// One connection with its prepared statements and the pool locks it holds across a rerun.
 pub(super) struct PgConnection {
-    pub(super) client: Client,
+    pub(super) client: PgClient,
     statements: HashMap<&'static str, Statement>,
     /// Pools whose session-level lock this connection holds (taken by a transaction that had
     /// read a pool's rows before locking it, which then ran again under the lock).
@@ -205,7 +207,7 @@ impl PostgresBackend {
         let started = std::time::Instant::now();
         let mut attempt = 0u64;
         loop {
-            match self.location.config.connect(self.tls.clone()) {
+            match PgClient::connect(&self.location.config, self.tls.clone()) {
                 Ok(mut client) => {
                     let setup = format!(
                         "SET search_path TO {}, pg_catalog",
@@ -220,7 +222,15 @@ impl PostgresBackend {
                         held_pools: Vec::new(),
                     });
                 }
-                Err(e) => {
+                Err(ConnectFailure::Runtime(e)) => {
+                    return Err(Error::Storage {
+                        message: format!(
+                            "cannot connect to {}: no runtime for the connection ({e})",
+                            self.describe()
+                        ),
+                    });
+                }
+                Err(ConnectFailure::Postgres(e)) => {
                     let starting = e.code() == Some(&SqlState::CANNOT_CONNECT_NOW)
                         || (e.as_db_error().is_none() && reason(&e).contains("refused"));
                     if starting && started.elapsed() < CONNECT_PATIENCE {
@@ -335,46 +345,46 @@ impl PostgresBackend {
                 rerun: false,
             }
         };
-        if mode == Mode::Write {
-            let begin = BEGIN_WRITE.replace("{lock}", &self.audit_lock.to_string());
-            conn.client.batch_execute(&begin).map_err(fail)?;
-        }
         let tx = PgTx::new(conn, self, mode);
         let result = op(&tx);
-        let (started, failure, rerun) = tx.finish();
+        let finished = tx.finish();
         match result {
-            Ok(value) if started && mode == Mode::Write => {
-                match conn.client.batch_execute(COMMIT) {
-                    Ok(()) => Ok(value),
-                    Err(e) if PgFailure::of(&e) == PgFailure::Broken => Err(Failed {
+            Ok(value) if mode == Mode::Write => {
+                // the writes still waiting travel with the COMMIT: one round trip
+                let mut steps = finished.pending;
+                steps.push(Step::Simple(COMMIT.to_string()));
+                match conn.client.pipeline(&steps, None) {
+                    Ok(_) => Ok(value),
+                    // a statement the server refused rolled the transaction back
+                    Err(failed) if failed.answered => Err(fail(failed.error)),
+                    Err(failed) => Err(Failed {
                         error: Error::Storage {
                             message: format!(
                                 "lost the connection to {describe} while committing ({}): the change may or may not have been saved; read it back (terraform refresh) before trying again",
-                                reason(&e)
+                                reason(&failed.error)
                             ),
                         },
                         failure: PgFailure::Other,
                         rerun: false,
                     }),
-                    Err(e) => Err(fail(e)),
                 }
             }
             Ok(value) => {
-                if started {
+                if finished.sent {
                     conn.client.batch_execute(ROLLBACK).map_err(fail)?;
                 }
                 Ok(value)
             }
             Err(error) => {
-                if started && !conn.client.is_closed() {
+                if finished.sent && !conn.client.is_closed() {
                     // the statement that failed already aborted the transaction; a failure
                     // here means the connection is gone, which the next run notices
                     let _ = conn.client.batch_execute(ROLLBACK);
                 }
                 Err(Failed {
                     error,
-                    failure: failure.unwrap_or(PgFailure::Other),
-                    rerun,
+                    failure: finished.failure.unwrap_or(PgFailure::Other),
+                    rerun: finished.rerun,
                 })
             }
         }

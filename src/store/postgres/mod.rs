@@ -24,10 +24,14 @@
 //!   they wait for audit readers only, which are rare and short. (A commit-order watermark
 //!   from transaction ids would avoid even that wait, but needs the writers' sequence numbers
 //!   to be visible before they commit.)
+//! - Round trips: writes, the pool lock and the `BEGIN` are queued and sent in one pipeline
+//!   with the next read or the `COMMIT` (see `transaction`); the `BEGIN` of a write also draws
+//!   the sequence number of its first audit event. An allocation is 4 round trips.
 //! - Allocation ids derive from the `allocate` event's sequence number by the same keyed
 //!   permutation as SQLite (`ipam-alloc-` and 16 hex digits), with a random key per schema.
 //!
 //! # Organization
+//! - `client`: a blocking client that pipelines statements (one round trip for several).
 //! - `config`: the connection string, `sslmode` and TLS through rustls, the redacted display.
 //! - `connection`: [`PostgresBackend`], its connections and transactions with their retries.
 //! - `schema`: the schema and its forward-only migrations, under an advisory lock.
@@ -40,6 +44,7 @@
 //! - `snapshot`: the whole schema as a [`Snapshot`](crate::store::Snapshot), exported and
 //!   imported every id unchanged (`ipam copy`, `ipam backup`).
 
+mod client;
 mod config;
 mod connection;
 mod free_index;

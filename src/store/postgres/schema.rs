@@ -1,8 +1,7 @@
 //! The PostgreSQL schema and its forward-only migrations, run at open in one transaction under
 //! an advisory lock, so that two first applies cannot race.
 
-use postgres::Client;
-
+use super::client::PgClient as Client;
 use super::connection::{storage_error, PgFailure};
 use super::statements::{
     META_KEY_INSERT, MIGRATION_LOCK, SCHEMA_VERSION_CREATE, SCHEMA_VERSION_READ,

@@ -17,9 +17,12 @@ pub(super) const META_ALLOCATION_ID_KEY: &str =
 
 // --- transactions (simple-query batches, one round trip each; `{lock}` is the audit lock key)
 /// A write transaction takes the audit lock in shared mode before anything else (see
-/// `connection`): writers never wait for each other on it.
-pub(super) const BEGIN_WRITE: &str =
-    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock_shared({lock})";
+/// `connection`): writers never wait for each other on it. Under it, it draws the sequence
+/// number of its first audit event (an allocation's id derives from it): drawn here, it costs
+/// no round trip of its own. A transaction that appends no event leaves a gap in the
+/// numbering, as a rolled-back one does.
+pub(super) const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
+     SELECT pg_advisory_xact_lock_shared({lock}); SELECT nextval('audit_sequence')";
 pub(super) const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 /// Reading the audit log waits until every write transaction that may hold a sequence number
 /// has ended, and reads in a snapshot taken after that.

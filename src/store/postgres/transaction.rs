@@ -1,11 +1,18 @@
 //! The port's row access in one PostgreSQL transaction: named statements, prepared once per
 //! connection, nothing else.
+//!
+//! Round trips: a write (`INSERT`, `UPDATE`, `DELETE`, the pool lock) is not sent when the
+//! engine asks for it but queued, and goes out with the next read or with the `COMMIT`, in one
+//! pipeline; so does the `BEGIN`. The server runs the pipeline in order, so a read sees every
+//! write and lock queued before it, and a write the server refuses fails the statements after
+//! it and the transaction (reported at that read or at the commit, never lost).
 
 use std::cell::{Cell, RefCell};
 
 use postgres::types::ToSql;
 use postgres::Row;
 
+use super::client::Step;
 use super::connection::{storage_error, PgConnection, PgFailure, PostgresBackend};
 use super::free_index::PgFreeIndex;
 use super::rows::*;
@@ -31,12 +38,31 @@ pub(super) enum Mode {
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
+/// What a run of a transaction leaves for the backend.
+pub(super) struct Finished {
+    /// Something was sent: a transaction is open on the server.
+    pub(super) sent: bool,
+    /// Statements not sent yet (with a write transaction's `BEGIN` if nothing was sent).
+    pub(super) pending: Vec<Step>,
+    /// The first transient failure of this run (the backend retries).
+    pub(super) failure: Option<PgFailure>,
+    /// A pool lock was taken for a rerun of the whole transaction.
+    pub(super) rerun: bool,
+}
+
 /// One transaction on a connection.
 pub struct PgTx<'c> {
     conn: RefCell<&'c mut PgConnection>,
     backend: &'c PostgresBackend,
     mode: Mode,
-    started: Cell<bool>,
+    /// A `BEGIN` was queued or sent.
+    begun: Cell<bool>,
+    /// Something was sent to the server (a transaction to end).
+    sent: Cell<bool>,
+    /// Statements queued for the next round trip (see the module's doc).
+    pending: RefCell<Vec<Step>>,
+    /// The sequence number drawn by `BEGIN_WRITE` while no event has taken it.
+    drawn: Cell<Option<i64>>,
     /// The first transient failure of this run (the backend retries).
     failure: Cell<Option<PgFailure>>,
     /// A pool lock was taken for a rerun of the whole transaction.
@@ -53,20 +79,33 @@ impl<'c> PgTx<'c> {
         backend: &'c PostgresBackend,
         mode: Mode,
     ) -> PgTx<'c> {
+        let mut pending = Vec::new();
+        if mode == Mode::Write {
+            let begin = BEGIN_WRITE.replace("{lock}", &backend.audit_lock.to_string());
+            pending.push(Step::Simple(begin));
+        }
         PgTx {
             conn: RefCell::new(conn),
             backend,
             mode,
-            started: Cell::new(mode == Mode::Write),
+            begun: Cell::new(mode == Mode::Write),
+            sent: Cell::new(false),
+            pending: RefCell::new(pending),
+            drawn: Cell::new(None),
             failure: Cell::new(None),
             rerun: Cell::new(false),
             read_pool_rows: Cell::new(false),
         }
     }
 
-    /// Whether a transaction was begun, the first transient failure, whether a rerun is asked.
-    pub(super) fn finish(self) -> (bool, Option<PgFailure>, bool) {
-        (self.started.get(), self.failure.get(), self.rerun.get())
+    /// The end of a run: what the backend needs to commit or roll back and to decide on a retry.
+    pub(super) fn finish(self) -> Finished {
+        Finished {
+            sent: self.sent.get(),
+            pending: self.pending.take(),
+            failure: self.failure.get(),
+            rerun: self.rerun.get(),
+        }
     }
 
     fn fail(&self, e: postgres::Error) -> Error {
@@ -77,31 +116,45 @@ impl<'c> PgTx<'c> {
         storage_error(&failure, &e, &self.backend.describe())
     }
 
-    /// Begins a read transaction on its first statement: a snapshot, or for the audit log the
-    /// wait for every writer that may hold a sequence number (see `statements::BEGIN_WRITE`).
-    fn begin_read(&self, conn: &mut PgConnection, audit: bool) -> Result<()> {
-        if self.started.get() {
-            return Ok(());
+    /// Queues the `BEGIN` of a read transaction before its first statement: a snapshot, or for
+    /// the audit log the wait for every writer that may hold a sequence number (see
+    /// `statements::BEGIN_WRITE`).
+    fn begin_read(&self, audit: bool) {
+        if self.begun.get() {
+            return;
         }
         let begin = if audit {
             BEGIN_AUDIT_READ.replace("{lock}", &self.backend.audit_lock.to_string())
         } else {
             BEGIN_READ.to_string()
         };
-        conn.client
-            .batch_execute(&begin)
-            .map_err(|e| self.fail(e))?;
-        self.started.set(true);
-        Ok(())
+        self.pending.borrow_mut().push(Step::Simple(begin));
+        self.begun.set(true);
     }
 
+    /// Runs `sql` with everything queued before it, in one round trip: its rows.
     fn run(&self, sql: &'static str, params: Params<'_>, audit: bool) -> Result<Vec<Row>> {
+        self.begin_read(audit);
         let mut conn = self.conn.borrow_mut();
-        self.begin_read(&mut conn, audit)?;
         let statement = conn.statement(sql).map_err(|e| self.fail(e))?;
-        conn.client
-            .query(&statement, params)
-            .map_err(|e| self.fail(e))
+        let pending = self.pending.take();
+        let begins_write = !self.sent.get() && self.mode == Mode::Write;
+        self.sent.set(true);
+        let answers = conn
+            .client
+            .pipeline(&pending, Some((&statement, params)))
+            .map_err(|failed| self.fail(failed.error))?;
+        if begins_write {
+            let drawn = answers.simple.first().cloned().flatten();
+            self.drawn.set(drawn.and_then(|text| text.parse().ok()));
+        }
+        Ok(answers.rows)
+    }
+
+    /// The sequence number for the next audit event: the one `BEGIN_WRITE` drew if no event
+    /// took it yet, else `None` (drawn by the insert).
+    fn take_drawn(&self) -> Option<i64> {
+        self.drawn.take()
     }
 
     fn decode<T>(&self, value: RowResult<T>) -> Result<T> {
@@ -139,9 +192,21 @@ impl<'c> PgTx<'c> {
             .transpose()
     }
 
-    /// Runs a statement for its effect.
+    /// Queues a statement run for its effect (a write or a lock) for the next round trip.
     pub(super) fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<()> {
-        self.run(sql, params, false).map(drop)
+        if self.mode == Mode::Read {
+            return self.run(sql, params, false).map(drop);
+        }
+        let statement = self
+            .conn
+            .borrow_mut()
+            .statement(sql)
+            .map_err(|e| self.fail(e))?;
+        let step = Step::prepared(statement, params).map_err(|message| Error::Storage {
+            message: format!("{}: {message}", self.backend.describe()),
+        })?;
+        self.pending.borrow_mut().push(step);
+        Ok(())
     }
 
     /// Rows of a pool, noted for `lock_pool`.
@@ -175,7 +240,7 @@ impl<'c> PgTx<'c> {
         self.execute(
             AUDIT_INSERT,
             &[
-                &sequence,
+                &sequence.or_else(|| self.take_drawn()),
                 &record.at_millis,
                 &record.actor,
                 &record.action,
@@ -364,7 +429,8 @@ impl<'c> Transaction for PgTx<'c> {
         if !self.read_pool_rows.get() {
             return self.execute(POOL_LOCK, &[&space, &key]);
         }
-        self.execute(POOL_LOCK_SESSION, &[&space, &key])?;
+        // taken now, not queued: the rerun needs it even though this run rolls back
+        self.run(POOL_LOCK_SESSION, &[&space, &key], false)?;
         self.conn.borrow_mut().held_pools.push(pool);
         self.rerun.set(true);
         Err(Error::Storage {
@@ -513,13 +579,17 @@ impl<'c> Transaction for PgTx<'c> {
         )
     }
 
-    /// The id derives from the allocate event's sequence number, drawn first.
+    /// The id derives from the allocate event's sequence number: the one the transaction drew
+    /// at its start when no event took it, else a new one.
     fn insert_allocation(&self, new: &NewAllocation<'_>) -> Result<String> {
-        let sequence: i64 = self
-            .row(AUDIT_NEXT_SEQUENCE, &[], |row| {
-                row.try_get(0).map_err(|e| e.to_string())
-            })?
-            .unwrap_or_default();
+        let sequence: i64 = match self.take_drawn() {
+            Some(sequence) => sequence,
+            None => self
+                .row(AUDIT_NEXT_SEQUENCE, &[], |row| {
+                    row.try_get(0).map_err(|e| e.to_string())
+                })?
+                .unwrap_or_default(),
+        };
         let id = self.backend.ids.id(sequence);
         let cidr = match new.event.cidr {
             Some(cidr) => cidr,
