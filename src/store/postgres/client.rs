@@ -175,7 +175,13 @@ impl PgClient {
 
     /// A transaction that rolls back unless committed.
     pub(super) fn transaction(&mut self) -> Result<PgClientTransaction<'_>, Error> {
-        self.batch_execute("BEGIN")?;
+        self.transaction_as("BEGIN")
+    }
+
+    /// A transaction started by `begin` (`BEGIN ISOLATION LEVEL …`), rolled back unless
+    /// committed.
+    pub(super) fn transaction_as(&mut self, begin: &str) -> Result<PgClientTransaction<'_>, Error> {
+        self.batch_execute(begin)?;
         Ok(PgClientTransaction {
             client: self,
             done: false,
@@ -266,6 +272,14 @@ impl PgClientTransaction<'_> {
         self.client.prepare(sql)
     }
 
+    pub(super) fn query<T: ?Sized + ToStatement>(
+        &mut self,
+        query: &T,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        self.client.query(query, params)
+    }
+
     pub(super) fn query_one<T: ?Sized + ToStatement>(
         &mut self,
         query: &T,
@@ -285,6 +299,11 @@ impl PgClientTransaction<'_> {
     pub(super) fn commit(mut self) -> Result<(), Error> {
         self.done = true;
         self.client.batch_execute("COMMIT")
+    }
+
+    pub(super) fn rollback(mut self) -> Result<(), Error> {
+        self.done = true;
+        self.client.batch_execute("ROLLBACK")
     }
 }
 

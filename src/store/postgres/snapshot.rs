@@ -3,7 +3,9 @@
 //! transaction with every id, time and sequence number unchanged, then the schema's own
 //! sequences moved past the copied numbers.
 
-use postgres::{GenericClient, IsolationLevel, Row};
+use postgres::Row;
+
+use super::client::PgClientTransaction;
 
 use super::connection::{storage_error, PgFailure, PostgresBackend};
 use super::rows::bytes;
@@ -80,7 +82,7 @@ const SEQUENCES_PAST_COPY: &str = "SELECT \
 type Fail<'a> = &'a dyn Fn(postgres::Error) -> Error;
 
 fn all<T>(
-    client: &mut impl GenericClient,
+    client: &mut PgClientTransaction<'_>,
     sql: &str,
     fail: Fail<'_>,
     map: impl Fn(&Row) -> std::result::Result<T, postgres::Error>,
@@ -102,7 +104,7 @@ fn block(row: &Row, start: usize, len: usize) -> std::result::Result<Block, post
     })
 }
 
-fn export(client: &mut impl GenericClient, fail: Fail<'_>) -> Result<Snapshot> {
+fn export(client: &mut PgClientTransaction<'_>, fail: Fail<'_>) -> Result<Snapshot> {
     Ok(Snapshot {
         allocation_id_key: client
             .query_one(META_KEY, &[])
@@ -219,7 +221,7 @@ fn export(client: &mut impl GenericClient, fail: Fail<'_>) -> Result<Snapshot> {
 }
 
 fn import(
-    client: &mut impl GenericClient,
+    client: &mut PgClientTransaction<'_>,
     s: &Snapshot,
 ) -> std::result::Result<(), postgres::Error> {
     client.execute(META_KEY_PUT, &[&s.allocation_id_key])?;
@@ -388,10 +390,7 @@ impl PostgresBackend {
         let mut conn = self.connect()?;
         let mut tx = conn
             .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
+            .transaction_as("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .map_err(fail)?;
         let snapshot = export(&mut tx, &fail)?;
         tx.rollback().map_err(fail)?;
