@@ -170,7 +170,7 @@ fn pool_attributes(filters_optional: bool) -> Vec<Attribute> {
         attribute(
             "depth",
             Type::Number,
-            "How deep the pool is nested (1 for a top-level pool).",
+            "How deep the pool is nested: 0 for a top-level pool, 1 for its children, 2 for theirs, and so on.",
         ),
     ]
 }

@@ -3,9 +3,11 @@
 //! `ipam check`, `ipam backup` and `ipam copy` commands). These are no IPAM rules, so they are
 //! the backend's, not the engine's.
 
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use crate::ipam::Result;
+use crate::ipam::{Error, Result};
 use crate::store::snapshot::Snapshot;
 
 /// How far a backup has got, in the backend's own units (pages for SQLite, rows for
@@ -39,4 +41,23 @@ pub trait Maintenance {
     /// one transaction, every id, time and sequence number unchanged. A store on this database
     /// must be opened again afterwards: the allocation-id key changed.
     fn import_snapshot(&self, snapshot: &Snapshot) -> Result<()>;
+}
+
+/// The error of a backup to `destination` that failed with `reason`.
+pub(super) fn backup_failed(destination: &Path, reason: String) -> Error {
+    Error::Storage {
+        message: format!("backup to {} failed: {reason}", destination.display()),
+    }
+}
+
+/// Creates the backup file `destination`, readable by its owner only like the database, and
+/// never over an existing file.
+pub(super) fn create_backup_file(destination: &Path) -> Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(destination)
+        .map(drop)
+        .map_err(|e| backup_failed(destination, e.to_string()))
 }

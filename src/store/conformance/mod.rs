@@ -3,7 +3,7 @@
 //! cases unchanged.
 //!
 //! A backend's test file runs them all with one line, given a [`StoreFactory`]:
-//! ```ignore
+//! ```text
 //! tfipam::store_conformance_tests!(MyBackendFactory);
 //! ```
 //! Each case gets a fresh, empty database and panics with a message on the first violation.

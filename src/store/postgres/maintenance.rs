@@ -2,8 +2,6 @@
 //! and a backup as a SQLite file (the format users already back up and restore with
 //! `ipam copy`), from one consistent snapshot.
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use postgres::error::SqlState;
@@ -12,7 +10,8 @@ use postgres::types::Oid;
 use super::connection::{storage_error, PgConnection, PgFailure, PostgresBackend};
 use super::schema::quote_ident;
 use super::statements::{AMCHECK_SCHEMA, BTREE_CHECK, BTREE_INDEXES, CONSTRAINTS, INVALID_INDEXES};
-use crate::ipam::{Error, Result};
+use crate::ipam::Result;
+use crate::store::maintenance::create_backup_file;
 use crate::store::snapshot::Snapshot;
 use crate::store::{BackupProgress, Maintenance, SqliteBackend, SqliteOptions};
 
@@ -41,15 +40,7 @@ impl Maintenance for PostgresBackend {
         destination: &Path,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupProgress> {
-        let fail = |e: String| Error::Storage {
-            message: format!("backup to {} failed: {e}", destination.display()),
-        };
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(destination)
-            .map_err(|e| fail(e.to_string()))?;
+        create_backup_file(destination)?;
         let written = self.export_snapshot().and_then(|snapshot| {
             let c = snapshot.counts();
             let total = (c.ipams

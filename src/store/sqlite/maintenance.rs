@@ -1,7 +1,5 @@
 //! The backend's own maintenance: SQLite's integrity check and its online backup.
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,7 +7,8 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::Connection;
 
 use super::connection::SqliteBackend;
-use crate::ipam::{Error, Result};
+use crate::ipam::Result;
+use crate::store::maintenance::{backup_failed, create_backup_file};
 use crate::store::snapshot::Snapshot;
 use crate::store::{BackupProgress, Maintenance};
 
@@ -35,15 +34,8 @@ impl Maintenance for SqliteBackend {
         destination: &Path,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupProgress> {
-        let fail = |e: String| Error::Storage {
-            message: format!("backup to {} failed: {e}", destination.display()),
-        };
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(destination)
-            .map_err(|e| fail(e.to_string()))?;
+        let fail = |e: String| backup_failed(destination, e);
+        create_backup_file(destination)?;
         let mut target = Connection::open(destination).map_err(|e| fail(e.to_string()))?;
         let source = self.lock();
         source

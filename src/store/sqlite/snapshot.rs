@@ -12,30 +12,11 @@ use crate::store::snapshot::{
     PoolRow, ReservationRow, ScopeRow, Snapshot,
 };
 
-// --- export (schema version 4)
-const META_KEY: &str = "SELECT value FROM meta WHERE name = 'allocation_id_key'";
-const IPAMS: &str = "SELECT id, description, operating_regions, tags, created_at, updated_at \
-     FROM ipams ORDER BY id";
-const SCOPES: &str = "SELECT id, ipam_id, kind, description, tags, is_default, created_at, \
-     updated_at FROM scopes ORDER BY id";
-const POOLS: &str = "SELECT num, id, scope_id, source_pool_id, family, locale, description, \
-     min_netmask_length, max_netmask_length, default_netmask_length, allocation_resource_tags, \
-     auto_import, publicly_advertisable, tags, depth, created_at, updated_at, \
-     utilization_warning_threshold, release_cooldown_seconds, release_cooldown_mode \
-     FROM pools ORDER BY depth, num";
-const POOL_CIDRS: &str = "SELECT id, pool_num, scope_id, family, is_top_level, start, \
-     prefix_len, parent_allocation_id, created_at FROM pool_cidrs ORDER BY pool_num, start";
-const ALLOCATIONS: &str = "SELECT pool_num, start, prefix_len, sequence, legacy_id, \
-     description, tags, child_pool_cidr_id, disallowed_cidrs, created_at, updated_at, name \
-     FROM allocations ORDER BY pool_num, start";
-const RESERVATIONS: &str = "SELECT pool_num, name, start, prefix_len, expires_at, lost \
-     FROM reservations ORDER BY pool_num, name";
-const COOLING_BLOCKS: &str = "SELECT pool_num, start, prefix_len, until FROM cooling_blocks \
-     ORDER BY pool_num, start";
-const FREE_BLOCKS: &str = "SELECT pool_num, start, prefix_len FROM free_blocks \
-     ORDER BY pool_num, start";
-const AUDIT_EVENTS: &str = "SELECT sequence, at, actor, action, object_id, cidr, pool_num, \
-     details FROM audit_events ORDER BY sequence";
+// --- export: the shared statements (crate::store::snapshot::export_sql)
+use crate::store::snapshot::export_sql::{
+    ALLOCATIONS, AUDIT_EVENTS, COOLING_BLOCKS, FREE_BLOCKS, IPAMS, META_KEY, POOLS, POOL_CIDRS,
+    RESERVATIONS, SCOPES,
+};
 
 // --- import
 const HOLDINGS: &str = "SELECT (SELECT count(*) FROM ipams), (SELECT count(*) FROM pools), \
