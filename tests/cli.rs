@@ -2046,6 +2046,20 @@ fn copy_refuses_a_target_that_holds_anything_and_errors_never_show_the_password(
         &["copy", missing.to_str().unwrap(), &url, "--yes"],
     )
     .fails(2, &format!("database {} does not exist", missing.display()));
+    let advice = ipam_in(
+        here,
+        &[],
+        &["copy", missing.to_str().unwrap(), &url, "--yes"],
+    )
+    .expect(2);
+    assert!(
+        advice
+            .stderr
+            .contains("FROM must be an existing SQLite file")
+            && !advice.stderr.contains("--database"),
+        "the advice is about FROM, not --database (which copy does not use): {}",
+        advice.stderr
+    );
     assert!(!missing.exists());
     ipam_in(
         here,

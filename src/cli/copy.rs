@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::args::{Parsed, Spec};
 use super::output::{fields, Output};
-use super::{open_store, sqlite_path, Failure, Outcome};
+use super::{open_existing_store, sqlite_path, Failure, Outcome};
 use crate::store::postgres::{is_postgres_url, PostgresLocation};
 use crate::store::snapshot::Holdings;
 use crate::store::{PostgresStore, SnapshotCounts, SqliteOptions, SqliteStore, Store};
@@ -104,7 +104,10 @@ pub fn run(out: &Output, args: &Parsed) -> Result<Outcome, Failure> {
         args.arg(1).unwrap_or_default(),
     );
     let (from_name, to_name) = (describe(from)?, describe(to)?);
-    let source = open_store(from)?;
+    let source = open_existing_store(
+        from,
+        "FROM must be an existing SQLite file (check the path) or a postgres:// URL",
+    )?;
     let snapshot = source.export_snapshot()?;
     drop(source);
     let counts = snapshot.counts();
@@ -140,7 +143,8 @@ pub fn run(out: &Output, args: &Parsed) -> Result<Outcome, Failure> {
     }
     created_target(to)?.import_snapshot(&snapshot)?;
     // opened again: the copy changed the allocation-id key the first store read
-    let problems = open_store(to)?.check_consistency()?;
+    let problems =
+        open_existing_store(to, "TO was just written: check the path")?.check_consistency()?;
     if out.json {
         out.print_json(&json!({
             "from": from_name, "to": to_name, "copied": true, "counts": counts_json(&counts),

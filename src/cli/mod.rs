@@ -203,6 +203,15 @@ fn run(arguments: Vec<String>) -> Result<Outcome, Failure> {
 /// error that names it. A database the user cannot
 /// write is opened read-only: every command reads, none writes.
 pub fn open_store(database: &str) -> Result<Box<dyn Store>, Failure> {
+    open_existing_store(
+        database,
+        "give an existing database with --database PATH or IPAM_DATABASE",
+    )
+}
+
+/// As [`open_store`], for a database named elsewhere than `--database`: `advice` says how to
+/// name an existing SQLite file instead.
+pub(crate) fn open_existing_store(database: &str, advice: &str) -> Result<Box<dyn Store>, Failure> {
     let actor = std::env::var("IPAM_ACTOR").unwrap_or_else(|_| "ipam".to_string());
     if is_postgres_url(database) {
         let location = PostgresLocation::parse(database)?;
@@ -218,7 +227,7 @@ pub fn open_store(database: &str) -> Result<Box<dyn Store>, Failure> {
     match SqliteStore::open_existing(&path, SqliteOptions::new(actor))? {
         Some(store) => Ok(Box::new(store)),
         None => Err(Failure::usage(format!(
-            "database {} does not exist (ipam never creates one); give an existing database with --database PATH or IPAM_DATABASE",
+            "database {} does not exist (ipam never creates one); {advice}",
             path.display()
         ))),
     }
