@@ -234,19 +234,13 @@ impl StoreHandle {
     /// to create it again). An object this database never held (the database does not exist,
     /// is empty, or its audit log never saw the id) is an error naming the database: it was
     /// made in another one, and re-creating it here would hand out a second address space.
-    pub async fn read_by_id<T, G, S>(
+    pub async fn read_by_id<T: Send + 'static>(
         &self,
-        noun: &str,
+        by_id: &ById<T>,
         schema: &Schema,
         request: ReadRequest,
-        get: G,
-        state: S,
-    ) -> Result<ReadResponse, Diagnostics>
-    where
-        T: Send + 'static,
-        G: FnOnce(&dyn Store, &str) -> ipam::Result<T> + Send + 'static,
-        S: FnOnce(&T, &Value) -> Value,
-    {
+    ) -> Result<ReadResponse, Diagnostics> {
+        let ById { noun, get, state } = *by_id;
         let id = string_attr(&request.current_state, "id").unwrap_or_default();
         let database = self.database()?;
         let noun_text = noun.to_lowercase();
@@ -278,19 +272,13 @@ impl StoreHandle {
 
     /// ImportResourceState of an object by id: its state as stored, with the configuration-only
     /// attributes null.
-    pub async fn import_by_id<T, G, S>(
+    pub async fn import_by_id<T: Send + 'static>(
         &self,
-        noun: &str,
+        by_id: &ById<T>,
         schema: &Schema,
         id: &str,
-        get: G,
-        state: S,
-    ) -> Result<ImportedObject, Diagnostics>
-    where
-        T: Send + 'static,
-        G: FnOnce(&dyn Store, &str) -> ipam::Result<T> + Send + 'static,
-        S: FnOnce(&T, &Value) -> Value,
-    {
+    ) -> Result<ImportedObject, Diagnostics> {
+        let ById { noun, get, state } = *by_id;
         let id = id.trim().to_string();
         let object = self
             .run(&format!("Import {noun} Error"), schema, move |store| {
@@ -302,6 +290,16 @@ impl StoreHandle {
             private: Vec::new(),
         })
     }
+}
+
+/// How a resource finds its object by `id`, for ReadResource and ImportResourceState alike.
+pub struct ById<T> {
+    /// The object's name in messages ("Pool CIDR"): "Read Pool CIDR Error".
+    pub noun: &'static str,
+    /// Fetches the object; a not-found error means it is not there.
+    pub get: fn(&dyn Store, &str) -> ipam::Result<T>,
+    /// Its state, shaped like the given value (the current state; null on import).
+    pub state: fn(&T, &Value) -> Value,
 }
 
 /// What a refresh found of an object in the state.

@@ -19,7 +19,7 @@ use super::advice;
 use super::common::{
     attribute_error, cidr_attr, cidr_value, cidrs_attr, error_diagnostic, object,
     optional_cidr_set, optional_string, optional_string_opt, optional_tags, prefix_len_attr,
-    sentence, string_attr, tags_attr, StoreHandle,
+    sentence, string_attr, tags_attr, ById, StoreHandle,
 };
 use super::planned::{addresses, Conflict, PlannedClaims};
 
@@ -31,6 +31,13 @@ const REPLACED_BY: &[&str] = &[
     "disallowed_cidrs",
     "locale",
 ];
+
+/// How read and import find the allocation.
+const BY_ID: ById<Allocation> = ById {
+    noun: "Allocation",
+    get: |store, id| store.get_allocation(id),
+    state: AllocationResource::state,
+};
 
 pub struct AllocationResource {
     store: StoreHandle,
@@ -474,28 +481,10 @@ impl Resource for AllocationResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .read_by_id(
-                "Allocation",
-                &schema,
-                request,
-                |store, id| store.get_allocation(id),
-                AllocationResource::state,
-            )
-            .await
+        self.store.read_by_id(&BY_ID, &self.schema(), request).await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .import_by_id(
-                "Allocation",
-                &schema,
-                id,
-                |store, id| store.get_allocation(id),
-                AllocationResource::state,
-            )
-            .await
+        self.store.import_by_id(&BY_ID, &self.schema(), id).await
     }
 }

@@ -8,7 +8,14 @@ use crate::plugin::{
 
 use super::common::{
     bool_attr, object, optional_string, optional_string_set, optional_tags, string_attr,
-    strings_attr, tags_attr, StoreHandle,
+    strings_attr, tags_attr, ById, StoreHandle,
+};
+
+/// How read and import find the IPAM.
+const BY_ID: ById<Ipam> = ById {
+    noun: "IPAM",
+    get: |store, id| store.get_ipam(id),
+    state: IpamResource::state,
 };
 
 pub struct IpamResource {
@@ -159,28 +166,10 @@ impl Resource for IpamResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .read_by_id(
-                "IPAM",
-                &schema,
-                request,
-                |store, id| store.get_ipam(id),
-                IpamResource::state,
-            )
-            .await
+        self.store.read_by_id(&BY_ID, &self.schema(), request).await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .import_by_id(
-                "IPAM",
-                &schema,
-                id,
-                |store, id| store.get_ipam(id),
-                IpamResource::state,
-            )
-            .await
+        self.store.import_by_id(&BY_ID, &self.schema(), id).await
     }
 }

@@ -15,11 +15,18 @@ use crate::plugin::{
 use super::common::{
     attribute_error, bool_attr, family_attr, object, optional_bool, optional_len, optional_string,
     optional_string_opt, optional_tags, pointing_at, prefix_len_attr, sentence, string_attr,
-    tags_attr, StoreHandle,
+    tags_attr, ById, StoreHandle,
 };
 
 /// Attributes whose change replaces the pool.
 const REPLACED_BY: &[&str] = &["scope_id", "address_family", "source_pool_id", "locale"];
+
+/// How read and import find the pool.
+const BY_ID: ById<Pool> = ById {
+    noun: "Pool",
+    get: |store, id| store.get_pool(id),
+    state: PoolResource::state,
+};
 
 pub struct PoolResource {
     store: StoreHandle,
@@ -418,28 +425,10 @@ impl Resource for PoolResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .read_by_id(
-                "Pool",
-                &schema,
-                request,
-                |store, id| store.get_pool(id),
-                PoolResource::state,
-            )
-            .await
+        self.store.read_by_id(&BY_ID, &self.schema(), request).await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .import_by_id(
-                "Pool",
-                &schema,
-                id,
-                |store, id| store.get_pool(id),
-                PoolResource::state,
-            )
-            .await
+        self.store.import_by_id(&BY_ID, &self.schema(), id).await
     }
 }

@@ -12,13 +12,20 @@ use crate::plugin::{
 
 use super::common::{
     attribute_error, cidr_attr, cidr_value, error_diagnostic, object, prefix_len_attr, string_attr,
-    StoreHandle,
+    ById, StoreHandle,
 };
 use super::planned::PlannedClaims;
 use super::resource_allocation::reservation;
 
 /// Attributes whose change replaces the pool CIDR (every input: a CIDR is never edited).
 const REPLACED_BY: &[&str] = &["pool_id", "cidr", "netmask_length"];
+
+/// How read and import find the pool CIDR.
+const BY_ID: ById<PoolCidr> = ById {
+    noun: "Pool CIDR",
+    get: |store, id| store.get_pool_cidr(id),
+    state: PoolCidrResource::state,
+};
 
 pub struct PoolCidrResource {
     store: StoreHandle,
@@ -236,28 +243,10 @@ impl Resource for PoolCidrResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .read_by_id(
-                "Pool CIDR",
-                &schema,
-                request,
-                |store, id| store.get_pool_cidr(id),
-                PoolCidrResource::state,
-            )
-            .await
+        self.store.read_by_id(&BY_ID, &self.schema(), request).await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .import_by_id(
-                "Pool CIDR",
-                &schema,
-                id,
-                |store, id| store.get_pool_cidr(id),
-                PoolCidrResource::state,
-            )
-            .await
+        self.store.import_by_id(&BY_ID, &self.schema(), id).await
     }
 }

@@ -7,11 +7,18 @@ use crate::plugin::{
 };
 
 use super::common::{
-    bool_attr, object, optional_string, optional_tags, string_attr, tags_attr, StoreHandle,
+    bool_attr, object, optional_string, optional_tags, string_attr, tags_attr, ById, StoreHandle,
 };
 
 /// Attributes whose change replaces the scope.
 const REPLACED_BY: &[&str] = &["ipam_id"];
+
+/// How read and import find the scope.
+const BY_ID: ById<Scope> = ById {
+    noun: "Scope",
+    get: |store, id| store.get_scope(id),
+    state: ScopeResource::state,
+};
 
 pub struct ScopeResource {
     store: StoreHandle,
@@ -130,28 +137,10 @@ impl Resource for ScopeResource {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .read_by_id(
-                "Scope",
-                &schema,
-                request,
-                |store, id| store.get_scope(id),
-                ScopeResource::state,
-            )
-            .await
+        self.store.read_by_id(&BY_ID, &self.schema(), request).await
     }
 
     async fn import(&self, id: &str) -> Result<ImportedObject, Diagnostics> {
-        let schema = self.schema();
-        self.store
-            .import_by_id(
-                "Scope",
-                &schema,
-                id,
-                |store, id| store.get_scope(id),
-                ScopeResource::state,
-            )
-            .await
+        self.store.import_by_id(&BY_ID, &self.schema(), id).await
     }
 }
