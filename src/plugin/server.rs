@@ -192,6 +192,30 @@ impl ProviderServer {
         );
         outcome
     }
+
+    /// A Validate*Config call: `validate` runs (through `run`) on the configuration decoded as
+    /// `ty`; a configuration that does not decode is the answer instead. Every outcome is
+    /// diagnostics.
+    async fn validate<V, F>(
+        &self,
+        rpc: &'static str,
+        config: Option<&pb::DynamicValue>,
+        ty: &Type,
+        what: &str,
+        validate: V,
+    ) -> Vec<pb::Diagnostic>
+    where
+        V: FnOnce(Value) -> F + Send + 'static,
+        F: Future<Output = Diagnostics> + Send,
+    {
+        let config = decode(config, ty, what);
+        let result = self
+            .run(rpc, async move { Ok(validate(config?).await) })
+            .await;
+        match result {
+            Ok(d) | Err(d) => d.to_proto(),
+        }
+    }
 }
 
 /// What one provider call is about, for its log lines.
@@ -402,19 +426,15 @@ impl pb::provider_server::Provider for ProviderServer {
     ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
         let request = request.into_inner();
         let provider = self.shared.provider.clone();
-        let config = decode(
-            request.config.as_ref(),
-            &self.shared.provider_type,
-            "the provider configuration",
-        );
-        let result = self
-            .run("ValidateProviderConfig", async move {
-                Ok(provider.validate_config(&config?).await)
-            })
+        let diagnostics = self
+            .validate(
+                "ValidateProviderConfig",
+                request.config.as_ref(),
+                &self.shared.provider_type,
+                "the provider configuration",
+                |config| async move { provider.validate_config(&config).await },
+            )
             .await;
-        let diagnostics = match result {
-            Ok(d) | Err(d) => d.to_proto(),
-        };
         Ok(Response::new(pb::validate_provider_config::Response {
             diagnostics,
         }))
@@ -425,23 +445,19 @@ impl pb::provider_server::Provider for ProviderServer {
         request: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let request = request.into_inner();
-        let result = match self.resource(&request.type_name) {
+        let diagnostics = match self.resource(&request.type_name) {
             Ok(entry) => {
                 let resource = entry.resource.clone();
-                let config = decode(
+                self.validate(
+                    "ValidateResourceConfig",
                     request.config.as_ref(),
                     &entry.value_type,
                     "the resource configuration",
-                );
-                self.run("ValidateResourceConfig", async move {
-                    Ok(resource.validate(&config?).await)
-                })
+                    |config| async move { resource.validate(&config).await },
+                )
                 .await
             }
-            Err(d) => Err(d),
-        };
-        let diagnostics = match result {
-            Ok(d) | Err(d) => d.to_proto(),
+            Err(d) => d.to_proto(),
         };
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics,
@@ -453,23 +469,19 @@ impl pb::provider_server::Provider for ProviderServer {
         request: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let request = request.into_inner();
-        let result = match self.data_source(&request.type_name) {
+        let diagnostics = match self.data_source(&request.type_name) {
             Ok(entry) => {
                 let data_source = entry.data_source.clone();
-                let config = decode(
+                self.validate(
+                    "ValidateDataResourceConfig",
                     request.config.as_ref(),
                     &entry.value_type,
                     "the data source configuration",
-                );
-                self.run("ValidateDataResourceConfig", async move {
-                    Ok(data_source.validate(&config?).await)
-                })
+                    |config| async move { data_source.validate(&config).await },
+                )
                 .await
             }
-            Err(d) => Err(d),
-        };
-        let diagnostics = match result {
-            Ok(d) | Err(d) => d.to_proto(),
+            Err(d) => d.to_proto(),
         };
         Ok(Response::new(pb::validate_data_resource_config::Response {
             diagnostics,
