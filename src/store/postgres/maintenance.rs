@@ -15,16 +15,22 @@ use crate::store::maintenance::create_backup_file;
 use crate::store::snapshot::Snapshot;
 use crate::store::{BackupProgress, Maintenance, SqliteBackend, SqliteOptions};
 
-/// The tables whose no-overlap rule the database enforces itself with an exclusion constraint.
-const EXCLUSION_TABLES: [&str; 2] = ["allocations", "pool_cidrs"];
+/// The tables whose no-overlap rule the database enforces itself, each with the exclusion
+/// constraint the schema gives it (`schema.rs`): the allocations of a pool compare their address
+/// ranges (`addr_low`, `addr_high`), the top-level CIDRs of a scope their `cidr` (`inet_ops`).
+const EXCLUSIONS: [(&str, &str); 2] = [
+    ("allocations", "allocations_no_overlap"),
+    ("pool_cidrs", "pool_cidrs_scope_id_cidr_excl"),
+];
 
 impl Maintenance for PostgresBackend {
     /// Checks, in the backend's schema: every index is valid (a failed build or reindex leaves
     /// one that enforces nothing); every constraint is validated; the exclusion constraints
     /// that forbid overlapping allocations of a pool and overlapping top-level CIDRs of a scope
-    /// are there; and, when the `amcheck` extension is installed in the database (this check
-    /// never installs it), the structure of every B-tree index (`bt_index_check`). Table pages
-    /// themselves are checked by PostgreSQL's own checksums, when the cluster has them.
+    /// are there, under the names the schema gives them; and, when the `amcheck` extension is
+    /// installed in the database (this check never installs it), the structure of every B-tree
+    /// index (`bt_index_check`). Table pages themselves are checked by PostgreSQL's own
+    /// checksums, when the cluster has them.
     fn check_storage(&self) -> Result<Vec<String>> {
         let mut conn = self.checkout()?;
         let problems = self.storage_problems(&mut conn);
@@ -105,7 +111,7 @@ impl PostgresBackend {
             let (table, name, kind, validated): (String, String, String, bool) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             if kind == "x" {
-                exclusions.push(table.clone());
+                exclusions.push((table.clone(), name.clone()));
             }
             if !validated {
                 problems.push(format!(
@@ -113,8 +119,11 @@ impl PostgresBackend {
                 ));
             }
         }
-        for table in EXCLUSION_TABLES {
-            if !exclusions.iter().any(|t| t == table) {
+        for (table, constraint) in EXCLUSIONS {
+            if !exclusions
+                .iter()
+                .any(|(t, c)| t == table && c == constraint)
+            {
                 problems.push(format!(
                     "postgresql: table {table} has lost its exclusion constraint: the database no longer refuses overlapping blocks"
                 ));

@@ -8,10 +8,11 @@
 //!   the lock sees every change committed before it. When a transaction read rows of a pool
 //!   before locking it (the allocation to release), it takes the lock for its session and runs
 //!   again under it, so that nothing it read can be stale.
-//! - The database checks no-overlap too, as the last line of defence: allocations and pool
-//!   CIDRs are stored as `cidr` under GiST exclusion constraints (`inet_ops`, with `btree_gist`
-//!   for the pool or scope column): overlapping live allocations of a pool, or overlapping
-//!   top-level CIDRs of a scope, cannot commit.
+//! - The database checks no-overlap too, as the last line of defence, with GiST exclusion
+//!   constraints (`btree_gist` for the pool or scope column): overlapping live allocations of
+//!   a pool (compared as two `int8range`s of their addresses that the database derives from
+//!   their `cidr`; see migration 5 in `schema`), or overlapping top-level CIDRs of a scope
+//!   (`cidr` with `inet_ops`), cannot commit.
 //! - Serialisation failures, deadlocks, constraint races and broken connections are retried
 //!   inside the backend (the whole transaction, bounded, with jitter); a connection lost during
 //!   `COMMIT` is reported, never retried, since the change may have committed.
