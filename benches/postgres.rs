@@ -12,7 +12,10 @@
 //!
 //! The live allocations are seeded with `allocate_many` (1,000 per transaction: inside one
 //! transaction the free blocks it deleted stay in the best-fit index until it ends, so a
-//! larger batch makes each of its look-ups slower).
+//! larger batch makes each of its look-ups slower). Each level is measured twice: right after
+//! seeding, and again after a `VACUUM (ANALYZE)` of the database, which is what autovacuum does
+//! to a live one (a real database is not read just after a bulk load): the first shows what
+//! the seed's dead index entries cost, the second the steady state.
 //!
 //! Beside each latency line, where the server's time goes: `pg_stat_statements` (loaded by the
 //! bench's server) over the allocation samples, each statement's executions per allocation
@@ -156,8 +159,8 @@ fn main() {
         "PostgreSQL {}: allocate-next of a /28 into a /8 (median of {SAMPLES})",
         server.version()
     );
-    println!("| N live | allocate-next | floor (INSERT … COMMIT) | allocate / floor |");
-    println!("| --- | --- | --- | --- |");
+    println!("| N live | tables | allocate-next | floor (INSERT … COMMIT) | allocate / floor |");
+    println!("| --- | --- | --- | --- | --- |");
     let mut live = 0;
     for level in LEVELS {
         while live < level {
@@ -166,38 +169,47 @@ fn main() {
             store.allocate_many(&requests).expect("seed");
             live += batch;
         }
-        let mut allocations = Vec::with_capacity(SAMPLES);
-        let mut floors = Vec::with_capacity(SAMPLES);
-        let mut ids = Vec::with_capacity(SAMPLES);
-        floor
-            .batch_execute("SELECT pg_stat_statements_reset()")
-            .unwrap();
-        for i in 0..SAMPLES {
-            let started = Instant::now();
-            ids.push(store.allocate(&request(&pool, 28)).expect("allocate").id);
-            allocations.push(started.elapsed());
-            let started = Instant::now();
-            floor.execute(&insert, &[&(i as i64)]).unwrap();
-            floors.push(started.elapsed());
+        // first right after seeding (the dead index entries of the seed's free-block churn
+        // still there), then after what autovacuum does to a live database: the same level
+        for vacuumed in [false, true] {
+            if vacuumed {
+                floor.batch_execute("VACUUM (ANALYZE)").unwrap();
+            }
+            let tables = if vacuumed { "vacuumed" } else { "as seeded" };
+            let mut allocations = Vec::with_capacity(SAMPLES);
+            let mut floors = Vec::with_capacity(SAMPLES);
+            let mut ids = Vec::with_capacity(SAMPLES);
+            floor
+                .batch_execute("SELECT pg_stat_statements_reset()")
+                .unwrap();
+            for i in 0..SAMPLES {
+                let started = Instant::now();
+                ids.push(store.allocate(&request(&pool, 28)).expect("allocate").id);
+                allocations.push(started.elapsed());
+                let started = Instant::now();
+                floor.execute(&insert, &[&(i as i64)]).unwrap();
+                floors.push(started.elapsed());
+            }
+            statistics.push((level, tables, statements(&mut floor)));
+            // back to `level` live allocations
+            for id in ids {
+                store.release_allocation(&id).expect("release");
+            }
+            let (a, f) = (median(allocations), median(floors));
+            println!(
+                "| {level} | {tables} | {:.0} µs | {:.0} µs | {:.2} |",
+                micros(a),
+                micros(f),
+                a.as_secs_f64() / f.as_secs_f64()
+            );
         }
-        statistics.push((level, statements(&mut floor)));
-        // back to `level` live allocations for the next level's seeding arithmetic
-        for id in ids {
-            store.release_allocation(&id).expect("release");
-        }
-        let (a, f) = (median(allocations), median(floors));
-        println!(
-            "| {level} | {:.0} µs | {:.0} µs | {:.2} |",
-            micros(a),
-            micros(f),
-            a.as_secs_f64() / f.as_secs_f64()
-        );
     }
 
-    for (level, lines) in statistics {
+    for (level, tables, lines) in statistics {
         println!();
         println!(
-            "Server time per statement during the samples at N = {level} (pg_stat_statements)"
+            "Server time per statement during the samples at N = {level}, {tables} \
+             (pg_stat_statements)"
         );
         println!("| statement | per allocation | mean |");
         println!("| --- | --- | --- |");

@@ -164,7 +164,7 @@ CREATE UNIQUE INDEX allocations_by_legacy_id ON allocations (legacy_id)
     // `inet_ops` keys. Filled one block at a time in address order, as the allocator fills a
     // pool, a GiST `inet_ops` tree keys each inner page by the common prefix of its entries, so
     // a page that straddles an aligned boundary gets a wide key and an overlap probe visits
-    // about one such page per bit level (28 pages at 100,000 /28s, against 4 here; the figures
+    // about one such page per bit level (31 pages at 100,000 /28s, against 1 here; the figures
     // are in docs/performance.md). The ranges are the block's addresses, first to last, split
     // into the low and the high 64 bits (two CIDR blocks overlap exactly when both halves do),
     // each as an `int8range` in unsigned order (sign bit flipped; an upper end at the top is
