@@ -586,3 +586,211 @@ fn a_version_3_schema_upgrades_in_place_to_keep_ids_of_the_oldest_provider() {
         Vec::<String>::new()
     );
 }
+
+/// The round trips `op` makes on `store`'s connections.
+fn round_trips_of(store: &PostgresStore, op: impl FnOnce()) -> u64 {
+    let before = store.backend().round_trips();
+    op();
+    store.backend().round_trips() - before
+}
+
+#[test]
+fn an_allocation_takes_two_round_trips() {
+    let store = PostgresStore::connect(&shared().create_database(), "trips").expect("connect");
+    let pool = pool_with(&store, "10.0.0.0/8");
+    let by_length = request(&pool, 28);
+    // every statement prepared once on the (one, reused) connection
+    store.allocate(&by_length).expect("warm allocate");
+    let warm = store.reserve_allocation(&by_length, "warm").expect("warm");
+    store
+        .allocate_named(&by_length, "warm", Some(warm))
+        .expect("warm named");
+    store
+        .allocate_named(&by_length, "warm-unplanned", None)
+        .expect("warm unplanned");
+
+    let trips = round_trips_of(&store, || {
+        store.allocate(&by_length).expect("allocate");
+    });
+    assert_eq!(
+        trips, 2,
+        "allocate: BEGIN with the pool, its lock, the expired reservations and the best fit; \
+         then the writes with the COMMIT"
+    );
+    let mut planned = None;
+    let trips = round_trips_of(&store, || {
+        planned = Some(
+            store
+                .reserve_allocation(&by_length, "web")
+                .expect("reserve"),
+        );
+    });
+    assert_eq!(trips, 2, "a plan's reservation");
+    let trips = round_trips_of(&store, || {
+        let made = store
+            .allocate_named(&by_length, "web", planned)
+            .expect("allocate named");
+        assert_eq!(
+            Some(made.cidr),
+            planned,
+            "the apply takes what the plan showed"
+        );
+    });
+    assert_eq!(
+        trips, 2,
+        "the apply's named allocation from its reservation"
+    );
+    let trips = round_trips_of(&store, || {
+        store
+            .allocate_named(&by_length, "db", None)
+            .expect("allocate named without a plan");
+    });
+    assert_eq!(trips, 2, "a named allocation by best fit");
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn an_expired_reservation_swept_by_the_allocation_changes_its_best_fit() {
+    let url = shared().create_database();
+    let store = PostgresStore::connect(&url, "sweep")
+        .expect("connect")
+        .with_reservation_ttl(Duration::from_millis(1));
+    let pool = pool_with(&store, "10.0.0.0/24");
+    let held = store
+        .reserve_allocation(&request(&pool, 25), "plan")
+        .expect("reserve");
+    assert_eq!(held.to_string(), "10.0.0.0/25");
+    std::thread::sleep(Duration::from_millis(20));
+    // read ahead, the best fit of a /25 is 10.0.0.128/25, the only free block; the sweep in
+    // the same transaction returns 10.0.0.0/25, which merges it back into the /24
+    let made = store.allocate(&request(&pool, 25)).expect("allocate");
+    assert_eq!(
+        made.cidr.to_string(),
+        "10.0.0.0/25",
+        "best fit after the sweep"
+    );
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+    let next = store.allocate(&request(&pool, 25)).expect("the other half");
+    assert_eq!(next.cidr.to_string(), "10.0.0.128/25");
+    // the same through a named allocation and a plan's reservation
+    let other = pool_with(&store, "10.1.0.0/24");
+    store
+        .reserve_allocation(&request(&other, 25), "old-plan")
+        .expect("reserve");
+    std::thread::sleep(Duration::from_millis(20));
+    let planned = store
+        .reserve_allocation(&request(&other, 25), "new-plan")
+        .expect("reserve after expiry");
+    assert_eq!(
+        planned.to_string(),
+        "10.1.0.0/25",
+        "best fit after the sweep"
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    let named = store
+        .allocate_named(&request(&other, 26), "unplanned", None)
+        .expect("named after expiry");
+    assert_eq!(
+        named.cidr.to_string(),
+        "10.1.0.0/26",
+        "best fit after the sweep"
+    );
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn an_allocation_into_a_missing_pool_is_not_found_and_harms_nothing() {
+    let store = PostgresStore::connect(&shared().create_database(), "missing").expect("connect");
+    let pool = pool_with(&store, "10.0.0.0/16");
+    let missing = "ipam-pool-0123456789abcdef";
+    let not_found = store
+        .get_pool(missing)
+        .expect_err("no such pool")
+        .to_string();
+    assert!(not_found.contains(missing), "{not_found}");
+    for _ in 0..2 {
+        let by_length = request(missing, 28);
+        let errors = [
+            store.allocate(&by_length).map(|a| a.cidr),
+            store.reserve_allocation(&by_length, "web"),
+            store
+                .allocate_named(&by_length, "web", None)
+                .map(|a| a.cidr),
+        ];
+        for error in errors {
+            let error = error.expect_err("no such pool");
+            assert!(
+                matches!(error, tfipam::ipam::Error::NotFound { .. }),
+                "{error:?}"
+            );
+            assert_eq!(error.to_string(), not_found);
+        }
+        // the connection goes on as before
+        store.allocate(&request(&pool, 28)).expect("allocate");
+    }
+    assert_eq!(store.list_allocations(&pool).expect("list").len(), 2);
+}
+
+#[test]
+fn two_writers_racing_for_one_pool_take_disjoint_blocks() {
+    let url = shared().create_database();
+    let setup = PostgresStore::connect(&url, "setup").expect("connect");
+    let pool = pool_with(&setup, "10.0.0.0/16");
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (url, pool) = (url.clone(), pool.clone());
+            std::thread::spawn(move || {
+                let store = PostgresStore::connect(&url, "racer").expect("connect");
+                let mut cidrs = Vec::new();
+                for i in 0..60 {
+                    let len = 26 + ((w + i) % 3) as u8;
+                    let made = match i % 3 {
+                        0 => store.allocate(&request(&pool, len)).expect("allocate"),
+                        1 => store
+                            .allocate_named(&request(&pool, len), &format!("w{w}-{i}"), None)
+                            .expect("named"),
+                        _ => {
+                            let name = format!("w{w}-{i}");
+                            let planned = store
+                                .reserve_allocation(&request(&pool, len), &name)
+                                .expect("reserve");
+                            store
+                                .allocate_named(&request(&pool, len), &name, Some(planned))
+                                .expect("from the plan")
+                        }
+                    };
+                    cidrs.push(made.cidr);
+                }
+                cidrs
+            })
+        })
+        .collect();
+    let mut cidrs: Vec<ipnet::IpNet> = writers
+        .into_iter()
+        .flat_map(|w| w.join().expect("writer"))
+        .collect();
+    assert_eq!(cidrs.len(), 120);
+    cidrs.sort();
+    for pair in cidrs.windows(2) {
+        assert!(
+            !pair[0].contains(&pair[1].network()) && !pair[1].contains(&pair[0].network()),
+            "overlap: {} and {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    assert_eq!(setup.list_allocations(&pool).expect("list").len(), 120);
+    assert_eq!(
+        setup.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+}

@@ -4,7 +4,9 @@
 use ipnet::IpNet;
 use serde_json::json;
 
-use super::port::{NewAllocation, Now, PoolKey, StoredAllocation, StoredPool, Transaction};
+use super::port::{
+    ExpectedRead, NewAllocation, Now, PoolKey, StoredAllocation, StoredPool, Transaction,
+};
 use super::rules::{check_family, found};
 use super::{Backend, Engine, Tx};
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release};
@@ -431,7 +433,40 @@ impl<T: Transaction> Tx<'_, T> {
         })
     }
 
+    /// Announces the reads an allocation into `pool_id` starts with (see
+    /// [`Transaction::expect`]): the pool, its lock, then under the lock `named` (the live
+    /// allocation and the reservation of that name, for a named allocation), the expired
+    /// reservations, and the first best-fit look-up when the prefix length is known before the
+    /// pool is read (`best_fit_len`: given in the request, the block not given).
+    pub(super) fn expect_allocation(
+        &self,
+        pool_id: &str,
+        named: Option<&str>,
+        best_fit_len: Option<u8>,
+    ) {
+        let mut reads = vec![
+            ExpectedRead::Pool { id: pool_id },
+            ExpectedRead::PoolLock { pool_id },
+        ];
+        if let Some(name) = named {
+            reads.push(ExpectedRead::AllocationNamed { pool_id, name });
+        }
+        reads.push(ExpectedRead::ExpiredReservations {
+            pool_id,
+            now_millis: self.now.millis,
+        });
+        if let Some(name) = named {
+            reads.push(ExpectedRead::Reservation { pool_id, name });
+        }
+        if let Some(max_len) = best_fit_len {
+            reads.push(ExpectedRead::BestFit { pool_id, max_len });
+        }
+        self.port.expect(&reads);
+    }
+
     pub(super) fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
+        let best_fit_len = request.netmask_length.filter(|_| request.cidr.is_none());
+        self.expect_allocation(&request.pool_id, None, best_fit_len);
         let pool = self.pool_for_update(&request.pool_id)?;
         self.sweep_expired(&pool)?;
         let placement = self.plan_allocation(&pool, &AllocationSpec::of(request))?;

@@ -188,11 +188,13 @@ impl<T: Transaction> Tx<'_, T> {
         name: &str,
         planned: Option<IpNet>,
     ) -> Result<Allocation> {
+        let wanted = request.cidr.or(planned);
+        let best_fit_len = request.netmask_length.filter(|_| wanted.is_none());
+        self.expect_allocation(&request.pool_id, Some(name), best_fit_len);
         let pool = self.pool_for_update(&request.pool_id)?;
         let family = pool.family();
         self.check_name_free(&pool, name)?;
         self.sweep_expired(&pool)?;
-        let wanted = request.cidr.or(planned);
         let fields = AllocationFields {
             name: Some(name),
             description: &request.description,
@@ -273,6 +275,8 @@ impl<B: Backend> Engine<B> {
         replaced: Option<&str>,
     ) -> Result<IpNet> {
         self.write_volatile(|tx| {
+            let best_fit_len = request.netmask_length.filter(|_| request.cidr.is_none());
+            tx.expect_allocation(&request.pool_id, Some(name), best_fit_len);
             let pool = tx.pool(&request.pool_id)?;
             tx.port.lock_pool(pool.key)?;
             match tx.port.allocation_named(pool.key, name)? {

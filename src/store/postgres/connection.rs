@@ -3,7 +3,8 @@
 //! (never after an uncertain commit), and errors that name the database but never the password.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -136,6 +137,8 @@ pub struct PostgresBackend {
     pub(super) audit_lock: i64,
     /// The first key of the pool locks (one per schema).
     pub(super) pool_lock_space: i32,
+    /// Round trips made by every connection of this backend (see [`PostgresBackend::round_trips`]).
+    round_trips: Arc<AtomicU64>,
 }
 
 /// A small stable hash (FNV-1a) of the schema name, for lock keys.
@@ -177,6 +180,7 @@ impl PostgresBackend {
             ids: SequenceIds::new(&[0; 16]),
             audit_lock: hash as i64,
             pool_lock_space: (hash >> 32) as i32,
+            round_trips: Arc::new(AtomicU64::new(0)),
             location,
         };
         let mut conn = backend.connect()?;
@@ -196,6 +200,13 @@ impl PostgresBackend {
         Ok(Some(backend))
     }
 
+    /// How many round trips to the server this backend's connections have made so far (each
+    /// wait for an answer is one: a pipeline of many statements counts once). Tests use it to
+    /// hold an operation to its number of round trips without timing anything.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
     /// The database, as error messages name it (never the password).
     pub fn describe(&self) -> String {
         self.location.describe()
@@ -207,7 +218,11 @@ impl PostgresBackend {
         let started = std::time::Instant::now();
         let mut attempt = 0u64;
         loop {
-            match PgClient::connect(&self.location.config, self.tls.clone()) {
+            match PgClient::connect(
+                &self.location.config,
+                self.tls.clone(),
+                self.round_trips.clone(),
+            ) {
                 Ok(mut client) => {
                     let setup = format!(
                         "SET search_path TO {}, pg_catalog",
@@ -348,6 +363,12 @@ impl PostgresBackend {
         let tx = PgTx::new(conn, self, mode);
         let result = op(&tx);
         let finished = tx.finish();
+        // a statement sent ahead for the engine failed and the engine went on without asking
+        // for its answer: the transaction is aborted on the server and must not look committed
+        let result = match (result, finished.aborted) {
+            (Ok(_), Some(error)) => Err(error),
+            (result, _) => result,
+        };
         match result {
             Ok(value) if mode == Mode::Write => {
                 // the writes still waiting travel with the COMMIT: one round trip
