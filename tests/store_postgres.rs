@@ -646,6 +646,52 @@ fn an_allocation_takes_two_round_trips() {
             .expect("allocate named without a plan");
     });
     assert_eq!(trips, 2, "a named allocation by best fit");
+
+    // a child pool's CIDR carved by length from its source pool: the child's row first, then
+    // the source's reads, then the writes
+    let parent = store.get_pool(&pool).expect("pool");
+    let child = || {
+        store
+            .create_pool(&NewPool {
+                scope_id: parent.scope_id.clone(),
+                source_pool_id: Some(pool.clone()),
+                address_family: tfipam::ipam::AddressFamily::Ipv4,
+                locale: None,
+                description: String::new(),
+                netmask: NetmaskRule::default(),
+                allocation_resource_tags: Default::default(),
+                auto_import: false,
+                publicly_advertisable: false,
+                tags: Default::default(),
+                utilization_warning_threshold: None,
+                release_cooldown: None,
+            })
+            .expect("child pool")
+            .id
+    };
+    let (warm, planned_child, unplanned_child) = (child(), child(), child());
+    store.reserve_pool_cidr(&warm, 20).expect("warm reserve");
+    store
+        .provision_pool_cidr(&warm, PoolCidrRequest::NetmaskLength(20))
+        .expect("warm carve");
+    let trips = round_trips_of(&store, || {
+        store
+            .reserve_pool_cidr(&planned_child, 20)
+            .expect("reserve");
+    });
+    assert_eq!(trips, 3, "a plan's reservation of a carve");
+    let trips = round_trips_of(&store, || {
+        store
+            .provision_pool_cidr(&planned_child, PoolCidrRequest::NetmaskLength(20))
+            .expect("carve from the plan");
+    });
+    assert_eq!(trips, 3, "a carve from its reservation");
+    let trips = round_trips_of(&store, || {
+        store
+            .provision_pool_cidr(&unplanned_child, PoolCidrRequest::NetmaskLength(20))
+            .expect("carve");
+    });
+    assert_eq!(trips, 3, "a carve by best fit");
     assert_eq!(
         store.check_consistency().expect("check"),
         Vec::<String>::new()

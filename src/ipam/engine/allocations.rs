@@ -47,6 +47,21 @@ pub(super) struct Placement {
     pub(super) target: Block,
 }
 
+/// What a change of a pool's space reads under the pool's lock, announced before the pool is
+/// read ([`Tx::expect_pool_reads`]): the best fit only when its prefix length is known before
+/// the pool is read (given in the request, not the pool's default; no explicit CIDR).
+#[derive(Default)]
+pub(super) struct PoolReads<'a> {
+    /// The live allocation of this name.
+    pub(super) allocation_named: Option<&'a str>,
+    /// The expired reservations (`sweep_expired`).
+    pub(super) sweep: bool,
+    /// The reservation of this name.
+    pub(super) reservation: Option<&'a str>,
+    /// The first best-fit look-up of this prefix length.
+    pub(super) best_fit_len: Option<u8>,
+}
+
 /// What a new allocation carries besides its place.
 pub(super) struct AllocationFields<'a> {
     pub(super) name: Option<&'a str>,
@@ -433,40 +448,41 @@ impl<T: Transaction> Tx<'_, T> {
         })
     }
 
-    /// Announces the reads an allocation into `pool_id` starts with (see
-    /// [`Transaction::expect`]): the pool, its lock, then under the lock `named` (the live
-    /// allocation and the reservation of that name, for a named allocation), the expired
-    /// reservations, and the first best-fit look-up when the prefix length is known before the
-    /// pool is read (`best_fit_len`: given in the request, the block not given).
-    pub(super) fn expect_allocation(
-        &self,
-        pool_id: &str,
-        named: Option<&str>,
-        best_fit_len: Option<u8>,
-    ) {
-        let mut reads = vec![
+    /// Announces the reads a change of `pool_id`'s space starts with (see
+    /// [`Transaction::expect`]): the pool, its lock, then under the lock what `reads` says, in
+    /// this order.
+    pub(super) fn expect_pool_reads(&self, pool_id: &str, reads: PoolReads<'_>) {
+        let mut expected = vec![
             ExpectedRead::Pool { id: pool_id },
             ExpectedRead::PoolLock { pool_id },
         ];
-        if let Some(name) = named {
-            reads.push(ExpectedRead::AllocationNamed { pool_id, name });
+        if let Some(name) = reads.allocation_named {
+            expected.push(ExpectedRead::AllocationNamed { pool_id, name });
         }
-        reads.push(ExpectedRead::ExpiredReservations {
-            pool_id,
-            now_millis: self.now.millis,
-        });
-        if let Some(name) = named {
-            reads.push(ExpectedRead::Reservation { pool_id, name });
+        if reads.sweep {
+            expected.push(ExpectedRead::ExpiredReservations {
+                pool_id,
+                now_millis: self.now.millis,
+            });
         }
-        if let Some(max_len) = best_fit_len {
-            reads.push(ExpectedRead::BestFit { pool_id, max_len });
+        if let Some(name) = reads.reservation {
+            expected.push(ExpectedRead::Reservation { pool_id, name });
         }
-        self.port.expect(&reads);
+        if let Some(max_len) = reads.best_fit_len {
+            expected.push(ExpectedRead::BestFit { pool_id, max_len });
+        }
+        self.port.expect(&expected);
     }
 
     pub(super) fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
-        let best_fit_len = request.netmask_length.filter(|_| request.cidr.is_none());
-        self.expect_allocation(&request.pool_id, None, best_fit_len);
+        self.expect_pool_reads(
+            &request.pool_id,
+            PoolReads {
+                sweep: true,
+                best_fit_len: request.netmask_length.filter(|_| request.cidr.is_none()),
+                ..PoolReads::default()
+            },
+        );
         let pool = self.pool_for_update(&request.pool_id)?;
         self.sweep_expired(&pool)?;
         let placement = self.plan_allocation(&pool, &AllocationSpec::of(request))?;

@@ -135,6 +135,9 @@ pub struct PostgresBackend {
     pub(super) ids: SequenceIds,
     /// The key of the audit lock (one per schema): see `statements::BEGIN_WRITE`.
     pub(super) audit_lock: i64,
+    /// The `BEGIN` of a write transaction with this schema's audit lock (made once, not per
+    /// transaction).
+    pub(super) begin_write: String,
     /// The first key of the pool locks (one per schema).
     pub(super) pool_lock_space: i32,
     /// Round trips made by every connection of this backend (see [`PostgresBackend::round_trips`]).
@@ -179,6 +182,7 @@ impl PostgresBackend {
             idle: Mutex::new(Vec::new()),
             ids: SequenceIds::new(&[0; 16]),
             audit_lock: hash as i64,
+            begin_write: BEGIN_WRITE.replace("{lock}", &(hash as i64).to_string()),
             pool_lock_space: (hash >> 32) as i32,
             round_trips: Arc::new(AtomicU64::new(0)),
             location,
@@ -351,11 +355,11 @@ impl PostgresBackend {
         mode: Mode,
         op: &impl Fn(&PgTx<'_>) -> Result<T>,
     ) -> std::result::Result<T, Failed> {
-        let describe = self.describe();
+        // named only when something fails: formatting it costs every transaction otherwise
         let fail = |e: postgres::Error| {
             let failure = PgFailure::of(&e);
             Failed {
-                error: storage_error(&failure, &e, &describe),
+                error: storage_error(&failure, &e, &self.describe()),
                 failure,
                 rerun: false,
             }
@@ -381,7 +385,8 @@ impl PostgresBackend {
                     Err(failed) => Err(Failed {
                         error: Error::Storage {
                             message: format!(
-                                "lost the connection to {describe} while committing ({}): the change may or may not have been saved; read it back (terraform refresh) before trying again",
+                                "lost the connection to {} while committing ({}): the change may or may not have been saved; read it back (terraform refresh) before trying again",
+                                self.describe(),
                                 reason(&failed.error)
                             ),
                         },

@@ -116,8 +116,7 @@ impl<'c> PgTx<'c> {
     ) -> PgTx<'c> {
         let mut pending = Vec::new();
         if mode == Mode::Write {
-            let begin = BEGIN_WRITE.replace("{lock}", &backend.audit_lock.to_string());
-            pending.push(Step::Simple(begin));
+            pending.push(Step::Simple(backend.begin_write.clone()));
         }
         PgTx {
             conn: RefCell::new(conn),
