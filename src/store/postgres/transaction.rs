@@ -102,7 +102,7 @@ pub struct PgTx<'c> {
     read_pool_rows: Cell<bool>,
     /// The answers of reads sent ahead, not used yet (see the module's doc).
     ahead: RefCell<Vec<(Ahead, Vec<Row>)>>,
-    /// Pools whose lock a read sent ahead took (held until the transaction ends).
+    /// Pools locked by this transaction (sent ahead or queued; held until it ends).
     locked: RefCell<Vec<PoolKey>>,
     /// The error of a statement sent ahead, which aborted the transaction.
     aborted: RefCell<Option<Error>>,
@@ -640,6 +640,7 @@ impl<'c> Transaction for PgTx<'c> {
     /// An advisory lock per pool, held until the transaction ends. When rows of a pool were
     /// read before (e.g. the allocation to release), the lock is taken for the session instead
     /// and the whole transaction runs again under it, so that every read sees the last change.
+    /// A pool this transaction locked already (its lock sent ahead or queued) needs nothing.
     fn lock_pool(&self, pool: PoolKey) -> Result<()> {
         if self.mode != Mode::Write {
             return Ok(());
@@ -650,7 +651,10 @@ impl<'c> Transaction for PgTx<'c> {
             return Ok(());
         }
         if !self.read_pool_rows.get() {
-            return self.execute(POOL_LOCK, &[&space, &key]);
+            // queued, it is taken before any later read: a second call needs nothing more
+            self.execute(POOL_LOCK, &[&space, &key])?;
+            self.locked.borrow_mut().push(pool);
+            return Ok(());
         }
         // taken now, not queued: the rerun needs it even though this run rolls back
         self.run(POOL_LOCK_SESSION, &[&space, &key], false)?;
