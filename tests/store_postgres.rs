@@ -840,3 +840,56 @@ fn two_writers_racing_for_one_pool_take_disjoint_blocks() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_pool_lock_sent_ahead_that_times_out_fails_the_allocation_and_commits_nothing() {
+    let cluster = shared();
+    let database = cluster.new_database();
+    let url = cluster.url_on(
+        "127.0.0.1",
+        &database,
+        "sslmode=disable&options=-c%20lock_timeout%3D50",
+    );
+    let store = PostgresStore::connect(&url, "timeout").expect("connect");
+    let pool = pool_with(&store, "10.0.0.0/16");
+    // the pool's lock, held by another session: the key space is the schema name's FNV-1a hash
+    let space = ("ipam"
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+        >> 32) as i32;
+    let mut admin = cluster.admin(&database);
+    let num: i64 = admin
+        .query_one("SELECT num FROM ipam.pools WHERE id = $1", &[&pool])
+        .expect("pool number")
+        .get(0);
+    admin
+        .execute("SELECT pg_advisory_lock($1, $2)", &[&space, &(num as i32)])
+        .expect("hold the pool's lock");
+    for error in [
+        store.allocate(&request(&pool, 28)).map(|a| a.cidr),
+        store.reserve_allocation(&request(&pool, 28), "web"),
+        store
+            .allocate_named(&request(&pool, 28), "web", None)
+            .map(|a| a.cidr),
+    ] {
+        let error = error.expect_err("the pool is locked elsewhere").to_string();
+        assert!(
+            error.contains("lock timeout") && error.contains(&database),
+            "the lock's own error, after the retries: {error}"
+        );
+    }
+    assert_eq!(store.list_allocations(&pool).expect("list").len(), 0);
+    assert!(store.list_reservations(&pool).expect("list").is_empty());
+    admin
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .expect("release the lock");
+    store
+        .allocate(&request(&pool, 28))
+        .expect("allocation once the lock is free");
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+}
