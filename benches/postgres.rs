@@ -19,7 +19,8 @@
 //!
 //! Beside each latency line, where the server's time goes: `pg_stat_statements` (loaded by the
 //! bench's server) over the allocation samples, each statement's executions per allocation
-//! and mean execution time, so that a statement whose cost grows with N shows.
+//! and mean execution time, so that a statement whose cost grows with N shows; and the round
+//! trips per allocation, counted by the backend (`PostgresBackend::round_trips`).
 
 #[path = "../tests/support/postgres.rs"]
 #[allow(dead_code)]
@@ -159,8 +160,10 @@ fn main() {
         "PostgreSQL {}: allocate-next of a /28 into a /8 (median of {SAMPLES})",
         server.version()
     );
-    println!("| N live | tables | allocate-next | floor (INSERT … COMMIT) | allocate / floor |");
-    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| N live | tables | allocate-next | floor (INSERT … COMMIT) | allocate / floor | round trips |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
     let mut live = 0;
     for level in LEVELS {
         while live < level {
@@ -182,6 +185,7 @@ fn main() {
             floor
                 .batch_execute("SELECT pg_stat_statements_reset()")
                 .unwrap();
+            let trips = store.backend().round_trips();
             for i in 0..SAMPLES {
                 let started = Instant::now();
                 ids.push(store.allocate(&request(&pool, 28)).expect("allocate").id);
@@ -190,6 +194,7 @@ fn main() {
                 floor.execute(&insert, &[&(i as i64)]).unwrap();
                 floors.push(started.elapsed());
             }
+            let trips = (store.backend().round_trips() - trips) as f64 / SAMPLES as f64;
             statistics.push((level, tables, statements(&mut floor)));
             // back to `level` live allocations
             for id in ids {
@@ -197,7 +202,7 @@ fn main() {
             }
             let (a, f) = (median(allocations), median(floors));
             println!(
-                "| {level} | {tables} | {:.0} µs | {:.0} µs | {:.2} |",
+                "| {level} | {tables} | {:.0} µs | {:.0} µs | {:.2} | {trips:.2} |",
                 micros(a),
                 micros(f),
                 a.as_secs_f64() / f.as_secs_f64()

@@ -656,6 +656,137 @@ fn a_version_4_schema_upgrades_in_place_to_range_keyed_overlap_checks() {
         store.check_storage().expect("storage"),
         Vec::<String>::new()
     );
+/// The round trips `op` makes on `store`'s connections.
+fn round_trips_of(store: &PostgresStore, op: impl FnOnce()) -> u64 {
+    let before = store.backend().round_trips();
+    op();
+    store.backend().round_trips() - before
+}
+
+#[test]
+fn an_allocation_takes_two_round_trips() {
+    let store = PostgresStore::connect(&shared().create_database(), "trips").expect("connect");
+    let pool = pool_with(&store, "10.0.0.0/8");
+    let by_length = request(&pool, 28);
+    // every statement prepared once on the (one, reused) connection
+    store.allocate(&by_length).expect("warm allocate");
+    let warm = store.reserve_allocation(&by_length, "warm").expect("warm");
+    store
+        .allocate_named(&by_length, "warm", Some(warm))
+        .expect("warm named");
+    store
+        .allocate_named(&by_length, "warm-unplanned", None)
+        .expect("warm unplanned");
+
+    let trips = round_trips_of(&store, || {
+        store.allocate(&by_length).expect("allocate");
+    });
+    assert_eq!(
+        trips, 2,
+        "allocate: BEGIN with the pool, its lock, the expired reservations and the best fit; \
+         then the writes with the COMMIT"
+    );
+    let mut planned = None;
+    let trips = round_trips_of(&store, || {
+        planned = Some(
+            store
+                .reserve_allocation(&by_length, "web")
+                .expect("reserve"),
+        );
+    });
+    assert_eq!(trips, 2, "a plan's reservation");
+    let trips = round_trips_of(&store, || {
+        let made = store
+            .allocate_named(&by_length, "web", planned)
+            .expect("allocate named");
+        assert_eq!(
+            Some(made.cidr),
+            planned,
+            "the apply takes what the plan showed"
+        );
+    });
+    assert_eq!(
+        trips, 2,
+        "the apply's named allocation from its reservation"
+    );
+    let trips = round_trips_of(&store, || {
+        store
+            .allocate_named(&by_length, "db", None)
+            .expect("allocate named without a plan");
+    });
+    assert_eq!(trips, 2, "a named allocation by best fit");
+
+    // a child pool's CIDR carved by length from its source pool: the child's row first, then
+    // the source's reads, then the writes
+    let parent = store.get_pool(&pool).expect("pool");
+    let child = || {
+        store
+            .create_pool(&NewPool {
+                scope_id: parent.scope_id.clone(),
+                source_pool_id: Some(pool.clone()),
+                address_family: tfipam::ipam::AddressFamily::Ipv4,
+                locale: None,
+                description: String::new(),
+                netmask: NetmaskRule::default(),
+                allocation_resource_tags: Default::default(),
+                auto_import: false,
+                publicly_advertisable: false,
+                tags: Default::default(),
+                utilization_warning_threshold: None,
+                release_cooldown: None,
+            })
+            .expect("child pool")
+            .id
+    };
+    let (warm, planned_child, unplanned_child) = (child(), child(), child());
+    store.reserve_pool_cidr(&warm, 20).expect("warm reserve");
+    store
+        .provision_pool_cidr(&warm, PoolCidrRequest::NetmaskLength(20))
+        .expect("warm carve");
+    let trips = round_trips_of(&store, || {
+        store
+            .reserve_pool_cidr(&planned_child, 20)
+            .expect("reserve");
+    });
+    assert_eq!(trips, 3, "a plan's reservation of a carve");
+    let trips = round_trips_of(&store, || {
+        store
+            .provision_pool_cidr(&planned_child, PoolCidrRequest::NetmaskLength(20))
+            .expect("carve from the plan");
+    });
+    assert_eq!(trips, 3, "a carve from its reservation");
+    let trips = round_trips_of(&store, || {
+        store
+            .provision_pool_cidr(&unplanned_child, PoolCidrRequest::NetmaskLength(20))
+            .expect("carve");
+    });
+    assert_eq!(trips, 3, "a carve by best fit");
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn an_expired_reservation_swept_by_the_allocation_changes_its_best_fit() {
+    let url = shared().create_database();
+    let store = PostgresStore::connect(&url, "sweep")
+        .expect("connect")
+        .with_reservation_ttl(Duration::from_millis(1));
+    let pool = pool_with(&store, "10.0.0.0/24");
+    let held = store
+        .reserve_allocation(&request(&pool, 25), "plan")
+        .expect("reserve");
+    assert_eq!(held.to_string(), "10.0.0.0/25");
+    std::thread::sleep(Duration::from_millis(20));
+    // read ahead, the best fit of a /25 is 10.0.0.128/25, the only free block; the sweep in
+    // the same transaction returns 10.0.0.0/25, which merges it back into the /24
+    let made = store.allocate(&request(&pool, 25)).expect("allocate");
+    assert_eq!(
+        made.cidr.to_string(),
+        "10.0.0.0/25",
+        "best fit after the sweep"
+    );
     assert_eq!(
         store.check_consistency().expect("check"),
         Vec::<String>::new()
@@ -763,4 +894,174 @@ fn the_database_itself_refuses_overlapping_allocations_of_one_pool() {
         insert(one, b).unwrap_or_else(|e| panic!("{b} beside {a}: {e}"));
         clear();
     }
+    let next = store.allocate(&request(&pool, 25)).expect("the other half");
+    assert_eq!(next.cidr.to_string(), "10.0.0.128/25");
+    // the same through a named allocation and a plan's reservation
+    let other = pool_with(&store, "10.1.0.0/24");
+    store
+        .reserve_allocation(&request(&other, 25), "old-plan")
+        .expect("reserve");
+    std::thread::sleep(Duration::from_millis(20));
+    let planned = store
+        .reserve_allocation(&request(&other, 25), "new-plan")
+        .expect("reserve after expiry");
+    assert_eq!(
+        planned.to_string(),
+        "10.1.0.0/25",
+        "best fit after the sweep"
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    let named = store
+        .allocate_named(&request(&other, 26), "unplanned", None)
+        .expect("named after expiry");
+    assert_eq!(
+        named.cidr.to_string(),
+        "10.1.0.0/26",
+        "best fit after the sweep"
+    );
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn an_allocation_into_a_missing_pool_is_not_found_and_harms_nothing() {
+    let store = PostgresStore::connect(&shared().create_database(), "missing").expect("connect");
+    let pool = pool_with(&store, "10.0.0.0/16");
+    let missing = "ipam-pool-0123456789abcdef";
+    let not_found = store
+        .get_pool(missing)
+        .expect_err("no such pool")
+        .to_string();
+    assert!(not_found.contains(missing), "{not_found}");
+    for _ in 0..2 {
+        let by_length = request(missing, 28);
+        let errors = [
+            store.allocate(&by_length).map(|a| a.cidr),
+            store.reserve_allocation(&by_length, "web"),
+            store
+                .allocate_named(&by_length, "web", None)
+                .map(|a| a.cidr),
+        ];
+        for error in errors {
+            let error = error.expect_err("no such pool");
+            assert!(
+                matches!(error, tfipam::ipam::Error::NotFound { .. }),
+                "{error:?}"
+            );
+            assert_eq!(error.to_string(), not_found);
+        }
+        // the connection goes on as before
+        store.allocate(&request(&pool, 28)).expect("allocate");
+    }
+    assert_eq!(store.list_allocations(&pool).expect("list").len(), 2);
+}
+
+#[test]
+fn two_writers_racing_for_one_pool_take_disjoint_blocks() {
+    let url = shared().create_database();
+    let setup = PostgresStore::connect(&url, "setup").expect("connect");
+    let pool = pool_with(&setup, "10.0.0.0/16");
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (url, pool) = (url.clone(), pool.clone());
+            std::thread::spawn(move || {
+                let store = PostgresStore::connect(&url, "racer").expect("connect");
+                let mut cidrs = Vec::new();
+                for i in 0..60 {
+                    let len = 26 + ((w + i) % 3) as u8;
+                    let made = match i % 3 {
+                        0 => store.allocate(&request(&pool, len)).expect("allocate"),
+                        1 => store
+                            .allocate_named(&request(&pool, len), &format!("w{w}-{i}"), None)
+                            .expect("named"),
+                        _ => {
+                            let name = format!("w{w}-{i}");
+                            let planned = store
+                                .reserve_allocation(&request(&pool, len), &name)
+                                .expect("reserve");
+                            store
+                                .allocate_named(&request(&pool, len), &name, Some(planned))
+                                .expect("from the plan")
+                        }
+                    };
+                    cidrs.push(made.cidr);
+                }
+                cidrs
+            })
+        })
+        .collect();
+    let mut cidrs: Vec<ipnet::IpNet> = writers
+        .into_iter()
+        .flat_map(|w| w.join().expect("writer"))
+        .collect();
+    assert_eq!(cidrs.len(), 120);
+    cidrs.sort();
+    for pair in cidrs.windows(2) {
+        assert!(
+            !pair[0].contains(&pair[1].network()) && !pair[1].contains(&pair[0].network()),
+            "overlap: {} and {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    assert_eq!(setup.list_allocations(&pool).expect("list").len(), 120);
+    assert_eq!(
+        setup.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_pool_lock_sent_ahead_that_times_out_fails_the_allocation_and_commits_nothing() {
+    let cluster = shared();
+    let database = cluster.new_database();
+    let url = cluster.url_on(
+        "127.0.0.1",
+        &database,
+        "sslmode=disable&options=-c%20lock_timeout%3D50",
+    );
+    let store = PostgresStore::connect(&url, "timeout").expect("connect");
+    let pool = pool_with(&store, "10.0.0.0/16");
+    // the pool's lock, held by another session: the key space is the schema name's FNV-1a hash
+    let space = ("ipam"
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+        >> 32) as i32;
+    let mut admin = cluster.admin(&database);
+    let num: i64 = admin
+        .query_one("SELECT num FROM ipam.pools WHERE id = $1", &[&pool])
+        .expect("pool number")
+        .get(0);
+    admin
+        .execute("SELECT pg_advisory_lock($1, $2)", &[&space, &(num as i32)])
+        .expect("hold the pool's lock");
+    for error in [
+        store.allocate(&request(&pool, 28)).map(|a| a.cidr),
+        store.reserve_allocation(&request(&pool, 28), "web"),
+        store
+            .allocate_named(&request(&pool, 28), "web", None)
+            .map(|a| a.cidr),
+    ] {
+        let error = error.expect_err("the pool is locked elsewhere").to_string();
+        assert!(
+            error.contains("lock timeout") && error.contains(&database),
+            "the lock's own error, after the retries: {error}"
+        );
+    }
+    assert_eq!(store.list_allocations(&pool).expect("list").len(), 0);
+    assert!(store.list_reservations(&pool).expect("list").is_empty());
+    admin
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .expect("release the lock");
+    store
+        .allocate(&request(&pool, 28))
+        .expect("allocation once the lock is free");
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
 }

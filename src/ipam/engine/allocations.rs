@@ -4,7 +4,9 @@
 use ipnet::IpNet;
 use serde_json::json;
 
-use super::port::{NewAllocation, Now, PoolKey, StoredAllocation, StoredPool, Transaction};
+use super::port::{
+    ExpectedRead, NewAllocation, Now, PoolKey, StoredAllocation, StoredPool, Transaction,
+};
 use super::rules::{check_family, found};
 use super::{Backend, Engine, Tx};
 use crate::ipam::allocator::{claim, find_best_fit, find_containing_free, release};
@@ -43,6 +45,21 @@ impl<'a> AllocationSpec<'a> {
 pub(super) struct Placement {
     pub(super) free: Block,
     pub(super) target: Block,
+}
+
+/// What a change of a pool's space reads under the pool's lock, announced before the pool is
+/// read ([`Tx::expect_pool_reads`]): the best fit only when its prefix length is known before
+/// the pool is read (given in the request, not the pool's default; no explicit CIDR).
+#[derive(Default)]
+pub(super) struct PoolReads<'a> {
+    /// The live allocation of this name.
+    pub(super) allocation_named: Option<&'a str>,
+    /// The expired reservations (`sweep_expired`).
+    pub(super) sweep: bool,
+    /// The reservation of this name.
+    pub(super) reservation: Option<&'a str>,
+    /// The first best-fit look-up of this prefix length.
+    pub(super) best_fit_len: Option<u8>,
 }
 
 /// What a new allocation carries besides its place.
@@ -431,7 +448,41 @@ impl<T: Transaction> Tx<'_, T> {
         })
     }
 
+    /// Announces the reads a change of `pool_id`'s space starts with (see
+    /// [`Transaction::expect`]): the pool, its lock, then under the lock what `reads` says, in
+    /// this order.
+    pub(super) fn expect_pool_reads(&self, pool_id: &str, reads: PoolReads<'_>) {
+        let mut expected = vec![
+            ExpectedRead::Pool { id: pool_id },
+            ExpectedRead::PoolLock { pool_id },
+        ];
+        if let Some(name) = reads.allocation_named {
+            expected.push(ExpectedRead::AllocationNamed { pool_id, name });
+        }
+        if reads.sweep {
+            expected.push(ExpectedRead::ExpiredReservations {
+                pool_id,
+                now_millis: self.now.millis,
+            });
+        }
+        if let Some(name) = reads.reservation {
+            expected.push(ExpectedRead::Reservation { pool_id, name });
+        }
+        if let Some(max_len) = reads.best_fit_len {
+            expected.push(ExpectedRead::BestFit { pool_id, max_len });
+        }
+        self.port.expect(&expected);
+    }
+
     pub(super) fn allocate(&self, request: &AllocationRequest) -> Result<Allocation> {
+        self.expect_pool_reads(
+            &request.pool_id,
+            PoolReads {
+                sweep: true,
+                best_fit_len: request.netmask_length.filter(|_| request.cidr.is_none()),
+                ..PoolReads::default()
+            },
+        );
         let pool = self.pool_for_update(&request.pool_id)?;
         self.sweep_expired(&pool)?;
         let placement = self.plan_allocation(&pool, &AllocationSpec::of(request))?;

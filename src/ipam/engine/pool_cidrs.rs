@@ -5,7 +5,7 @@
 use ipnet::IpNet;
 use serde_json::json;
 
-use super::allocations::{AllocationFields, AllocationSpec, Placement};
+use super::allocations::{AllocationFields, AllocationSpec, Placement, PoolReads};
 use super::port::{Now, StoredPool, StoredPoolCidr, Transaction};
 use super::reservations::pool_cidr_name;
 use super::rules::{check_family, found, refuse_unless_empty};
@@ -61,14 +61,23 @@ impl<T: Transaction> Tx<'_, T> {
         }
         match &pool.pool.source_pool_id {
             Some(source_id) => {
-                let parent = if for_update {
-                    self.pool_for_update(source_id)?
-                } else {
-                    self.pool(source_id)?
-                };
                 let (netmask_length, cidr) = match request {
                     PoolCidrRequest::Cidr(cidr) => (None, Some(cidr)),
                     PoolCidrRequest::NetmaskLength(len) => (Some(len), None),
+                };
+                let name = pool_cidr_name(&pool.pool.id);
+                let parent = if for_update {
+                    self.expect_pool_reads(
+                        source_id,
+                        PoolReads {
+                            reservation: netmask_length.map(|_| name.as_str()),
+                            best_fit_len: netmask_length,
+                            ..PoolReads::default()
+                        },
+                    );
+                    self.pool_for_update(source_id)?
+                } else {
+                    self.pool(source_id)?
                 };
                 let spec = AllocationSpec {
                     netmask_length,
@@ -78,7 +87,6 @@ impl<T: Transaction> Tx<'_, T> {
                     locale: None,
                 };
                 // a carve by length takes the space its plan reserved, when it is still held
-                let name = pool_cidr_name(&pool.pool.id);
                 let reserved = match netmask_length {
                     Some(len) if for_update => self
                         .take_reservation(&parent, &name, None)?

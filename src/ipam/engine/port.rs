@@ -204,6 +204,51 @@ pub struct NewAllocation<'a> {
     pub event: AuditRecord<'a>,
 }
 
+/// A read the engine is about to make, announced by [`Transaction::expect`] before it makes it.
+/// Pools are named by id: the engine announces before it has read the pool row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedRead<'a> {
+    /// [`Transaction::pool`] of `id`.
+    Pool {
+        /// The pool's id.
+        id: &'a str,
+    },
+    /// [`Transaction::lock_pool`] of the pool `pool_id` names.
+    PoolLock {
+        /// The pool's id.
+        pool_id: &'a str,
+    },
+    /// [`Transaction::allocation_named`] of the pool `pool_id` names.
+    AllocationNamed {
+        /// The pool's id.
+        pool_id: &'a str,
+        /// The allocation's name.
+        name: &'a str,
+    },
+    /// [`Transaction::reservation`] of the pool `pool_id` names.
+    Reservation {
+        /// The pool's id.
+        pool_id: &'a str,
+        /// The reservation's name.
+        name: &'a str,
+    },
+    /// [`Transaction::expired_reservations`] of the pool `pool_id` names, at `now_millis`.
+    ExpiredReservations {
+        /// The pool's id.
+        pool_id: &'a str,
+        /// The transaction's time, Unix milliseconds.
+        now_millis: i64,
+    },
+    /// The first best-fit look-up in the pool's free-block index:
+    /// [`FreeBlockIndex::next_best_fit`] with `max_len` and no block to start after.
+    BestFit {
+        /// The pool's id.
+        pool_id: &'a str,
+        /// The longest prefix that fits.
+        max_len: u8,
+    },
+}
+
 /// Row access inside one transaction. Every method may fail with [`Error::Storage`]
 /// (see the module's contract for transient failures).
 ///
@@ -216,6 +261,16 @@ pub trait Transaction {
 
     /// The time of this transaction (one value per run of the closure).
     fn now(&self) -> Now;
+
+    /// A hint: the engine is about to make `reads`, in this order (each after the ones
+    /// before it, the reads after a [`ExpectedRead::PoolLock`] under that lock), unless a
+    /// check fails first. It still makes every one of them through the ordinary calls
+    /// afterwards, and a backend must answer each call exactly as it would have without the
+    /// hint: a backend whose round trips are dear (a server) may send the reads ahead, all
+    /// together, and answer the calls from what came back as long as nothing the transaction
+    /// wrote since could have changed the answer; the errors of a read sent ahead are reported
+    /// at its call. Backends for which a read is cheap ignore it (the default).
+    fn expect(&self, _reads: &[ExpectedRead<'_>]) {}
     /// A new random id for an IPAM, scope, pool or pool CIDR: `prefix-` and 16 hex digits.
     fn mint_id(&self, prefix: &str) -> String;
 

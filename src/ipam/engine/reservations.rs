@@ -17,7 +17,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::json;
 
-use super::allocations::{AllocationFields, AllocationSpec, Placement};
+use super::allocations::{AllocationFields, AllocationSpec, Placement, PoolReads};
 use super::port::{PoolKey, StoredPool, StoredReservation, Transaction};
 use super::{Backend, Engine, Tx};
 use crate::ipam::allocator::find_containing_free;
@@ -188,11 +188,20 @@ impl<T: Transaction> Tx<'_, T> {
         name: &str,
         planned: Option<IpNet>,
     ) -> Result<Allocation> {
+        let wanted = request.cidr.or(planned);
+        self.expect_pool_reads(
+            &request.pool_id,
+            PoolReads {
+                allocation_named: Some(name),
+                sweep: true,
+                reservation: Some(name),
+                best_fit_len: request.netmask_length.filter(|_| wanted.is_none()),
+            },
+        );
         let pool = self.pool_for_update(&request.pool_id)?;
         let family = pool.family();
         self.check_name_free(&pool, name)?;
         self.sweep_expired(&pool)?;
-        let wanted = request.cidr.or(planned);
         let fields = AllocationFields {
             name: Some(name),
             description: &request.description,
@@ -273,6 +282,15 @@ impl<B: Backend> Engine<B> {
         replaced: Option<&str>,
     ) -> Result<IpNet> {
         self.write_volatile(|tx| {
+            tx.expect_pool_reads(
+                &request.pool_id,
+                PoolReads {
+                    allocation_named: Some(name),
+                    sweep: true,
+                    reservation: Some(name),
+                    best_fit_len: request.netmask_length.filter(|_| request.cidr.is_none()),
+                },
+            );
             let pool = tx.pool(&request.pool_id)?;
             tx.port.lock_pool(pool.key)?;
             match tx.port.allocation_named(pool.key, name)? {
@@ -318,6 +336,16 @@ impl<B: Backend> Engine<B> {
                     pool_id: pool_id.to_string(),
                 });
             };
+            let name = pool_cidr_name(pool_id);
+            tx.expect_pool_reads(
+                source_id,
+                PoolReads {
+                    sweep: true,
+                    reservation: Some(&name),
+                    best_fit_len: Some(netmask_length),
+                    ..PoolReads::default()
+                },
+            );
             let parent = tx.pool(source_id)?;
             let spec = AllocationSpec {
                 netmask_length: Some(netmask_length),
@@ -326,12 +354,7 @@ impl<B: Backend> Engine<B> {
                 tags: None,
                 locale: None,
             };
-            tx.reserve(
-                &parent,
-                &pool_cidr_name(pool_id),
-                &spec,
-                self.reservation_ttl,
-            )
+            tx.reserve(&parent, &name, &spec, self.reservation_ttl)
         })?
     }
 

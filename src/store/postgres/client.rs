@@ -5,6 +5,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::runtime::Runtime;
@@ -98,15 +100,23 @@ pub(super) struct Answers {
 }
 
 /// What one step of a pipeline answers.
-enum Answer {
+pub(super) enum Answer {
+    /// A simple-query step: the first column of its last row, if any.
     Simple(Option<String>),
+    /// A prepared statement: its rows.
     Rows(Vec<Row>),
 }
 
 /// A blocking client on one connection.
+///
+/// The runtime is a current-thread one and every call is `block_on` on the calling thread: the
+/// connection's task runs on that thread while the call waits, so a round trip costs no thread
+/// hop, only the socket's write and read.
 pub(super) struct PgClient {
     runtime: Runtime,
     client: tokio_postgres::Client,
+    /// Round trips made, shared with the backend (every call that waits for the server is one).
+    round_trips: Arc<AtomicU64>,
 }
 
 impl PgClient {
@@ -114,6 +124,7 @@ impl PgClient {
     pub(super) fn connect(
         config: &Config,
         tls: MakeRustlsConnect,
+        round_trips: Arc<AtomicU64>,
     ) -> Result<PgClient, ConnectFailure> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -126,7 +137,17 @@ impl PgClient {
             // the error, if any, reaches the next call as a closed connection
             let _ = connection.await;
         });
-        Ok(PgClient { runtime, client })
+        Ok(PgClient {
+            runtime,
+            client,
+            round_trips,
+        })
+    }
+
+    /// Waits for `future` on this thread, counting one round trip.
+    fn wait<F: Future>(&self, future: F) -> F::Output {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.runtime.block_on(future)
     }
 
     pub(super) fn is_closed(&self) -> bool {
@@ -134,11 +155,11 @@ impl PgClient {
     }
 
     pub(super) fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
-        self.runtime.block_on(self.client.batch_execute(sql))
+        self.wait(self.client.batch_execute(sql))
     }
 
     pub(super) fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
-        self.runtime.block_on(self.client.prepare(sql))
+        self.wait(self.client.prepare(sql))
     }
 
     pub(super) fn query<T: ?Sized + ToStatement>(
@@ -146,7 +167,7 @@ impl PgClient {
         query: &T,
         params: Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        self.runtime.block_on(self.client.query(query, params))
+        self.wait(self.client.query(query, params))
     }
 
     pub(super) fn query_one<T: ?Sized + ToStatement>(
@@ -154,7 +175,7 @@ impl PgClient {
         query: &T,
         params: Params<'_>,
     ) -> Result<Row, Error> {
-        self.runtime.block_on(self.client.query_one(query, params))
+        self.wait(self.client.query_one(query, params))
     }
 
     pub(super) fn query_opt<T: ?Sized + ToStatement>(
@@ -162,7 +183,7 @@ impl PgClient {
         query: &T,
         params: Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        self.runtime.block_on(self.client.query_opt(query, params))
+        self.wait(self.client.query_opt(query, params))
     }
 
     pub(super) fn execute<T: ?Sized + ToStatement>(
@@ -170,7 +191,7 @@ impl PgClient {
         query: &T,
         params: Params<'_>,
     ) -> Result<u64, Error> {
-        self.runtime.block_on(self.client.execute(query, params))
+        self.wait(self.client.execute(query, params))
     }
 
     /// A transaction that rolls back unless committed.
@@ -196,6 +217,28 @@ impl PgClient {
         steps: &[Step],
         last: Option<(&Statement, Params<'_>)>,
     ) -> Result<Answers, PipelineError> {
+        let mut out = Answers {
+            simple: Vec::new(),
+            rows: Vec::new(),
+        };
+        for result in self.pipeline_each(steps, last) {
+            match result {
+                Ok(Answer::Simple(text)) => out.simple.push(text),
+                Ok(Answer::Rows(rows)) => out.rows = rows,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends `steps` and then `last` together, in one round trip, and returns the answer of
+    /// each, in order (`last` last). The server runs them in order; after a failure inside a
+    /// transaction block it refuses the rest, so what follows a failed step fails too.
+    pub(super) fn pipeline_each(
+        &mut self,
+        steps: &[Step],
+        last: Option<(&Statement, Params<'_>)>,
+    ) -> Vec<Result<Answer, PipelineError>> {
         type Pending<'f> = Pin<Box<dyn Future<Output = Result<Answer, Error>> + 'f>>;
         let client = &self.client;
         let encoded: Vec<Vec<&(dyn ToSql + Sync)>> = steps
@@ -234,26 +277,15 @@ impl PgClient {
             }));
         }
         // polled together, every request is sent before the first answer is awaited
-        let results = self
-            .runtime
-            .block_on(futures_util::future::join_all(answers));
-        let mut out = Answers {
-            simple: Vec::new(),
-            rows: Vec::new(),
-        };
-        for result in results {
-            match result {
-                Ok(Answer::Simple(text)) => out.simple.push(text),
-                Ok(Answer::Rows(rows)) => out.rows = rows,
-                Err(error) => {
-                    return Err(PipelineError {
-                        answered: error.as_db_error().is_some(),
-                        error,
-                    })
-                }
-            }
-        }
-        Ok(out)
+        self.wait(futures_util::future::join_all(answers))
+            .into_iter()
+            .map(|result| {
+                result.map_err(|error| PipelineError {
+                    answered: error.as_db_error().is_some(),
+                    error,
+                })
+            })
+            .collect()
     }
 }
 

@@ -3,7 +3,8 @@
 //! (never after an uncertain commit), and errors that name the database but never the password.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -134,8 +135,13 @@ pub struct PostgresBackend {
     pub(super) ids: SequenceIds,
     /// The key of the audit lock (one per schema): see `statements::BEGIN_WRITE`.
     pub(super) audit_lock: i64,
+    /// The `BEGIN` of a write transaction with this schema's audit lock (made once, not per
+    /// transaction).
+    pub(super) begin_write: String,
     /// The first key of the pool locks (one per schema).
     pub(super) pool_lock_space: i32,
+    /// Round trips made by every connection of this backend (see [`PostgresBackend::round_trips`]).
+    round_trips: Arc<AtomicU64>,
 }
 
 /// A small stable hash (FNV-1a) of the schema name, for lock keys.
@@ -176,7 +182,9 @@ impl PostgresBackend {
             idle: Mutex::new(Vec::new()),
             ids: SequenceIds::new(&[0; 16]),
             audit_lock: hash as i64,
+            begin_write: BEGIN_WRITE.replace("{lock}", &(hash as i64).to_string()),
             pool_lock_space: (hash >> 32) as i32,
+            round_trips: Arc::new(AtomicU64::new(0)),
             location,
         };
         let mut conn = backend.connect()?;
@@ -196,6 +204,13 @@ impl PostgresBackend {
         Ok(Some(backend))
     }
 
+    /// How many round trips to the server this backend's connections have made so far (each
+    /// wait for an answer is one: a pipeline of many statements counts once). Tests use it to
+    /// hold an operation to its number of round trips without timing anything.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
     /// The database, as error messages name it (never the password).
     pub fn describe(&self) -> String {
         self.location.describe()
@@ -207,7 +222,11 @@ impl PostgresBackend {
         let started = std::time::Instant::now();
         let mut attempt = 0u64;
         loop {
-            match PgClient::connect(&self.location.config, self.tls.clone()) {
+            match PgClient::connect(
+                &self.location.config,
+                self.tls.clone(),
+                self.round_trips.clone(),
+            ) {
                 Ok(mut client) => {
                     let setup = format!(
                         "SET search_path TO {}, pg_catalog",
@@ -336,11 +355,11 @@ impl PostgresBackend {
         mode: Mode,
         op: &impl Fn(&PgTx<'_>) -> Result<T>,
     ) -> std::result::Result<T, Failed> {
-        let describe = self.describe();
+        // named only when something fails: formatting it costs every transaction otherwise
         let fail = |e: postgres::Error| {
             let failure = PgFailure::of(&e);
             Failed {
-                error: storage_error(&failure, &e, &describe),
+                error: storage_error(&failure, &e, &self.describe()),
                 failure,
                 rerun: false,
             }
@@ -348,6 +367,12 @@ impl PostgresBackend {
         let tx = PgTx::new(conn, self, mode);
         let result = op(&tx);
         let finished = tx.finish();
+        // a statement sent ahead for the engine failed and the engine went on without asking
+        // for its answer: the transaction is aborted on the server and must not look committed
+        let result = match (result, finished.aborted) {
+            (Ok(_), Some(error)) => Err(error),
+            (result, _) => result,
+        };
         match result {
             Ok(value) if mode == Mode::Write => {
                 // the writes still waiting travel with the COMMIT: one round trip
@@ -360,7 +385,8 @@ impl PostgresBackend {
                     Err(failed) => Err(Failed {
                         error: Error::Storage {
                             message: format!(
-                                "lost the connection to {describe} while committing ({}): the change may or may not have been saved; read it back (terraform refresh) before trying again",
+                                "lost the connection to {} while committing ({}): the change may or may not have been saved; read it back (terraform refresh) before trying again",
+                                self.describe(),
                                 reason(&failed.error)
                             ),
                         },

@@ -3,7 +3,7 @@
 
 use super::rows::{block_row, bytes};
 use super::statements::*;
-use super::transaction::PgTx;
+use super::transaction::{Ahead, PgTx};
 use crate::ipam::engine::PoolKey;
 use crate::ipam::{Block, FreeBlockIndex, Result};
 
@@ -62,7 +62,13 @@ impl FreeBlockIndex for PgFreeIndex<'_, '_> {
 
     fn next_best_fit(&mut self, max_len: u8, after: Option<Block>) -> Result<Option<Block>> {
         match after {
-            None => self.one(FREE_BEST_FIT, &[&self.pool, &i32::from(max_len)]),
+            None => match self.tx.ahead(&Ahead::BestFit(self.pool, max_len)) {
+                Some(rows) => rows
+                    .first()
+                    .map(|row| self.tx.decode(block_row(row)))
+                    .transpose(),
+                None => self.one(FREE_BEST_FIT, &[&self.pool, &i32::from(max_len)]),
+            },
             Some(after) => {
                 let same = self.one(
                     FREE_BEST_FIT_SAME_LEN_AFTER,

@@ -220,6 +220,27 @@ pub(super) const RESERVATIONS_EXPIRED: &str = concat!(
     reservation_select!(),
     " WHERE pool_num = $1 AND NOT lost AND expires_at < $2"
 );
+
+// --- reads sent ahead (`transaction::PgTx::expect`): the same reads as the statements they
+// stand for, with the pool named by its id ($1), as its number is not known when they are sent
+// (a missing pool gives NULL: no lock, no rows)
+pub(super) const AHEAD_POOL_LOCK: &str =
+    "SELECT pg_advisory_xact_lock($2, (SELECT num::int4 FROM pools WHERE id = $1))";
+pub(super) const AHEAD_ALLOCATION_BY_NAME: &str = "SELECT sequence, start, prefix_len, \
+     child_pool_cidr_id, legacy_id FROM allocations \
+     WHERE pool_num = (SELECT num FROM pools WHERE id = $1) AND name = $2";
+pub(super) const AHEAD_RESERVATION_BY_NAME: &str = concat!(
+    reservation_select!(),
+    " WHERE pool_num = (SELECT num FROM pools WHERE id = $1) AND name = $2"
+);
+pub(super) const AHEAD_RESERVATIONS_EXPIRED: &str = concat!(
+    reservation_select!(),
+    " WHERE pool_num = (SELECT num FROM pools WHERE id = $1) AND NOT lost AND expires_at < $2"
+);
+pub(super) const AHEAD_FREE_BEST_FIT: &str = "SELECT start, prefix_len FROM free_blocks \
+     WHERE pool_num = (SELECT num FROM pools WHERE id = $1) AND prefix_len <= $2 \
+     ORDER BY prefix_len DESC, start LIMIT 1";
+
 pub(super) const RESERVATION_PUT: &str = "INSERT INTO reservations \
      (pool_num, name, start, prefix_len, expires_at, lost) VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (pool_num, name) DO UPDATE SET start = EXCLUDED.start, \

@@ -6,20 +6,37 @@
 //! pipeline; so does the `BEGIN`. The server runs the pipeline in order, so a read sees every
 //! write and lock queued before it, and a write the server refuses fails the statements after
 //! it and the transaction (reported at that read or at the commit, never lost).
+//!
+//! Reads sent ahead: the engine announces the reads it is about to make
+//! ([`Transaction::expect`]: an allocation's pool, its lock, what it reads under the lock); a
+//! write transaction sends them at once, in the pipeline of whatever is queued (its `BEGIN`),
+//! with the pool named by its id (its number is not known yet: `(SELECT num FROM pools WHERE
+//! id = $1)`), and answers the engine's later calls from what came back when the arguments
+//! match. This is correct because the pipeline runs in the order announced and READ
+//! COMMITTED makes each statement see everything committed before it: the pool row, then the
+//! lock, then each read under the lock sees the state every later read of this transaction
+//! would see, except for what this transaction writes. So any write queued since drops every
+//! answer not used yet (the simplest rule that is always right: a swept reservation's space
+//! changes the best fit), and each answer serves one call. The lock sent ahead is held: the
+//! engine's `lock_pool` of that pool sends nothing. A statement sent ahead that failed (a
+//! lock timeout, a serialisation failure) aborted the transaction: its error, remembered,
+//! is the answer of every later call and of the commit, so it reaches the engine (and the
+//! retries) as it would have at the call that sends it today. An allocation thus takes two
+//! round trips: `BEGIN` with the reads, then the writes with the `COMMIT`.
 
 use std::cell::{Cell, RefCell};
 
 use postgres::types::ToSql;
 use postgres::Row;
 
-use super::client::Step;
+use super::client::{Answer, Step};
 use super::connection::{storage_error, PgConnection, PgFailure, PostgresBackend};
 use super::free_index::PgFreeIndex;
 use super::rows::*;
 use super::statements::*;
 use crate::ipam::engine::port::{
-    AllocationSpan, AuditRecord, NewAllocation, Now, StoredAllocation, StoredPool, StoredPoolCidr,
-    StoredReservation,
+    AllocationSpan, AuditRecord, ExpectedRead, NewAllocation, Now, StoredAllocation, StoredPool,
+    StoredPoolCidr, StoredReservation,
 };
 use crate::ipam::engine::{PoolKey, Transaction};
 use crate::ipam::{
@@ -38,6 +55,16 @@ pub(super) enum Mode {
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
+/// A read sent ahead, by what the engine's call for it passes (see the module's doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Ahead {
+    Pool(String),
+    AllocationNamed(PoolKey, String),
+    Reservation(PoolKey, String),
+    ExpiredReservations(PoolKey, i64),
+    BestFit(PoolKey, u8),
+}
+
 /// What a run of a transaction leaves for the backend.
 pub(super) struct Finished {
     /// Something was sent: a transaction is open on the server.
@@ -48,6 +75,8 @@ pub(super) struct Finished {
     pub(super) failure: Option<PgFailure>,
     /// A pool lock was taken for a rerun of the whole transaction.
     pub(super) rerun: bool,
+    /// A statement sent ahead failed: the transaction is aborted, with this error.
+    pub(super) aborted: Option<Error>,
 }
 
 /// One transaction on a connection.
@@ -71,6 +100,12 @@ pub struct PgTx<'c> {
     /// that must make the transaction run again under the lock, since READ COMMITTED reads made
     /// before the lock may miss a change committed while it was awaited.
     read_pool_rows: Cell<bool>,
+    /// The answers of reads sent ahead, not used yet (see the module's doc).
+    ahead: RefCell<Vec<(Ahead, Vec<Row>)>>,
+    /// Pools locked by this transaction (sent ahead or queued; held until it ends).
+    locked: RefCell<Vec<PoolKey>>,
+    /// The error of a statement sent ahead, which aborted the transaction.
+    aborted: RefCell<Option<Error>>,
 }
 
 impl<'c> PgTx<'c> {
@@ -81,8 +116,7 @@ impl<'c> PgTx<'c> {
     ) -> PgTx<'c> {
         let mut pending = Vec::new();
         if mode == Mode::Write {
-            let begin = BEGIN_WRITE.replace("{lock}", &backend.audit_lock.to_string());
-            pending.push(Step::Simple(begin));
+            pending.push(Step::Simple(backend.begin_write.clone()));
         }
         PgTx {
             conn: RefCell::new(conn),
@@ -95,6 +129,9 @@ impl<'c> PgTx<'c> {
             failure: Cell::new(None),
             rerun: Cell::new(false),
             read_pool_rows: Cell::new(false),
+            ahead: RefCell::new(Vec::new()),
+            locked: RefCell::new(Vec::new()),
+            aborted: RefCell::new(None),
         }
     }
 
@@ -105,6 +142,7 @@ impl<'c> PgTx<'c> {
             pending: self.pending.take(),
             failure: self.failure.get(),
             rerun: self.rerun.get(),
+            aborted: self.aborted.take(),
         }
     }
 
@@ -134,6 +172,7 @@ impl<'c> PgTx<'c> {
 
     /// Runs `sql` with everything queued before it, in one round trip: its rows.
     fn run(&self, sql: &'static str, params: Params<'_>, audit: bool) -> Result<Vec<Row>> {
+        self.check_aborted()?;
         self.begin_read(audit);
         let mut conn = self.conn.borrow_mut();
         let statement = conn.statement(sql).map_err(|e| self.fail(e))?;
@@ -157,7 +196,7 @@ impl<'c> PgTx<'c> {
         self.drawn.take()
     }
 
-    fn decode<T>(&self, value: RowResult<T>) -> Result<T> {
+    pub(super) fn decode<T>(&self, value: RowResult<T>) -> Result<T> {
         value.map_err(|message| Error::Storage {
             message: format!(
                 "{}: a stored row cannot be read ({message})",
@@ -197,6 +236,9 @@ impl<'c> PgTx<'c> {
         if self.mode == Mode::Read {
             return self.run(sql, params, false).map(drop);
         }
+        self.check_aborted()?;
+        // what it writes may change any answer sent ahead
+        self.ahead.borrow_mut().clear();
         let statement = self
             .conn
             .borrow_mut()
@@ -231,6 +273,164 @@ impl<'c> PgTx<'c> {
         self.row(sql, params, map)
     }
 
+    /// The error of a statement sent ahead that aborted the transaction, if any.
+    fn check_aborted(&self) -> Result<()> {
+        match &*self.aborted.borrow() {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// The answer of `read` sent ahead, used up; `None` when it was not sent ahead or a
+    /// write since dropped it (the caller reads as usual).
+    pub(super) fn ahead(&self, read: &Ahead) -> Option<Vec<Row>> {
+        let mut ahead = self.ahead.borrow_mut();
+        let at = ahead.iter().position(|(sent, _)| sent == read)?;
+        let (_, rows) = ahead.remove(at);
+        if !matches!(read, Ahead::Pool(_)) {
+            self.read_pool_rows.set(true);
+        }
+        Some(rows)
+    }
+
+    /// Sends the reads the engine announced (see the module's doc) with what is queued, in
+    /// one round trip. Only in a write transaction, before any row of a pool was read (a lock
+    /// sent ahead after that would come too late), and only for a pool whose row is read
+    /// ahead too (its number names it in the engine's later calls).
+    fn send_ahead(&self, reads: &[ExpectedRead<'_>]) {
+        if self.mode != Mode::Write || self.read_pool_rows.get() || self.aborted.borrow().is_some()
+        {
+            return;
+        }
+        let space = self.backend.pool_lock_space;
+        let mut wanted: Vec<(Option<Ahead>, &'static str, Vec<&(dyn ToSql + Sync)>)> = Vec::new();
+        let mut pools: Vec<&str> = Vec::new();
+        let mut lengths: Vec<i32> = Vec::new();
+        for read in reads {
+            if let ExpectedRead::BestFit { max_len, .. } = read {
+                lengths.push(i32::from(*max_len));
+            }
+        }
+        let mut lengths = lengths.iter();
+        for read in reads {
+            match read {
+                ExpectedRead::Pool { id } => {
+                    pools.push(id);
+                    wanted.push((Some(Ahead::Pool(id.to_string())), POOL_BY_ID, vec![id]));
+                }
+                ExpectedRead::PoolLock { pool_id } if pools.contains(pool_id) => {
+                    wanted.push((None, AHEAD_POOL_LOCK, vec![pool_id, &space]));
+                }
+                ExpectedRead::AllocationNamed { pool_id, name } if pools.contains(pool_id) => {
+                    wanted.push((
+                        Some(Ahead::AllocationNamed(0, name.to_string())),
+                        AHEAD_ALLOCATION_BY_NAME,
+                        vec![pool_id, name],
+                    ));
+                }
+                ExpectedRead::Reservation { pool_id, name } if pools.contains(pool_id) => {
+                    wanted.push((
+                        Some(Ahead::Reservation(0, name.to_string())),
+                        AHEAD_RESERVATION_BY_NAME,
+                        vec![pool_id, name],
+                    ));
+                }
+                ExpectedRead::ExpiredReservations {
+                    pool_id,
+                    now_millis,
+                } if pools.contains(pool_id) => {
+                    wanted.push((
+                        Some(Ahead::ExpiredReservations(0, *now_millis)),
+                        AHEAD_RESERVATIONS_EXPIRED,
+                        vec![pool_id, now_millis],
+                    ));
+                }
+                ExpectedRead::BestFit { pool_id, max_len } => {
+                    let length = lengths.next();
+                    if let (true, Some(length)) = (pools.contains(pool_id), length) {
+                        wanted.push((
+                            Some(Ahead::BestFit(0, *max_len)),
+                            AHEAD_FREE_BEST_FIT,
+                            vec![pool_id, length],
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if pools.len() != 1 || wanted.len() < 2 {
+            // one pool at a time: the reads under its lock name it by its row's number
+            return;
+        }
+        // prepared before anything is sent: a failure leaves the reads to the usual calls
+        let mut steps = Vec::with_capacity(wanted.len());
+        for (_, sql, params) in &wanted {
+            let Ok(statement) = self.conn.borrow_mut().statement(sql) else {
+                return;
+            };
+            let Ok(step) = Step::prepared(statement, params) else {
+                return;
+            };
+            steps.push(step);
+        }
+        let mut pending = self.pending.take();
+        let queued = pending.len();
+        pending.extend(steps);
+        let begins_write = !self.sent.get();
+        self.sent.set(true);
+        let answers = self.conn.borrow_mut().client.pipeline_each(&pending, None);
+        let mut answers = answers.into_iter();
+        let mut first_simple = true;
+        for answer in answers.by_ref().take(queued) {
+            match answer {
+                Ok(Answer::Simple(text)) if first_simple && begins_write => {
+                    first_simple = false;
+                    self.drawn.set(text.and_then(|text| text.parse().ok()));
+                }
+                Ok(_) => first_simple = false,
+                Err(failed) => {
+                    let error = self.fail(failed.error);
+                    *self.aborted.borrow_mut() = Some(error);
+                    return;
+                }
+            }
+        }
+        let mut key: Option<PoolKey> = None;
+        let mut ahead = Vec::new();
+        for ((read, sql, _), answer) in wanted.into_iter().zip(answers) {
+            let rows = match answer {
+                Ok(Answer::Rows(rows)) => rows,
+                Ok(Answer::Simple(_)) => Vec::new(),
+                Err(failed) => {
+                    // what came before stays good; the rest failed with it
+                    let error = self.fail(failed.error);
+                    *self.aborted.borrow_mut() = Some(error);
+                    break;
+                }
+            };
+            let Some(pool) = key.or_else(|| {
+                // the pool's row comes first: its number names it from here on
+                let row = rows.first().filter(|_| sql == POOL_BY_ID)?;
+                row.try_get::<_, i64>(0).ok()
+            }) else {
+                if let Some(read) = read {
+                    ahead.push((read, rows));
+                }
+                continue;
+            };
+            key = Some(pool);
+            match read {
+                None => self.locked.borrow_mut().push(pool),
+                Some(read) => ahead.push((read.with_pool(pool), rows)),
+            }
+        }
+        if key.is_none() {
+            // no such pool: nothing else was read, the engine's own calls say so
+            ahead.retain(|(read, _)| matches!(read, Ahead::Pool(_)));
+        }
+        *self.ahead.borrow_mut() = ahead;
+    }
+
     fn append(
         &self,
         sequence: Option<i64>,
@@ -253,6 +453,19 @@ impl<'c> PgTx<'c> {
     }
 }
 
+impl Ahead {
+    /// The read with the pool's number, once the pool's row told it.
+    fn with_pool(self, pool: PoolKey) -> Ahead {
+        match self {
+            Ahead::Pool(id) => Ahead::Pool(id),
+            Ahead::AllocationNamed(_, name) => Ahead::AllocationNamed(pool, name),
+            Ahead::Reservation(_, name) => Ahead::Reservation(pool, name),
+            Ahead::ExpiredReservations(_, now) => Ahead::ExpiredReservations(pool, now),
+            Ahead::BestFit(_, len) => Ahead::BestFit(pool, len),
+        }
+    }
+}
+
 impl<'c> Transaction for PgTx<'c> {
     type Index<'a>
         = PgFreeIndex<'a, 'c>
@@ -265,6 +478,10 @@ impl<'c> Transaction for PgTx<'c> {
 
     fn mint_id(&self, prefix: &str) -> String {
         new_id(prefix)
+    }
+
+    fn expect(&self, reads: &[ExpectedRead<'_>]) {
+        self.send_ahead(reads);
     }
 
     fn ipam(&self, id: &str) -> Result<Option<Ipam>> {
@@ -345,7 +562,13 @@ impl<'c> Transaction for PgTx<'c> {
     }
 
     fn pool(&self, id: &str) -> Result<Option<StoredPool>> {
-        self.row(POOL_BY_ID, &[&id], pool_row)
+        match self.ahead(&Ahead::Pool(id.to_string())) {
+            Some(rows) => rows
+                .first()
+                .map(|row| self.decode(pool_row(row)))
+                .transpose(),
+            None => self.row(POOL_BY_ID, &[&id], pool_row),
+        }
     }
 
     fn pools(&self) -> Result<Vec<StoredPool>> {
@@ -417,17 +640,21 @@ impl<'c> Transaction for PgTx<'c> {
     /// An advisory lock per pool, held until the transaction ends. When rows of a pool were
     /// read before (e.g. the allocation to release), the lock is taken for the session instead
     /// and the whole transaction runs again under it, so that every read sees the last change.
+    /// A pool this transaction locked already (its lock sent ahead or queued) needs nothing.
     fn lock_pool(&self, pool: PoolKey) -> Result<()> {
         if self.mode != Mode::Write {
             return Ok(());
         }
         let space = self.backend.pool_lock_space;
         let key = pool as i32;
-        if self.conn.borrow().held_pools.contains(&pool) {
+        if self.conn.borrow().held_pools.contains(&pool) || self.locked.borrow().contains(&pool) {
             return Ok(());
         }
         if !self.read_pool_rows.get() {
-            return self.execute(POOL_LOCK, &[&space, &key]);
+            // queued, it is taken before any later read: a second call needs nothing more
+            self.execute(POOL_LOCK, &[&space, &key])?;
+            self.locked.borrow_mut().push(pool);
+            return Ok(());
         }
         // taken now, not queued: the rerun needs it even though this run rolls back
         self.run(POOL_LOCK_SESSION, &[&space, &key], false)?;
@@ -631,12 +858,24 @@ impl<'c> Transaction for PgTx<'c> {
 
     fn allocation_named(&self, pool: PoolKey, name: &str) -> Result<Option<AllocationSpan>> {
         let ids = self.backend.ids;
+        if let Some(rows) = self.ahead(&Ahead::AllocationNamed(pool, name.to_string())) {
+            return rows
+                .first()
+                .map(|row| self.decode(span_row(row, ids)))
+                .transpose();
+        }
         self.pool_row_opt(ALLOCATION_BY_NAME, &[&pool, &name], |row| {
             span_row(row, ids)
         })
     }
 
     fn reservation(&self, pool: PoolKey, name: &str) -> Result<Option<StoredReservation>> {
+        if let Some(rows) = self.ahead(&Ahead::Reservation(pool, name.to_string())) {
+            return rows
+                .first()
+                .map(|row| self.decode(reservation_row(row)))
+                .transpose();
+        }
         self.pool_row_opt(RESERVATION_BY_NAME, &[&pool, &name], reservation_row)
     }
 
@@ -661,6 +900,12 @@ impl<'c> Transaction for PgTx<'c> {
         pool: PoolKey,
         now_millis: i64,
     ) -> Result<Vec<StoredReservation>> {
+        if let Some(rows) = self.ahead(&Ahead::ExpiredReservations(pool, now_millis)) {
+            return rows
+                .iter()
+                .map(|row| self.decode(reservation_row(row)))
+                .collect();
+        }
         self.pool_rows(RESERVATIONS_EXPIRED, &[&pool, &now_millis], reservation_row)
     }
 
