@@ -656,6 +656,115 @@ fn a_version_4_schema_upgrades_in_place_to_range_keyed_overlap_checks() {
         store.check_storage().expect("storage"),
         Vec::<String>::new()
     );
+    assert_eq!(
+        store.check_consistency().expect("check"),
+        Vec::<String>::new()
+    );
+    let next = store.allocate(&request(&pool, 26)).expect("allocate after");
+    assert_ne!(next.cidr, kept.cidr);
+    // the old row is guarded by the new constraint like a new one
+    let pool_num: i64 = admin
+        .query_one("SELECT pool_num FROM ipam.allocations LIMIT 1", &[])
+        .unwrap()
+        .get(0);
+    // (a block inside it that starts elsewhere: the same start is the primary key's)
+    assert_eq!(kept.cidr.to_string(), "10.0.0.0/26");
+    let refused = insert_allocation_row(&mut admin, pool_num, "10.0.0.32/27")
+        .expect_err("an overlap of the upgraded row");
+    assert_overlap_refused(&refused);
+}
+
+/// Inserts an allocation row by hand, bypassing the backend: `start` from `cidr`, every other
+/// column a placeholder.
+fn insert_allocation_row(
+    admin: &mut postgres::Client,
+    pool_num: i64,
+    cidr: &str,
+) -> Result<u64, postgres::Error> {
+    admin.execute(
+        "INSERT INTO ipam.allocations (pool_num, start, prefix_len, cidr, description, tags, \
+         disallowed_cidrs, created_at, updated_at) \
+         SELECT $1, CASE family(c) WHEN 4 THEN '\\x000000000000000000000000'::bytea \
+         ELSE ''::bytea END || substring(inet_send(c) FROM 5), masklen(c), c, '', '{}', '[]', \
+         0, 0 FROM (SELECT $2::text::cidr AS c) AS given",
+        &[&pool_num, &cidr],
+    )
+}
+
+fn assert_overlap_refused(error: &postgres::Error) {
+    let db = error.as_db_error().expect("a database error");
+    assert_eq!(
+        error.code(),
+        Some(&postgres::error::SqlState::EXCLUSION_VIOLATION),
+        "{db:?}"
+    );
+    assert_eq!(db.constraint(), Some("allocations_no_overlap"), "{db:?}");
+}
+
+#[test]
+fn the_database_itself_refuses_overlapping_allocations_of_one_pool() {
+    let cluster = shared();
+    let url = cluster.create_database();
+    let store = PostgresStore::connect(&url, "guard").expect("connect");
+    // two pools: rows of one never stop rows of the other
+    pool_with(&store, "10.0.0.0/24");
+    pool_with(&store, "10.0.1.0/24");
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let mut admin = cluster.admin(database);
+    let nums: Vec<i64> = admin
+        .query("SELECT num FROM ipam.pools ORDER BY num", &[])
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let (one, two) = (nums[0], nums[1]);
+    let mut insert = |pool: i64, cidr: &str| insert_allocation_row(&mut admin, pool, cidr);
+    let clear = || {
+        cluster
+            .admin(database)
+            .execute("DELETE FROM ipam.allocations", &[])
+            .expect("clear")
+    };
+    // (present, overlapping newcomer), for IPv4 and IPv6, around every boundary the ranges
+    // have: inside, around, the high and the low 64 bits, the top of the space
+    let cases = [
+        ("10.0.0.0/24", "10.0.0.16/28"),
+        ("10.1.0.16/28", "10.1.0.0/24"),
+        ("10.2.0.0/28", "10.2.0.4/30"),
+        ("10.3.0.255/32", "10.3.0.0/24"),
+        ("0.0.0.0/0", "255.255.255.255/32"),
+        ("2001:db8::/32", "2001:db8:0:1::/64"),
+        ("2001:db9:0:1::/64", "2001:db9::/32"),
+        ("2001:dba::/64", "2001:dba::ff00/120"),
+        ("2001:dbb::ff00/120", "2001:dbb::ff80/121"),
+        ("2001:dbc::ffff/128", "2001:dbc::/64"),
+        ("ffff:ffff:ffff:ffff::/64", "::/0"),
+        (
+            "ffff:ffff:ffff:fffe::/63",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+        ),
+    ];
+    for (present, newcomer) in cases {
+        insert(one, present).unwrap_or_else(|e| panic!("{present}: {e}"));
+        let refused = insert(one, newcomer)
+            .expect_err(&format!("{newcomer} overlaps {present} in the same pool"));
+        assert_overlap_refused(&refused);
+        insert(two, newcomer).unwrap_or_else(|e| panic!("{newcomer} in another pool: {e}"));
+        clear();
+    }
+    // neighbours touch without overlapping: each side of a /64 and of a 64-bit boundary
+    for (a, b) in [
+        ("10.9.0.0/25", "10.9.0.128/25"),
+        ("2001:dbd::/64", "2001:dbd:0:1::/64"),
+        ("2001:dbe:0:0:ffff:ffff:ffff:ffff/128", "2001:dbe:0:1::/128"),
+        ("2001:dbf::/33", "2001:dbf:8000::/33"),
+    ] {
+        insert(one, a).unwrap_or_else(|e| panic!("{a}: {e}"));
+        insert(one, b).unwrap_or_else(|e| panic!("{b} beside {a}: {e}"));
+        clear();
+    }
+}
+
 /// The round trips `op` makes on `store`'s connections.
 fn round_trips_of(store: &PostgresStore, op: impl FnOnce()) -> u64 {
     let before = store.backend().round_trips();
@@ -791,109 +900,6 @@ fn an_expired_reservation_swept_by_the_allocation_changes_its_best_fit() {
         store.check_consistency().expect("check"),
         Vec::<String>::new()
     );
-    let next = store.allocate(&request(&pool, 26)).expect("allocate after");
-    assert_ne!(next.cidr, kept.cidr);
-    // the old row is guarded by the new constraint like a new one
-    let pool_num: i64 = admin
-        .query_one("SELECT pool_num FROM ipam.allocations LIMIT 1", &[])
-        .unwrap()
-        .get(0);
-    // (a block inside it that starts elsewhere: the same start is the primary key's)
-    assert_eq!(kept.cidr.to_string(), "10.0.0.0/26");
-    let refused = insert_allocation_row(&mut admin, pool_num, "10.0.0.32/27")
-        .expect_err("an overlap of the upgraded row");
-    assert_overlap_refused(&refused);
-}
-
-/// Inserts an allocation row by hand, bypassing the backend: `start` from `cidr`, every other
-/// column a placeholder.
-fn insert_allocation_row(
-    admin: &mut postgres::Client,
-    pool_num: i64,
-    cidr: &str,
-) -> Result<u64, postgres::Error> {
-    admin.execute(
-        "INSERT INTO ipam.allocations (pool_num, start, prefix_len, cidr, description, tags, \
-         disallowed_cidrs, created_at, updated_at) \
-         SELECT $1, CASE family(c) WHEN 4 THEN '\\x000000000000000000000000'::bytea \
-         ELSE ''::bytea END || substring(inet_send(c) FROM 5), masklen(c), c, '', '{}', '[]', \
-         0, 0 FROM (SELECT $2::text::cidr AS c) AS given",
-        &[&pool_num, &cidr],
-    )
-}
-
-fn assert_overlap_refused(error: &postgres::Error) {
-    let db = error.as_db_error().expect("a database error");
-    assert_eq!(
-        error.code(),
-        Some(&postgres::error::SqlState::EXCLUSION_VIOLATION),
-        "{db:?}"
-    );
-    assert_eq!(db.constraint(), Some("allocations_no_overlap"), "{db:?}");
-}
-
-#[test]
-fn the_database_itself_refuses_overlapping_allocations_of_one_pool() {
-    let cluster = shared();
-    let url = cluster.create_database();
-    let store = PostgresStore::connect(&url, "guard").expect("connect");
-    // two pools: rows of one never stop rows of the other
-    pool_with(&store, "10.0.0.0/24");
-    pool_with(&store, "10.0.1.0/24");
-    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
-    let mut admin = cluster.admin(database);
-    let nums: Vec<i64> = admin
-        .query("SELECT num FROM ipam.pools ORDER BY num", &[])
-        .unwrap()
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect();
-    let (one, two) = (nums[0], nums[1]);
-    let mut insert = |pool: i64, cidr: &str| insert_allocation_row(&mut admin, pool, cidr);
-    let clear = || {
-        cluster
-            .admin(database)
-            .execute("DELETE FROM ipam.allocations", &[])
-            .expect("clear")
-    };
-    // (present, overlapping newcomer), for IPv4 and IPv6, around every boundary the ranges
-    // have: inside, around, the high and the low 64 bits, the top of the space
-    let cases = [
-        ("10.0.0.0/24", "10.0.0.16/28"),
-        ("10.1.0.16/28", "10.1.0.0/24"),
-        ("10.2.0.0/28", "10.2.0.4/30"),
-        ("10.3.0.255/32", "10.3.0.0/24"),
-        ("0.0.0.0/0", "255.255.255.255/32"),
-        ("2001:db8::/32", "2001:db8:0:1::/64"),
-        ("2001:db9:0:1::/64", "2001:db9::/32"),
-        ("2001:dba::/64", "2001:dba::ff00/120"),
-        ("2001:dbb::ff00/120", "2001:dbb::ff80/121"),
-        ("2001:dbc::ffff/128", "2001:dbc::/64"),
-        ("ffff:ffff:ffff:ffff::/64", "::/0"),
-        (
-            "ffff:ffff:ffff:fffe::/63",
-            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
-        ),
-    ];
-    for (present, newcomer) in cases {
-        insert(one, present).unwrap_or_else(|e| panic!("{present}: {e}"));
-        let refused = insert(one, newcomer)
-            .expect_err(&format!("{newcomer} overlaps {present} in the same pool"));
-        assert_overlap_refused(&refused);
-        insert(two, newcomer).unwrap_or_else(|e| panic!("{newcomer} in another pool: {e}"));
-        clear();
-    }
-    // neighbours touch without overlapping: each side of a /64 and of a 64-bit boundary
-    for (a, b) in [
-        ("10.9.0.0/25", "10.9.0.128/25"),
-        ("2001:dbd::/64", "2001:dbd:0:1::/64"),
-        ("2001:dbe:0:0:ffff:ffff:ffff:ffff/128", "2001:dbe:0:1::/128"),
-        ("2001:dbf::/33", "2001:dbf:8000::/33"),
-    ] {
-        insert(one, a).unwrap_or_else(|e| panic!("{a}: {e}"));
-        insert(one, b).unwrap_or_else(|e| panic!("{b} beside {a}: {e}"));
-        clear();
-    }
     let next = store.allocate(&request(&pool, 25)).expect("the other half");
     assert_eq!(next.cidr.to_string(), "10.0.0.128/25");
     // the same through a named allocation and a plan's reservation
