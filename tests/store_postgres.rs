@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tfipam::ipam::{
-    AllocationRequest, CooldownMode, NetmaskRule, NewPool, PoolCidrRequest, PoolUpdate,
+    Allocation, AllocationRequest, CooldownMode, NetmaskRule, NewPool, PoolCidrRequest, PoolUpdate,
     ReleaseCooldown,
 };
 
@@ -74,6 +74,29 @@ const DOWNGRADE_TO_4: &str =
      SET search_path TO ipam, public; \
      ALTER TABLE ipam.allocations ADD EXCLUDE USING gist (pool_num WITH =, cidr inet_ops WITH &&); \
      RESET search_path; UPDATE ipam.schema_version SET version = 4";
+
+/// What the version-3 downgrade drops on top of version 4's: the oldest provider's ids.
+const DOWNGRADE_4_TO_3: &str = "DROP INDEX ipam.allocations_by_legacy_id; \
+     ALTER TABLE ipam.allocations DROP COLUMN legacy_id; \
+     ALTER TABLE ipam.allocations ALTER COLUMN sequence SET NOT NULL; ";
+
+/// A new database with one pool (`10.0.0.0/24`) holding one /26, its schema taken back to
+/// what version 4 wrote: its URL, an admin client on it, the pool's id and the allocation.
+fn a_version_4_database(cluster: &PgCluster) -> (String, postgres::Client, String, Allocation) {
+    let url = cluster.create_database();
+    let (pool, kept) = {
+        let store = PostgresStore::connect(&url, "before").expect("connect");
+        let pool = pool_with(&store, "10.0.0.0/24");
+        let kept = store.allocate(&request(&pool, 26)).expect("allocate");
+        (pool, kept)
+    };
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let mut admin = cluster.admin(database);
+    admin
+        .batch_execute(DOWNGRADE_TO_4)
+        .expect("downgrade to version 4");
+    (url, admin, pool, kept)
+}
 
 fn request(pool: &str, netmask_length: u8) -> AllocationRequest {
     AllocationRequest {
@@ -257,32 +280,17 @@ fn first_opens_race_safely_and_a_newer_schema_is_refused() {
 
 #[test]
 fn a_version_1_schema_upgrades_in_place_to_cooldowns_thresholds_and_names() {
-    let cluster = shared();
-    let url = cluster.create_database();
-    let (pool, kept) = {
-        let store = PostgresStore::connect(&url, "v1").expect("connect");
-        let pool = pool_with(&store, "10.0.0.0/24");
-        let kept = store.allocate(&request(&pool, 26)).expect("allocate");
-        (pool, kept)
-    };
-    // take the schema back to what version 1 wrote
-    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
-    cluster
-        .admin(database)
-        .batch_execute(DOWNGRADE_TO_4)
-        .expect("downgrade to version 4");
-    cluster
-        .admin(database)
-        .batch_execute(
-            "DROP INDEX ipam.allocations_by_legacy_id; \
-             ALTER TABLE ipam.allocations DROP COLUMN legacy_id; \
-             ALTER TABLE ipam.allocations ALTER COLUMN sequence SET NOT NULL; \
+    let (url, mut admin, pool, kept) = a_version_4_database(shared());
+    // on to what version 1 wrote
+    admin
+        .batch_execute(&format!(
+            "{DOWNGRADE_4_TO_3}\
              DROP TABLE ipam.reservations; ALTER TABLE ipam.allocations DROP COLUMN name; \
              DROP TABLE ipam.cooling_blocks; \
              ALTER TABLE ipam.pools DROP COLUMN utilization_warning_threshold, \
              DROP COLUMN release_cooldown_seconds, DROP COLUMN release_cooldown_mode; \
-             UPDATE ipam.schema_version SET version = 1",
-        )
+             UPDATE ipam.schema_version SET version = 1"
+        ))
         .expect("downgrade to version 1");
 
     let store = PostgresStore::connect(&url, "v2").expect("the upgrade runs at open");
@@ -537,27 +545,12 @@ fn clients_on_two_hosts_allocate_into_one_pool() {
 }
 #[test]
 fn a_version_3_schema_upgrades_in_place_to_keep_ids_of_the_oldest_provider() {
-    let cluster = shared();
-    let url = cluster.create_database();
-    let (pool, kept) = {
-        let store = PostgresStore::connect(&url, "v3").expect("connect");
-        let pool = pool_with(&store, "10.0.0.0/24");
-        let kept = store.allocate(&request(&pool, 26)).expect("allocate");
-        (pool, kept)
-    };
-    // take the schema back to what version 3 wrote
-    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
-    let mut admin = cluster.admin(database);
+    let (url, mut admin, pool, kept) = a_version_4_database(shared());
+    // on to what version 3 wrote
     admin
-        .batch_execute(DOWNGRADE_TO_4)
-        .expect("downgrade to version 4");
-    admin
-        .batch_execute(
-            "DROP INDEX ipam.allocations_by_legacy_id; \
-             ALTER TABLE ipam.allocations DROP COLUMN legacy_id; \
-             ALTER TABLE ipam.allocations ALTER COLUMN sequence SET NOT NULL; \
-             UPDATE ipam.schema_version SET version = 3",
-        )
+        .batch_execute(&format!(
+            "{DOWNGRADE_4_TO_3}UPDATE ipam.schema_version SET version = 3"
+        ))
         .expect("downgrade to version 3");
 
     let store = PostgresStore::connect(&url, "v4").expect("the upgrade runs at open");
@@ -605,20 +598,7 @@ fn a_version_3_schema_upgrades_in_place_to_keep_ids_of_the_oldest_provider() {
 
 #[test]
 fn a_version_4_schema_upgrades_in_place_to_range_keyed_overlap_checks() {
-    let cluster = shared();
-    let url = cluster.create_database();
-    let (pool, kept) = {
-        let store = PostgresStore::connect(&url, "v4").expect("connect");
-        let pool = pool_with(&store, "10.0.0.0/24");
-        let kept = store.allocate(&request(&pool, 26)).expect("allocate");
-        (pool, kept)
-    };
-    // take the schema back to what version 4 wrote
-    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
-    let mut admin = cluster.admin(database);
-    admin
-        .batch_execute(DOWNGRADE_TO_4)
-        .expect("downgrade to version 4");
+    let (url, mut admin, pool, kept) = a_version_4_database(shared());
 
     let store = PostgresStore::connect(&url, "v5").expect("the upgrade runs at open");
     let version: i32 = admin
