@@ -27,7 +27,8 @@
 //!   to be visible before they commit.)
 //! - Round trips: writes, the pool lock and the `BEGIN` are queued and sent in one pipeline
 //!   with the next read or the `COMMIT` (see `transaction`); the `BEGIN` of a write also draws
-//!   the sequence number of its first audit event. An allocation is 4 round trips.
+//!   the sequence number of its first audit event; the reads the engine announces
+//!   (`Transaction::expect`) travel with the `BEGIN`. An allocation is 2 round trips.
 //! - Allocation ids derive from the `allocate` event's sequence number by the same keyed
 //!   permutation as SQLite (`ipam-alloc-` and 16 hex digits), with a random key per schema.
 //!
