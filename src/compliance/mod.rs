@@ -7,7 +7,7 @@
 //!   and standard input into [`Discovered`] CIDRs.
 //! - [`rules`]: what holds a CIDR: built-in [`Rule`]s per resource type and attribute path, and
 //!   user rules (`--rule TYPE:PATH`, rule files).
-//! - [`classify`]: the [`Report`]: each CIDR [`Status`] (managed, unmanaged, overlapping,
+//! - [`classify`](mod@classify): the [`Report`]: each CIDR [`Status`] (managed, unmanaged, overlapping,
 //!   noncompliant, outside, ignored) and the [`Orphan`] allocations, read through the
 //!   [`crate::store::Store`] trait with the core's rules.
 //! - [`commands`]: `scan`, `adopt` and `release --orphans` as functions returning their result,

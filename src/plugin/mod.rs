@@ -1,7 +1,7 @@
 //! The Terraform plugin protocol (tfplugin6 over gRPC), independent of IPAM.
 //!
 //! # Organization
-//! - [`serve`]: the go-plugin handshake (magic cookie, protocol version, AutoMTLS, unix socket or
+//! - [`serve`](mod@serve): the go-plugin handshake (magic cookie, protocol version, AutoMTLS, unix socket or
 //!   TCP) and the gRPC server; `main` calls [`serve::serve`].
 //! - [`Provider`], [`Resource`], [`DataSource`], [`Function`]: the traits a provider implements;
 //!   the router ([`server`]) decodes Terraform's requests against their schemas and dispatches.

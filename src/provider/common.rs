@@ -18,7 +18,7 @@ use super::database::Database;
 
 /// The database the provider configures in `ConfigureProvider`, shared by every resource and
 /// data source. The database file is opened on first use and created only by
-/// [`StoreHandle::run_creating`] (see [`Database`]).
+/// [`StoreHandle::run_creating`] (see `Database`).
 #[derive(Clone, Default)]
 pub struct StoreHandle(Arc<OnceLock<Arc<Database>>>);
 
