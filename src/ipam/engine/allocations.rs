@@ -62,6 +62,19 @@ pub(super) struct PoolReads<'a> {
     pub(super) best_fit_len: Option<u8>,
 }
 
+impl<'a> PoolReads<'a> {
+    /// What a named allocation or its plan's reservation reads: the live allocation and the
+    /// reservation of `name`, the expired reservations, and the best fit of `best_fit_len`.
+    pub(super) fn named(name: &'a str, best_fit_len: Option<u8>) -> PoolReads<'a> {
+        PoolReads {
+            allocation_named: Some(name),
+            sweep: true,
+            reservation: Some(name),
+            best_fit_len,
+        }
+    }
+}
+
 /// What a new allocation carries besides its place.
 pub(super) struct AllocationFields<'a> {
     pub(super) name: Option<&'a str>,

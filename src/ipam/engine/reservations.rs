@@ -191,12 +191,7 @@ impl<T: Transaction> Tx<'_, T> {
         let wanted = request.cidr.or(planned);
         self.expect_pool_reads(
             &request.pool_id,
-            PoolReads {
-                allocation_named: Some(name),
-                sweep: true,
-                reservation: Some(name),
-                best_fit_len: request.netmask_length.filter(|_| wanted.is_none()),
-            },
+            PoolReads::named(name, request.netmask_length.filter(|_| wanted.is_none())),
         );
         let pool = self.pool_for_update(&request.pool_id)?;
         let family = pool.family();
@@ -284,12 +279,10 @@ impl<B: Backend> Engine<B> {
         self.write_volatile(|tx| {
             tx.expect_pool_reads(
                 &request.pool_id,
-                PoolReads {
-                    allocation_named: Some(name),
-                    sweep: true,
-                    reservation: Some(name),
-                    best_fit_len: request.netmask_length.filter(|_| request.cidr.is_none()),
-                },
+                PoolReads::named(
+                    name,
+                    request.netmask_length.filter(|_| request.cidr.is_none()),
+                ),
             );
             let pool = tx.pool(&request.pool_id)?;
             tx.port.lock_pool(pool.key)?;

@@ -62,13 +62,10 @@ impl FreeBlockIndex for PgFreeIndex<'_, '_> {
 
     fn next_best_fit(&mut self, max_len: u8, after: Option<Block>) -> Result<Option<Block>> {
         match after {
-            None => match self.tx.ahead(&Ahead::BestFit(self.pool, max_len)) {
-                Some(rows) => rows
-                    .first()
-                    .map(|row| self.tx.decode(block_row(row)))
-                    .transpose(),
-                None => self.one(FREE_BEST_FIT, &[&self.pool, &i32::from(max_len)]),
-            },
+            None => self
+                .tx
+                .ahead_row(&Ahead::BestFit(self.pool, max_len), block_row)
+                .unwrap_or_else(|| self.one(FREE_BEST_FIT, &[&self.pool, &i32::from(max_len)])),
             Some(after) => {
                 let same = self.one(
                     FREE_BEST_FIT_SAME_LEN_AFTER,

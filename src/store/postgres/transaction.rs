@@ -196,7 +196,7 @@ impl<'c> PgTx<'c> {
         self.drawn.take()
     }
 
-    pub(super) fn decode<T>(&self, value: RowResult<T>) -> Result<T> {
+    fn decode<T>(&self, value: RowResult<T>) -> Result<T> {
         value.map_err(|message| Error::Storage {
             message: format!(
                 "{}: a stored row cannot be read ({message})",
@@ -283,7 +283,7 @@ impl<'c> PgTx<'c> {
 
     /// The answer of `read` sent ahead, used up; `None` when it was not sent ahead or a
     /// write since dropped it (the caller reads as usual).
-    pub(super) fn ahead(&self, read: &Ahead) -> Option<Vec<Row>> {
+    fn ahead(&self, read: &Ahead) -> Option<Vec<Row>> {
         let mut ahead = self.ahead.borrow_mut();
         let at = ahead.iter().position(|(sent, _)| sent == read)?;
         let (_, rows) = ahead.remove(at);
@@ -291,6 +291,17 @@ impl<'c> PgTx<'c> {
             self.read_pool_rows.set(true);
         }
         Some(rows)
+    }
+
+    /// The answer of `read` sent ahead as at most one row, decoded by `map`; `None` when it
+    /// was not sent ahead (see [`PgTx::ahead`]).
+    pub(super) fn ahead_row<T>(
+        &self,
+        read: &Ahead,
+        map: impl Fn(&Row) -> RowResult<T>,
+    ) -> Option<Result<Option<T>>> {
+        let rows = self.ahead(read)?;
+        Some(rows.first().map(|row| self.decode(map(row))).transpose())
     }
 
     /// Sends the reads the engine announced (see the module's doc) with what is queued, in
@@ -562,13 +573,8 @@ impl<'c> Transaction for PgTx<'c> {
     }
 
     fn pool(&self, id: &str) -> Result<Option<StoredPool>> {
-        match self.ahead(&Ahead::Pool(id.to_string())) {
-            Some(rows) => rows
-                .first()
-                .map(|row| self.decode(pool_row(row)))
-                .transpose(),
-            None => self.row(POOL_BY_ID, &[&id], pool_row),
-        }
+        self.ahead_row(&Ahead::Pool(id.to_string()), pool_row)
+            .unwrap_or_else(|| self.row(POOL_BY_ID, &[&id], pool_row))
     }
 
     fn pools(&self) -> Result<Vec<StoredPool>> {
@@ -858,25 +864,20 @@ impl<'c> Transaction for PgTx<'c> {
 
     fn allocation_named(&self, pool: PoolKey, name: &str) -> Result<Option<AllocationSpan>> {
         let ids = self.backend.ids;
-        if let Some(rows) = self.ahead(&Ahead::AllocationNamed(pool, name.to_string())) {
-            return rows
-                .first()
-                .map(|row| self.decode(span_row(row, ids)))
-                .transpose();
-        }
-        self.pool_row_opt(ALLOCATION_BY_NAME, &[&pool, &name], |row| {
-            span_row(row, ids)
-        })
+        let read = Ahead::AllocationNamed(pool, name.to_string());
+        self.ahead_row(&read, |row| span_row(row, ids))
+            .unwrap_or_else(|| {
+                self.pool_row_opt(ALLOCATION_BY_NAME, &[&pool, &name], |row| {
+                    span_row(row, ids)
+                })
+            })
     }
 
     fn reservation(&self, pool: PoolKey, name: &str) -> Result<Option<StoredReservation>> {
-        if let Some(rows) = self.ahead(&Ahead::Reservation(pool, name.to_string())) {
-            return rows
-                .first()
-                .map(|row| self.decode(reservation_row(row)))
-                .transpose();
-        }
-        self.pool_row_opt(RESERVATION_BY_NAME, &[&pool, &name], reservation_row)
+        self.ahead_row(&Ahead::Reservation(pool, name.to_string()), reservation_row)
+            .unwrap_or_else(|| {
+                self.pool_row_opt(RESERVATION_BY_NAME, &[&pool, &name], reservation_row)
+            })
     }
 
     fn reservations_of(&self, pool: PoolKey) -> Result<Vec<StoredReservation>> {
