@@ -439,6 +439,10 @@ fn simulate(workload: &Workload, policy: Policy, seed: u64, totals: &mut Totals)
     totals.fragments_end += index.len() as f64 / SEEDS as f64;
 }
 
+/// The request mix of the churn workload and its held-out variants: percent of requests, prefix
+/// length.
+const CHURN_SIZES: &[(u64, u8)] = &[(5, 20), (10, 22), (20, 24), (30, 26), (35, 28)];
+
 const WORKLOADS: [Workload; 10] = [
     Workload {
         first_seed: 1,
@@ -446,7 +450,7 @@ const WORKLOADS: [Workload; 10] = [
         family: AddressFamily::Ipv4,
         pool: "10.0.0.0/16",
         steps: 20_000,
-        sizes: &[(5, 20), (10, 22), (20, 24), (30, 26), (35, 28)],
+        sizes: CHURN_SIZES,
         releases: Releases::AboveFullness(8, 10),
     },
     Workload {
@@ -483,7 +487,7 @@ const WORKLOADS: [Workload; 10] = [
         family: AddressFamily::Ipv4,
         pool: "10.0.0.0/16",
         steps: 20_000,
-        sizes: &[(5, 20), (10, 22), (20, 24), (30, 26), (35, 28)],
+        sizes: CHURN_SIZES,
         releases: Releases::AboveFullness(8, 10),
     },
     Workload {
@@ -492,7 +496,7 @@ const WORKLOADS: [Workload; 10] = [
         family: AddressFamily::Ipv4,
         pool: "10.0.0.0/16",
         steps: 20_000,
-        sizes: &[(5, 20), (10, 22), (20, 24), (30, 26), (35, 28)],
+        sizes: CHURN_SIZES,
         releases: Releases::AboveFullness(7, 10),
     },
     Workload {
@@ -501,7 +505,7 @@ const WORKLOADS: [Workload; 10] = [
         family: AddressFamily::Ipv4,
         pool: "10.0.0.0/16",
         steps: 20_000,
-        sizes: &[(5, 20), (10, 22), (20, 24), (30, 26), (35, 28)],
+        sizes: CHURN_SIZES,
         releases: Releases::AboveFullness(9, 10),
     },
     Workload {

@@ -35,6 +35,24 @@ use tfipam::ipam::{
     ReleaseCooldown,
 };
 
+/// An IPv4 pool of `scope_id` with nothing but its source pool set.
+fn ipv4_pool(scope_id: String, source_pool_id: Option<String>) -> NewPool {
+    NewPool {
+        scope_id,
+        source_pool_id,
+        address_family: tfipam::ipam::AddressFamily::Ipv4,
+        locale: None,
+        description: String::new(),
+        netmask: NetmaskRule::default(),
+        allocation_resource_tags: Default::default(),
+        auto_import: false,
+        publicly_advertisable: false,
+        tags: Default::default(),
+        utilization_warning_threshold: None,
+        release_cooldown: None,
+    }
+}
+
 /// A top-level IPv4 pool with `cidr` in the default private scope of a new IPAM: its id.
 fn pool_with(store: &dyn Store, cidr: &str) -> String {
     let ipam = store
@@ -45,20 +63,7 @@ fn pool_with(store: &dyn Store, cidr: &str) -> String {
         })
         .expect("ipam");
     let pool = store
-        .create_pool(&NewPool {
-            scope_id: ipam.private_default_scope_id,
-            source_pool_id: None,
-            address_family: tfipam::ipam::AddressFamily::Ipv4,
-            locale: None,
-            description: String::new(),
-            netmask: NetmaskRule::default(),
-            allocation_resource_tags: Default::default(),
-            auto_import: false,
-            publicly_advertisable: false,
-            tags: Default::default(),
-            utilization_warning_threshold: None,
-            release_cooldown: None,
-        })
+        .create_pool(&ipv4_pool(ipam.private_default_scope_id, None))
         .expect("pool");
     store
         .provision_pool_cidr(&pool.id, PoolCidrRequest::Cidr(cidr.parse().expect("cidr")))
@@ -810,20 +815,7 @@ fn an_allocation_takes_two_round_trips() {
     let parent = store.get_pool(&pool).expect("pool");
     let child = || {
         store
-            .create_pool(&NewPool {
-                scope_id: parent.scope_id.clone(),
-                source_pool_id: Some(pool.clone()),
-                address_family: tfipam::ipam::AddressFamily::Ipv4,
-                locale: None,
-                description: String::new(),
-                netmask: NetmaskRule::default(),
-                allocation_resource_tags: Default::default(),
-                auto_import: false,
-                publicly_advertisable: false,
-                tags: Default::default(),
-                utilization_warning_threshold: None,
-                release_cooldown: None,
-            })
+            .create_pool(&ipv4_pool(parent.scope_id.clone(), Some(pool.clone())))
             .expect("child pool")
             .id
     };
